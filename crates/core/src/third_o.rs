@@ -1,0 +1,267 @@
+//! CitrusAd's front-end order report: `GET /v1/resource/third-o` with index-aligned
+//! `procods` / `pris` / `quas`.
+
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::checkout::{check_text, Checkout};
+use crate::error::{FieldPath, Reason, ValidationError};
+use crate::money::Money;
+use crate::timestamp::is_rfc3339;
+
+pub const THIRD_O_PATH: &str = "/v1/resource/third-o";
+
+/// Longest URL we will send as a GET. Browsers take far more, but proxies and servers commonly
+/// stop at 8 KiB for the whole request line; a longer report is skipped, never truncated.
+pub const MAX_URL_BYTES: usize = 8000;
+
+/// Everything but RFC 3986 unreserved characters is percent-encoded.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// What the page configures for the front-end path (never a secret: the key is publishable).
+#[derive(Debug, Clone, Copy)]
+pub struct FrontendConfig<'a> {
+    pub base_url: &'a str,
+    pub publishable_key: &'a str,
+    pub team_id: Option<&'a str>,
+    pub catalog_id: &'a str,
+}
+
+/// The third-o parameters, one entry per line item in each of the three arrays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThirdOQuery {
+    pub key: String,
+    pub teaid: Option<String>,
+    pub catid: String,
+    pub ordid: String,
+    pub ordts: String,
+    pub sesid: String,
+    pub cusid: Option<String>,
+    pub procods: Vec<String>,
+    pub pris: Vec<String>,
+    pub quas: Vec<String>,
+}
+
+impl ThirdOQuery {
+    /// Builds the query for `checkout`; `now` (RFC 3339) stands in for a missing order date.
+    /// `pris` carries each line's unit price (`regularUnitPrice`), so `pris × quas` is the line.
+    pub fn from_checkout(
+        checkout: &Checkout,
+        config: &FrontendConfig<'_>,
+        now: &str,
+    ) -> Result<ThirdOQuery, ValidationError> {
+        check_text(
+            config.publishable_key,
+            &FieldPath::top("citrus.publishableKey"),
+        )?;
+        check_text(config.catalog_id, &FieldPath::top("citrus.catalogId"))?;
+        if let Some(team) = config.team_id {
+            check_text(team, &FieldPath::top("citrus.teamId"))?;
+        }
+        if checkout.items.is_empty() {
+            return Err(ValidationError::new(
+                FieldPath::top("items"),
+                Reason::NoItems,
+            ));
+        }
+        let ordts = checkout.order_date_or(now);
+        if !is_rfc3339(ordts) {
+            return Err(ValidationError::new(
+                FieldPath::top("orderDate"),
+                Reason::InvalidTimestamp,
+            ));
+        }
+        let items = &checkout.items;
+        Ok(ThirdOQuery {
+            key: config.publishable_key.to_owned(),
+            teaid: config.team_id.map(str::to_owned),
+            catid: config.catalog_id.to_owned(),
+            ordid: checkout.order_id.clone(),
+            ordts: ordts.to_owned(),
+            sesid: checkout.session_id.clone(),
+            cusid: Some(checkout.citrus_customer_id().to_owned()),
+            procods: items.iter().map(|i| i.gtin.clone()).collect(),
+            pris: items
+                .iter()
+                .map(|i| i.regular_unit_price.to_decimal_string())
+                .collect(),
+            quas: items.iter().map(|i| decimal_string(i.quantity)).collect(),
+        })
+    }
+
+    /// `key=…&teaid=…&…&procods=…&pris=…&quas=…` in item order, every value percent-encoded.
+    pub fn to_query_string(&self) -> String {
+        let mut out = String::new();
+        let mut add = |name: &str, value: &str| {
+            if !out.is_empty() {
+                out.push('&');
+            }
+            out.push_str(name);
+            out.push('=');
+            out.extend(utf8_percent_encode(value, COMPONENT));
+        };
+        add("key", &self.key);
+        if let Some(teaid) = &self.teaid {
+            add("teaid", teaid);
+        }
+        add("catid", &self.catid);
+        add("ordid", &self.ordid);
+        add("ordts", &self.ordts);
+        add("sesid", &self.sesid);
+        if let Some(cusid) = &self.cusid {
+            add("cusid", cusid);
+        }
+        for ((code, price), quantity) in self.procods.iter().zip(&self.pris).zip(&self.quas) {
+            add("procods", code);
+            add("pris", price);
+            add("quas", quantity);
+        }
+        out
+    }
+
+    /// The full GET URL on `base_url`, refused when longer than [`MAX_URL_BYTES`].
+    pub fn to_url(&self, base_url: &str) -> Result<String, ValidationError> {
+        let base = check_base_url(base_url)?;
+        let mut url = String::with_capacity(base.len() + 256);
+        url.push_str(base);
+        url.push_str(THIRD_O_PATH);
+        url.push('?');
+        url.push_str(&self.to_query_string());
+        if url.len() > MAX_URL_BYTES {
+            return Err(ValidationError::new(
+                FieldPath::top("items"),
+                Reason::QueryTooLong,
+            ));
+        }
+        Ok(url)
+    }
+
+    /// Reads a third-o query as strictly as CitrusAd's specification describes it: every
+    /// required parameter once, the three arrays of equal length, `ordts` RFC 3339, prices
+    /// decimal strings, quantities positive whole numbers.
+    pub fn parse(query: &str) -> Result<ThirdOQuery, ValidationError> {
+        let mut single: [Option<String>; 7] = Default::default();
+        let (mut procods, mut pris, mut quas) = (Vec::new(), Vec::new(), Vec::new());
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, raw) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = decode_component(raw, name)?;
+            match name {
+                "procods" => procods.push(value),
+                "pris" => pris.push(value),
+                "quas" => quas.push(value),
+                _ => {
+                    let Some(slot) = SINGLE_PARAMS.iter().position(|p| *p == name) else {
+                        return Err(ValidationError::new(
+                            FieldPath::unknown(None, name),
+                            Reason::UnknownField,
+                        ));
+                    };
+                    if single[slot].replace(value).is_some() {
+                        return Err(ValidationError::new(
+                            FieldPath::top(SINGLE_PARAMS[slot]),
+                            Reason::InvalidQuery,
+                        ));
+                    }
+                }
+            }
+        }
+        let [key, teaid, catid, ordid, ordts, sesid, cusid] = single;
+        let required = |value: Option<String>, name: &'static str| {
+            let field = FieldPath::top(name);
+            let value =
+                value.ok_or_else(|| ValidationError::new(field.clone(), Reason::Missing))?;
+            check_text(&value, &field).map(|()| value)
+        };
+        let parsed = ThirdOQuery {
+            key: required(key, "key")?,
+            teaid,
+            catid: required(catid, "catid")?,
+            ordid: required(ordid, "ordid")?,
+            ordts: required(ordts, "ordts")?,
+            sesid: required(sesid, "sesid")?,
+            cusid,
+            procods,
+            pris,
+            quas,
+        };
+        parsed.check_arrays()?;
+        if !is_rfc3339(&parsed.ordts) {
+            return Err(ValidationError::new(
+                FieldPath::top("ordts"),
+                Reason::InvalidTimestamp,
+            ));
+        }
+        Ok(parsed)
+    }
+
+    fn check_arrays(&self) -> Result<(), ValidationError> {
+        if self.procods.is_empty() {
+            return Err(ValidationError::new(
+                FieldPath::top("procods"),
+                Reason::Missing,
+            ));
+        }
+        for (name, len) in [("pris", self.pris.len()), ("quas", self.quas.len())] {
+            if len != self.procods.len() {
+                return Err(ValidationError::new(
+                    FieldPath::top(name),
+                    Reason::LengthMismatch,
+                ));
+            }
+        }
+        for code in &self.procods {
+            check_text(code, &FieldPath::top("procods"))?;
+        }
+        for price in &self.pris {
+            Money::parse(price)
+                .map_err(|reason| ValidationError::new(FieldPath::top("pris"), reason))?;
+        }
+        for quantity in &self.quas {
+            let whole = !quantity.is_empty() && quantity.bytes().all(|b| b.is_ascii_digit());
+            if !whole || quantity.bytes().all(|b| b == b'0') {
+                return Err(ValidationError::new(
+                    FieldPath::top("quas"),
+                    Reason::NotPositive,
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+const SINGLE_PARAMS: [&str; 7] = ["key", "teaid", "catid", "ordid", "ordts", "sesid", "cusid"];
+
+fn decode_component(raw: &str, name: &str) -> Result<String, ValidationError> {
+    let spaced = raw.replace('+', " ");
+    percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|text| text.into_owned())
+        .map_err(|_| ValidationError::new(FieldPath::unknown(None, name), Reason::InvalidQuery))
+}
+
+/// The base URL without its trailing slash, if it is an absolute http(s) URL with a host and
+/// nothing after the path.
+pub fn check_base_url(base_url: &str) -> Result<&str, ValidationError> {
+    let refuse = || ValidationError::new(FieldPath::top("citrus.baseUrl"), Reason::InvalidUrl);
+    let base = base_url.trim_end_matches('/');
+    let rest = base
+        .strip_prefix("https://")
+        .or_else(|| base.strip_prefix("http://"))
+        .ok_or_else(refuse)?;
+    let host = rest.split('/').next().unwrap_or("");
+    let clean =
+        !base.contains(['?', '#']) && !base.chars().any(|c| c.is_whitespace() || c.is_control());
+    if host.is_empty() || !clean {
+        return Err(refuse());
+    }
+    Ok(base)
+}
+
+fn decimal_string(value: u64) -> String {
+    let mut out = String::new();
+    crate::error::push_decimal(&mut out, value);
+    out
+}

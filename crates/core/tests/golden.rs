@@ -1,0 +1,319 @@
+//! Every JSON example in the two seed documents, reproduced from an equivalent checkout and
+//! compared as JSON values, field by field.
+//!
+//! Two CitrusAd request examples are not valid JSON as printed (a misplaced `]` closes
+//! `orderItems` after the first item, and one has a trailing comma); their evident meaning,
+//! confirmed by the matching response examples (two items in one order), is what we build.
+
+use ordersync_core::wire::checkout_from_json;
+use ordersync_core::wire::{CiblerConfig, CiblerOrder, CitrusConfig, CitrusOrder, CitrusOrders};
+use ordersync_core::Checkout;
+use serde_json::{json, Value};
+
+fn checkout(value: Value) -> Checkout {
+    checkout_from_json(&value.to_string()).expect("the example checkout validates")
+}
+
+fn assert_same_json(actual: &impl serde::Serialize, expected: Value) {
+    let actual = serde_json::to_value(actual).unwrap();
+    assert_eq!(
+        actual, expected,
+        "\nactual:   {actual:#}\nexpected: {expected:#}"
+    );
+    // Field by field as well, so a failure names the first differing member.
+    compare(&actual, &expected, "$");
+}
+
+fn compare(actual: &Value, expected: &Value, path: &str) {
+    match (actual, expected) {
+        (Value::Object(a), Value::Object(e)) => {
+            let mut keys: Vec<_> = a.keys().chain(e.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                let here = format!("{path}.{key}");
+                match (a.get(key), e.get(key)) {
+                    (Some(x), Some(y)) => compare(x, y, &here),
+                    (x, y) => panic!("{here}: actual {x:?}, expected {y:?}"),
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(e)) => {
+            assert_eq!(a.len(), e.len(), "{path}: array lengths");
+            for (i, (x, y)) in a.iter().zip(e).enumerate() {
+                compare(x, y, &format!("{path}[{i}]"));
+            }
+        }
+        (Value::Number(a), Value::Number(e)) => {
+            assert_eq!(a.as_f64(), e.as_f64(), "{path}");
+        }
+        _ => assert_eq!(actual, expected, "{path}"),
+    }
+}
+
+fn cibler_config() -> CiblerConfig {
+    CiblerConfig {
+        key: "xxxx-xxxx-xxxx-xxxx-xxxx".into(),
+        environment: "Prod".into(),
+        site_id: 13,
+    }
+}
+
+fn cibler_checkout(order_id: u64, total_spent: &str, taxes: &str, discount: &str) -> Checkout {
+    checkout(json!({
+        "orderId": order_id,
+        "email": "test@gmail.com",
+        "country": "CH / FRA",
+        "customerGuid": "bbc47c1f-020e-4885-a01d-53f5921a7210",
+        "sessionId": "any-session",
+        "totalSpent": serde_json::from_str::<Value>(total_spent).unwrap(),
+        "taxes": serde_json::from_str::<Value>(taxes).unwrap(),
+        "shippingCost": 0.00,
+        "giftCode": "MANO66FZC4F4RTZ",
+        "discountAmount": serde_json::from_str::<Value>(discount).unwrap(),
+        "items": []
+    }))
+}
+
+fn cibler_expected(order_id: u64, total_spent: f64, taxes: f64, discount: f64) -> Value {
+    json!({
+      "orderContext":{
+        "key": "xxxx-xxxx-xxxx-xxxx-xxxx",
+        "email":"test@gmail.com",
+        "country":"CH / FRA",
+        "environnement":"Prod",
+        "siteId": 13,
+        "customerGuid":"bbc47c1f-020e-4885-a01d-53f5921a7210",
+        "cookieId":"CIB1.395406195.1569857337"
+      },
+      "orderInformation":{
+        "orderId": order_id,
+        "totalSpent": total_spent,
+        "taxes": taxes,
+        "giftCode":"MANO66FZC4F4RTZ",
+        "shippingCost":0.00,
+        "discountAmount": discount
+      }
+    })
+}
+
+#[test]
+fn cibler_150chf_deposit_with_30chf_bonus_code() {
+    let c = cibler_checkout(234567865, "150.0", "20.00", "30.00");
+    let config = cibler_config();
+    let body = CiblerOrder::new(&c, &config, Some("CIB1.395406195.1569857337")).unwrap();
+    assert_same_json(&body, cibler_expected(234567865, 150.0, 20.00, 30.00));
+}
+
+#[test]
+fn cibler_20chf_bonus_code_activation() {
+    let c = cibler_checkout(234567866, "0.0", "0.00", "20.00");
+    let config = cibler_config();
+    let body = CiblerOrder::new(&c, &config, Some("CIB1.395406195.1569857337")).unwrap();
+    assert_same_json(&body, cibler_expected(234567866, 0.0, 0.00, 20.00));
+}
+
+#[test]
+fn cibler_money_is_written_with_two_decimals() {
+    let c = cibler_checkout(234567865, "150.0", "20.00", "30.00");
+    let config = cibler_config();
+    let body = CiblerOrder::new(&c, &config, Some("CIB1.395406195.1569857337")).unwrap();
+    let text = serde_json::to_string(&body).unwrap();
+    assert!(text.contains(r#""totalSpent":150.00"#), "{text}");
+    assert!(text.contains(r#""shippingCost":0.00"#), "{text}");
+}
+
+const SEED_ITEM: &str = r#"{
+    "gtin": "9891998566P",
+    "quantity": 3,
+    "regularUnitPrice": 1.00,
+    "totalOrderItemPriceAfterDiscounts": 3.00,
+    "catalogId": "6adb93d0-7he4-4d4e-9b47-e5d3714c976a",
+    "citrusDiscountAmount": 0.0,
+    "substitutedFor": null,
+    "sellerId": "seller_id_601_64"
+}"#;
+
+fn seed_item() -> Value {
+    serde_json::from_str(SEED_ITEM).unwrap()
+}
+
+fn seed_item_without_seller() -> Value {
+    let mut item = seed_item();
+    item.as_object_mut().unwrap().remove("sellerId");
+    item
+}
+
+fn citrus_checkout(customer_id: &str, session_id: &str, id: &str, items: Vec<Value>) -> Checkout {
+    checkout(json!({
+        "orderId": id,
+        "orderDate": "2021-12-02T15:00:00Z",
+        "email": "shopper@example.com",
+        "country": "AU",
+        "customerGuid": "guid-not-used-when-customerId-given",
+        "customerId": customer_id,
+        "sessionId": session_id,
+        "totalSpent": 3.00,
+        "taxes": 0,
+        "shippingCost": 0,
+        "items": items
+    }))
+}
+
+fn citrus_config(team_id: &str) -> CitrusConfig {
+    CitrusConfig {
+        team_id: Some(team_id.into()),
+        catalog_id: None,
+    }
+}
+
+fn citrus_expected_order(
+    customer_id: &str,
+    team_id: &str,
+    session_id: &str,
+    id: &str,
+    items: Vec<Value>,
+) -> Value {
+    json!({
+        "customerId": customer_id,
+        "teamId": team_id,
+        "sessionId": session_id,
+        "orderDate": "2021-12-02T15:00:00Z",
+        "id": id,
+        "orderItems": items
+    })
+}
+
+const TEAM: &str = "9f48572c-0a5b-4997-9a0e-ed74f4d32dc6";
+const ORDER: &str = "3h30e938-c158-4d78-a0af-b48bbwfrcss4";
+
+fn single_order_body(items: Vec<Value>) -> (Checkout, Value) {
+    let c = citrus_checkout("npc-s243-ir", "5cat7-9964-4f", ORDER, items.clone());
+    let expected = json!({"orders": [citrus_expected_order("npc-s243-ir", TEAM, "5cat7-9964-4f", ORDER, items)]});
+    (c, expected)
+}
+
+fn body_for(checkouts: &[(Checkout, CitrusConfig)]) -> CitrusOrders<'_> {
+    CitrusOrders {
+        orders: checkouts
+            .iter()
+            .map(|(c, config)| CitrusOrder::new(c, config, "2000-01-01T00:00:00Z").unwrap())
+            .collect(),
+    }
+}
+
+#[test]
+fn citrus_single_item_order() {
+    let (c, expected) = single_order_body(vec![seed_item()]);
+    assert_same_json(&body_for(&[(c, citrus_config(TEAM))]), expected);
+}
+
+#[test]
+fn citrus_multi_item_order() {
+    let (c, expected) = single_order_body(vec![seed_item(), seed_item()]);
+    assert_same_json(&body_for(&[(c, citrus_config(TEAM))]), expected);
+}
+
+#[test]
+fn citrus_marketplace_order_omits_absent_seller_id() {
+    let (c, expected) = single_order_body(vec![seed_item(), seed_item_without_seller()]);
+    let checkouts = [(c, citrus_config(TEAM))];
+    let body = body_for(&checkouts);
+    assert_same_json(&body, expected);
+    let text = serde_json::to_string(&body).unwrap();
+    assert_eq!(text.matches("sellerId").count(), 1, "{text}");
+}
+
+#[test]
+fn citrus_multiple_orders_in_one_batch() {
+    let second_team = "a7e5cat7-9964-4ff3-bbb1-94bf9b53a366";
+    let second_id = "i32dm3e4-c158-43d78-43ww32x-m2ide3e3";
+    let checkouts = [
+        (
+            citrus_checkout("npc-s243-ir", "5cat7-9964-4f", ORDER, vec![seed_item()]),
+            citrus_config(TEAM),
+        ),
+        (
+            citrus_checkout(
+                "rw3-v3ag-ol0",
+                "2m342-2dfe-0f",
+                second_id,
+                vec![seed_item()],
+            ),
+            citrus_config(second_team),
+        ),
+    ];
+    let expected = json!({"orders": [
+        citrus_expected_order("npc-s243-ir", TEAM, "5cat7-9964-4f", ORDER, vec![seed_item()]),
+        citrus_expected_order("rw3-v3ag-ol0", second_team, "2m342-2dfe-0f", second_id, vec![seed_item()]),
+    ]});
+    assert_same_json(&body_for(&checkouts), expected);
+}
+
+#[test]
+fn citrus_money_is_written_with_two_decimals() {
+    let (c, _) = single_order_body(vec![seed_item()]);
+    let checkouts = [(c, citrus_config(TEAM))];
+    let text = serde_json::to_string(&body_for(&checkouts)).unwrap();
+    assert!(text.contains(r#""regularUnitPrice":1.00"#), "{text}");
+    assert!(text.contains(r#""citrusDiscountAmount":0.00"#), "{text}");
+}
+
+#[test]
+fn citrus_customer_id_defaults_to_customer_guid_and_catalog_to_config() {
+    let c = checkout(json!({
+        "orderId": 17, "email": "a@b.c", "country": "FR", "customerGuid": "guid-1",
+        "sessionId": "s", "totalSpent": "3.00", "taxes": "0", "shippingCost": "0",
+        "items": [{"gtin": "g", "quantity": 1, "regularUnitPrice": "3", "totalOrderItemPriceAfterDiscounts": "3"}]
+    }));
+    let config = CitrusConfig {
+        team_id: None,
+        catalog_id: Some("cat-default".into()),
+    };
+    let order = CitrusOrder::new(&c, &config, "2026-11-22T12:00:00Z").unwrap();
+    assert_same_json(
+        &order,
+        json!({
+            "customerId": "guid-1", "sessionId": "s", "orderDate": "2026-11-22T12:00:00Z", "id": "17",
+            "orderItems": [{"gtin": "g", "quantity": 1, "regularUnitPrice": 3.00,
+                "totalOrderItemPriceAfterDiscounts": 3.00, "catalogId": "cat-default",
+                "citrusDiscountAmount": null, "substitutedFor": null}]
+        }),
+    );
+    let no_catalog = CitrusConfig {
+        team_id: None,
+        catalog_id: None,
+    };
+    let err = CitrusOrder::new(&c, &no_catalog, "2026-11-22T12:00:00Z").unwrap_err();
+    assert_eq!(err.field_path(), "items[0].catalogId");
+}
+
+#[test]
+fn cibler_refuses_an_order_id_that_is_not_a_long() {
+    let (c, _) = single_order_body(vec![seed_item()]);
+    let err = CiblerOrder::new(&c, &cibler_config(), None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "orderId: must be a whole number that fits a 64-bit integer (CibleR Long)"
+    );
+}
+
+#[test]
+fn cibler_sends_an_empty_cookie_id_when_the_shopper_had_none() {
+    let c = cibler_checkout(1, "1", "0", "0");
+    let config = cibler_config();
+    let body = serde_json::to_value(CiblerOrder::new(&c, &config, None).unwrap()).unwrap();
+    assert_eq!(body["orderContext"]["cookieId"], json!(""));
+}
+
+#[test]
+fn cibler_path_encodes_the_customer_id() {
+    assert_eq!(
+        CiblerOrder::path("acme"),
+        "/api/campaignBehaviors/order/acme"
+    );
+    assert_eq!(
+        CiblerOrder::path("a/b c"),
+        "/api/campaignBehaviors/order/a%2Fb%20c"
+    );
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh machine of this kind: everything the build, the demo and the
+# tests need. Fast when already done: each step checks before it installs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_BINDGEN_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock 2>/dev/null | sed -n 's/^version = "\(.*\)"/\1/p' | head -1 || true)
+WASM_BINDGEN_VERSION=${WASM_BINDGEN_VERSION:-0.2.130}
+GECKODRIVER_VERSION=0.37.1
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+ensure_wasm_target() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    log "adding Rust target wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+}
+
+ensure_wasm_bindgen_cli() {
+  if ! command -v wasm-bindgen >/dev/null || [ "$(wasm-bindgen --version | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+    log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (matches Cargo.lock; a few minutes once)"
+    # --locked fails on this registry mirror (a pinned transitive version is missing).
+    cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --force
+  fi
+}
+
+apt_updated=
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
+  log "installing Debian packages: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_browsers() {
+  apt_install chromium chromium-driver firefox-esr brotli
+  if ! command -v geckodriver >/dev/null; then
+    log "installing geckodriver $GECKODRIVER_VERSION"
+    cargo install geckodriver --version "=$GECKODRIVER_VERSION" --locked
+  fi
+}
+
+ensure_npm_packages() {
+  if [ -f package-lock.json ] && { [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
+    log "installing npm packages (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
+
+case "${1:-all}" in
+  build) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_npm_packages ;;
+  all) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_browsers; ensure_npm_packages ;;
+  *) echo "usage: $0 [build|all]" >&2; exit 2 ;;
+esac
