@@ -89,7 +89,7 @@ impl Checkout {
     pub fn from_input(input: &Input) -> Result<Checkout, ValidationError> {
         let Input::Object(members) = input else {
             return Err(ValidationError::new(
-                FieldPath::top(""),
+                FieldPath::top("checkout"),
                 Reason::NotAnObject,
             ));
         };
