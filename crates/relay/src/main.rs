@@ -1,6 +1,10 @@
 //! The `ordersync-relay` command line. Errors get their context here, at the binary's edge.
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use ordersync_relay::app;
+use ordersync_relay::config::{CitrusArgs, DeliveryArgs, LogFormat, ServeArgs, StorageArgs};
+use ordersync_relay::outbox::Destination;
 use ordersync_relay::sandbox::{self, SandboxArgs};
 
 #[derive(Debug, Parser)]
@@ -16,18 +20,124 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the relay: accept signed checkouts and deliver them to CibleR and CitrusAd.
+    Serve(Box<ServeArgs>),
     /// Play both vendors (CibleR and CitrusAd) locally, strictly, for tests and demos.
     Sandbox(SandboxArgs),
+    /// Ask CitrusAd what it holds for an order (GET /v1/orders/{id}), beside the relay's status.
+    Verify(VerifyArgs),
+    /// List or retry deliveries a vendor refused or that ran out of retry budget.
+    #[command(subcommand)]
+    DeadLetters(DeadLettersCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct VerifyArgs {
+    /// The shop's order id.
+    order_id: String,
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    citrus: CitrusArgs,
+    #[command(flatten)]
+    delivery: DeliveryArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeadLettersCommand {
+    /// Print dead deliveries with the vendor's answer.
+    List {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Most rows to print.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue dead deliveries again with a fresh retry budget (all, or narrowed).
+    Retry {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Only this order.
+        order_id: Option<String>,
+        /// Only this destination (cibler or citrusad).
+        #[arg(long, value_parser = parse_destination)]
+        destination: Option<Destination>,
+        /// Required to retry every dead delivery when no order id is given.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+fn parse_destination(text: &str) -> Result<Destination, String> {
+    text.parse()
+        .map_err(|_| format!("{text:?} is not a destination (cibler, citrusad)"))
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn,hyper=warn,reqwest=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    match Cli::parse().command {
-        Command::Sandbox(args) => sandbox::run(args).await,
+    let cli = Cli::parse();
+    let log_format = match &cli.command {
+        Command::Serve(args) => args.log_format,
+        _ => LogFormat::Text,
+    };
+    init_logging(log_format);
+    let mut stdout = std::io::stdout();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = args.validate().context("invalid configuration")?;
+            app::serve(config)
+                .await
+                .context("the relay stopped on an error")?;
+        }
+        Command::Sandbox(args) => sandbox::run(args).await?,
+        Command::Verify(args) => {
+            app::verify(
+                &args.order_id,
+                &args.storage,
+                &args.citrus,
+                &args.delivery,
+                &mut stdout,
+            )
+            .await
+            .context("verify failed")?;
+        }
+        Command::DeadLetters(DeadLettersCommand::List {
+            storage,
+            limit,
+            json,
+        }) => {
+            app::dead_letters_list(&storage, limit, json, &mut stdout)
+                .await
+                .context("listing dead letters failed")?;
+        }
+        Command::DeadLetters(DeadLettersCommand::Retry {
+            storage,
+            order_id,
+            destination,
+            all,
+        }) => {
+            if order_id.is_none() && destination.is_none() && !all {
+                anyhow::bail!("dead-letters retry: give an ORDER_ID, --destination, or --all");
+            }
+            app::dead_letters_retry(&storage, order_id.as_deref(), destination, &mut stdout)
+                .await
+                .context("retrying dead letters failed")?;
+        }
     }
+    Ok(())
 }

@@ -1,0 +1,515 @@
+//! From a hand-off body to a checkout ready to store: the envelope, the signature, and the
+//! per-destination rule.
+//!
+//! **The per-destination rule.** A checkout is checked against every *enabled* destination:
+//! - CibleR needs `orderId` to be a Long. If CibleR is enabled and it is not, the checkout is
+//!   refused (400 naming `orderId`): the shop's integration sends ids CibleR can never take,
+//!   and the shop must hear about it at once rather than find dead letters later.
+//! - CitrusAd needs at least one line item. An order without items is legitimate (a CibleR
+//!   bonus-code activation), so CitrusAd is marked `skipped` with the reason, and CibleR still
+//!   gets it. Any other CitrusAd problem (an item without `catalogId` and no configured default)
+//!   refuses the checkout (400 naming the field).
+//! - A destination that is not configured is recorded as `skipped` ("not configured").
+//! - If no destination is left to deliver to, the checkout is refused (400 naming the field
+//!   that made the last one skip it), so nothing is ever accepted only to be dropped.
+
+use ordersync_core::wire::{CiblerOrder, CitrusOrder};
+use ordersync_core::{Checkout, Input, Reason, ValidationError};
+
+use crate::config::{CiblerSettings, CitrusSettings};
+use crate::outbox::{Destination, InitialState, NewCheckout};
+use crate::signing::{SignatureError, Verifier};
+
+/// Longest `cookieId` accepted (the real cookie is about 30 characters).
+pub const MAX_COOKIE_ID_CHARS: usize = 256;
+
+/// Why a hand-off was refused, split by the HTTP status it earns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AcceptError {
+    /// 400: the body or the checkout is wrong. `field` names where, when it can.
+    #[error("{}{message}", field.as_deref().map(|f| format!("{f}: ")).unwrap_or_default())]
+    Invalid {
+        field: Option<String>,
+        message: String,
+        /// A short, fixed label for metrics (`invalid_json`, `not_a_long`, ...).
+        reason: &'static str,
+    },
+    /// 401: the signature is missing, forged or expired.
+    #[error("{message}")]
+    Unauthorized {
+        message: String,
+        reason: &'static str,
+    },
+}
+
+impl AcceptError {
+    fn invalid(field: Option<&str>, message: impl Into<String>, reason: &'static str) -> Self {
+        AcceptError::Invalid {
+            field: field.map(str::to_owned),
+            message: message.into(),
+            reason,
+        }
+    }
+
+    /// The metrics label of this refusal.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AcceptError::Invalid { reason, .. } | AcceptError::Unauthorized { reason, .. } => {
+                reason
+            }
+        }
+    }
+}
+
+impl From<ValidationError> for AcceptError {
+    fn from(e: ValidationError) -> Self {
+        let path = e.field_path();
+        AcceptError::Invalid {
+            field: (!path.is_empty()).then_some(path),
+            message: e.message().to_owned(),
+            reason: reason_label(e.reason),
+        }
+    }
+}
+
+impl From<SignatureError> for AcceptError {
+    fn from(e: SignatureError) -> Self {
+        let reason = match e {
+            SignatureError::Forged => "forged_signature",
+            SignatureError::Expired => "expired_token",
+            _ => "bad_token",
+        };
+        AcceptError::Unauthorized {
+            message: e.to_string(),
+            reason,
+        }
+    }
+}
+
+/// A fixed, low-cardinality label per validation reason.
+fn reason_label(reason: Reason) -> &'static str {
+    match reason {
+        Reason::NotALong => "not_a_long",
+        Reason::NoItems => "no_items",
+        Reason::UnknownField | Reason::DuplicateField => "unknown_field",
+        Reason::Missing => "missing_field",
+        _ => "invalid_field",
+    }
+}
+
+/// The enabled destinations and their settings.
+#[derive(Debug, Clone, Default)]
+pub struct Destinations {
+    pub cibler: Option<CiblerSettings>,
+    pub citrus: Option<CitrusSettings>,
+}
+
+/// How hand-offs are authenticated.
+#[derive(Debug, Clone)]
+pub struct Acceptance {
+    pub verifier: Option<Verifier>,
+    pub accept_unsigned: bool,
+    pub destinations: Destinations,
+}
+
+/// A hand-off, verified and planned, ready for the outbox.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub checkout: Checkout,
+    pub new_checkout: NewCheckout,
+}
+
+impl Acceptance {
+    /// Parses the hand-off body (`{"token", "cookieId"}` or `{"checkout", "cookieId"}`),
+    /// verifies it, validates the checkout, fills a missing `orderDate` with `now` and plans
+    /// each destination.
+    pub fn accept(&self, body: &str, now_rfc3339: &str) -> Result<Accepted, AcceptError> {
+        let envelope = Envelope::parse(body)?;
+        let claims = match (&envelope.token, &envelope.checkout) {
+            (Some(_), Some(_)) => {
+                return Err(AcceptError::invalid(
+                    Some("checkout"),
+                    "give either token or checkout, not both",
+                    "invalid_envelope",
+                ))
+            }
+            (Some(token), None) => match &self.verifier {
+                Some(verifier) => verifier.verify(token)?,
+                None => {
+                    return Err(AcceptError::Unauthorized {
+                        message: "this relay has no signing secret and cannot verify tokens".into(),
+                        reason: "bad_token",
+                    })
+                }
+            },
+            (None, Some(checkout)) if self.accept_unsigned => checkout.clone(),
+            (None, Some(_)) => {
+                return Err(AcceptError::Unauthorized {
+                    message: "unsigned checkouts are not accepted: send a signed {\"token\"}"
+                        .into(),
+                    reason: "missing_signature",
+                })
+            }
+            (None, None) => {
+                return Err(AcceptError::Unauthorized {
+                    message: "missing signature: the body needs a \"token\" (compact JWS)".into(),
+                    reason: "missing_signature",
+                })
+            }
+        };
+        let mut checkout = Checkout::from_input(&claims)?;
+        if checkout.order_date.is_none() {
+            checkout.order_date = Some(now_rfc3339.to_owned());
+        }
+        let destinations = self.plan(&checkout, envelope.cookie_id.as_deref(), now_rfc3339)?;
+        let new_checkout = NewCheckout {
+            order_id: checkout.order_id.clone(),
+            checkout_json: ordersync_core::wire::checkout_to_json(&checkout),
+            cookie_id: envelope.cookie_id,
+            destinations,
+        };
+        Ok(Accepted {
+            checkout,
+            new_checkout,
+        })
+    }
+
+    /// Applies the per-destination rule (see the module documentation).
+    pub fn plan(
+        &self,
+        checkout: &Checkout,
+        cookie_id: Option<&str>,
+        now_rfc3339: &str,
+    ) -> Result<Vec<(Destination, InitialState)>, AcceptError> {
+        let not_configured = || InitialState::Skipped {
+            reason: "destination not configured when the order was accepted".into(),
+        };
+        let mut plan = Vec::with_capacity(2);
+        let mut last_skip: Option<ValidationError> = None;
+        match &self.destinations.cibler {
+            Some(cibler) => {
+                CiblerOrder::new(checkout, &cibler.order, cookie_id)?;
+                plan.push((Destination::Cibler, InitialState::Pending));
+            }
+            None => plan.push((Destination::Cibler, not_configured())),
+        }
+        match &self.destinations.citrus {
+            Some(citrus) => match CitrusOrder::new(checkout, &citrus.order, now_rfc3339) {
+                Ok(_) => plan.push((Destination::Citrusad, InitialState::Pending)),
+                Err(e) if e.reason == Reason::NoItems => {
+                    plan.push((
+                        Destination::Citrusad,
+                        InitialState::Skipped {
+                            reason: e.to_string(),
+                        },
+                    ));
+                    last_skip = Some(e);
+                }
+                Err(e) => return Err(e.into()),
+            },
+            None => plan.push((Destination::Citrusad, not_configured())),
+        }
+        if !plan.iter().any(|(_, s)| *s == InitialState::Pending) {
+            return Err(match last_skip {
+                Some(e) => e.into(),
+                None => {
+                    AcceptError::invalid(None, "no destination is configured", "no_destination")
+                }
+            });
+        }
+        Ok(plan)
+    }
+}
+
+/// The hand-off body.
+#[derive(Debug, Clone, Default)]
+struct Envelope {
+    token: Option<String>,
+    checkout: Option<Input>,
+    cookie_id: Option<String>,
+}
+
+impl Envelope {
+    fn parse(body: &str) -> Result<Envelope, AcceptError> {
+        let input = ordersync_core::wire::input_from_json(body).map_err(|_| {
+            AcceptError::invalid(None, "the body is not valid JSON", "invalid_json")
+        })?;
+        let Input::Object(members) = input else {
+            return Err(AcceptError::invalid(
+                None,
+                "the body must be a JSON object {\"token\", \"cookieId\"}",
+                "invalid_envelope",
+            ));
+        };
+        let mut envelope = Envelope::default();
+        let mut seen: Vec<&str> = Vec::new();
+        for (key, value) in &members {
+            if seen.contains(&key.as_str()) {
+                return Err(AcceptError::invalid(
+                    Some(key),
+                    "appears more than once",
+                    "invalid_envelope",
+                ));
+            }
+            seen.push(key);
+            match key.as_str() {
+                "token" => envelope.token = Some(token(value)?),
+                "checkout" => envelope.checkout = Some(value.clone()),
+                "cookieId" => envelope.cookie_id = cookie_id(value)?,
+                _ => {
+                    return Err(AcceptError::invalid(
+                        Some(key),
+                        "is not a known field (expected token, checkout, cookieId)",
+                        "invalid_envelope",
+                    ))
+                }
+            }
+        }
+        Ok(envelope)
+    }
+}
+
+fn token(value: &Input) -> Result<String, AcceptError> {
+    match value {
+        Input::String(s) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(AcceptError::invalid(
+            Some("token"),
+            "must be a non-empty string (a compact JWS)",
+            "invalid_envelope",
+        )),
+    }
+}
+
+/// The `cibler_id` cookie's value as the browser read it; empty means none.
+fn cookie_id(value: &Input) -> Result<Option<String>, AcceptError> {
+    let refuse = |message| {
+        Err(AcceptError::invalid(
+            Some("cookieId"),
+            message,
+            "invalid_envelope",
+        ))
+    };
+    match value {
+        Input::Null => Ok(None),
+        Input::String(s) if s.trim().is_empty() => Ok(None),
+        Input::String(s) if s.chars().count() > MAX_COOKIE_ID_CHARS => {
+            refuse("is too long (at most 256 characters)")
+        }
+        Input::String(s) if s.chars().any(char::is_control) => {
+            refuse("must not contain control characters")
+        }
+        Input::String(s) => Ok(Some(s.trim().to_owned())),
+        _ => refuse("must be a string or null"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CitrusAuthScheme;
+    use crate::signing::sign_json;
+    use ordersync_core::wire::{CiblerConfig, CitrusConfig};
+    use std::time::Duration;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const NOW: &str = "2026-01-02T03:04:05Z";
+
+    fn cibler() -> CiblerSettings {
+        CiblerSettings {
+            base_url: "http://127.0.0.1:1".into(),
+            customer_id: "c1".into(),
+            order: CiblerConfig {
+                key: "xxxx".into(),
+                environment: "Prod".into(),
+                site_id: 13,
+            },
+        }
+    }
+
+    fn citrus() -> CitrusSettings {
+        CitrusSettings {
+            base_url: "http://127.0.0.1:1".into(),
+            api_key: "key".into(),
+            auth_scheme: CitrusAuthScheme::Raw,
+            order: CitrusConfig {
+                team_id: Some("team".into()),
+                catalog_id: Some("cat".into()),
+            },
+        }
+    }
+
+    fn acceptance(cibler_on: bool, citrus_on: bool, unsigned: bool) -> Acceptance {
+        Acceptance {
+            verifier: Some(Verifier::new(SECRET, Duration::ZERO)),
+            accept_unsigned: unsigned,
+            destinations: Destinations {
+                cibler: cibler_on.then(cibler),
+                citrus: citrus_on.then(citrus),
+            },
+        }
+    }
+
+    fn checkout(order_id: &str, items: &str) -> String {
+        format!(
+            r#"{{"orderId":{order_id},"email":"a@b.c","country":"CH","customerGuid":"g",
+            "sessionId":"s","totalSpent":150.0,"taxes":20.00,"shippingCost":0,
+            "giftCode":null,"discountAmount":30.00,"items":{items}}}"#
+        )
+    }
+
+    const ONE_ITEM: &str = r#"[{"gtin":"1","quantity":3,"regularUnitPrice":1.00,
+        "totalOrderItemPriceAfterDiscounts":3.00}]"#;
+
+    fn signed_body(checkout_json: &str, cookie: &str) -> String {
+        let exp = jsonwebtoken::get_current_timestamp() + 600;
+        let claims = format!(
+            "{},\"exp\":{exp}}}",
+            checkout_json.trim_end().trim_end_matches('}')
+        );
+        format!(
+            r#"{{"token":"{}","cookieId":{cookie}}}"#,
+            sign_json(&claims, SECRET)
+        )
+    }
+
+    fn state_of(plan: &[(Destination, InitialState)], d: Destination) -> &InitialState {
+        &plan.iter().find(|(x, _)| *x == d).unwrap().1
+    }
+
+    #[test]
+    fn a_signed_checkout_is_planned_for_both_destinations() {
+        let body = signed_body(&checkout("234567865", ONE_ITEM), r#""CIB1.1.2""#);
+        let accepted = acceptance(true, true, false).accept(&body, NOW).unwrap();
+        let plan = &accepted.new_checkout.destinations;
+        assert_eq!(state_of(plan, Destination::Cibler), &InitialState::Pending);
+        assert_eq!(
+            state_of(plan, Destination::Citrusad),
+            &InitialState::Pending
+        );
+        assert_eq!(accepted.new_checkout.cookie_id.as_deref(), Some("CIB1.1.2"));
+        // The stored form is canonical, with the order date filled in and exact money.
+        let stored = &accepted.new_checkout.checkout_json;
+        assert!(
+            stored.contains(r#""orderDate":"2026-01-02T03:04:05Z""#),
+            "{stored}"
+        );
+        assert!(stored.contains(r#""totalSpent":150.00"#), "{stored}");
+        assert!(!stored.contains("exp"), "{stored}");
+    }
+
+    #[test]
+    fn no_items_skips_citrusad_but_keeps_cibler() {
+        let body = signed_body(&checkout("234567866", "[]"), "null");
+        let plan = acceptance(true, true, false)
+            .accept(&body, NOW)
+            .unwrap()
+            .new_checkout
+            .destinations;
+        assert_eq!(state_of(&plan, Destination::Cibler), &InitialState::Pending);
+        assert!(matches!(
+            state_of(&plan, Destination::Citrusad),
+            InitialState::Skipped { reason } if reason.starts_with("items:")
+        ));
+    }
+
+    #[test]
+    fn no_items_with_only_citrusad_is_refused_naming_items() {
+        let body = signed_body(&checkout("1", "[]"), "null");
+        let err = acceptance(false, true, false)
+            .accept(&body, NOW)
+            .unwrap_err();
+        assert!(
+            matches!(&err, AcceptError::Invalid { field: Some(f), .. } if f == "items"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_non_numeric_order_id_is_refused_while_cibler_is_enabled() {
+        let body = signed_body(&checkout(r#""3h30e938""#, ONE_ITEM), "null");
+        let err = acceptance(true, true, false)
+            .accept(&body, NOW)
+            .unwrap_err();
+        assert!(
+            matches!(&err, AcceptError::Invalid { field: Some(f), reason: "not_a_long", .. } if f == "orderId"),
+            "{err:?}"
+        );
+        // ... and is fine for CitrusAd alone.
+        let plan = acceptance(false, true, false).accept(&body, NOW).unwrap();
+        assert_eq!(
+            state_of(&plan.new_checkout.destinations, Destination::Cibler),
+            &InitialState::Skipped {
+                reason: "destination not configured when the order was accepted".into()
+            }
+        );
+    }
+
+    #[test]
+    fn unsigned_checkouts_need_the_flag() {
+        let body = format!(
+            r#"{{"checkout":{},"cookieId":null}}"#,
+            checkout("1", ONE_ITEM)
+        );
+        assert!(matches!(
+            acceptance(true, true, false).accept(&body, NOW),
+            Err(AcceptError::Unauthorized {
+                reason: "missing_signature",
+                ..
+            })
+        ));
+        assert!(acceptance(true, true, true).accept(&body, NOW).is_ok());
+    }
+
+    #[test]
+    fn envelope_mistakes_are_named() {
+        let a = acceptance(true, true, true);
+        let field = |body: &str| match a.accept(body, NOW) {
+            Err(AcceptError::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field("not json"), None);
+        assert_eq!(field("[]"), None);
+        assert_eq!(
+            field(r#"{"token":"a","tokn":"b"}"#).as_deref(),
+            Some("tokn")
+        );
+        assert_eq!(field(r#"{"token":5}"#).as_deref(), Some("token"));
+        assert_eq!(
+            field(r#"{"token":"a","cookieId":7}"#).as_deref(),
+            Some("cookieId")
+        );
+        assert_eq!(
+            field(r#"{"token":"a","checkout":{}}"#).as_deref(),
+            Some("checkout")
+        );
+        let bad_item = format!(
+            r#"{{"checkout":{}}}"#,
+            checkout(
+                "1",
+                r#"[{"gtin":"1","quantity":0,"regularUnitPrice":1,"totalOrderItemPriceAfterDiscounts":1}]"#
+            )
+        );
+        assert_eq!(field(&bad_item).as_deref(), Some("items[0].quantity"));
+    }
+
+    #[test]
+    fn signature_problems_are_401() {
+        let a = acceptance(true, true, false);
+        assert!(matches!(
+            a.accept("{}", NOW),
+            Err(AcceptError::Unauthorized { .. })
+        ));
+        let forged = sign_json(
+            r#"{"exp":99999999999}"#,
+            b"another-secret-another-secret-xx",
+        );
+        let body = format!(r#"{{"token":"{forged}"}}"#);
+        assert!(matches!(
+            a.accept(&body, NOW),
+            Err(AcceptError::Unauthorized {
+                reason: "forged_signature",
+                ..
+            })
+        ));
+    }
+}

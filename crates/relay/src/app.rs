@@ -1,0 +1,300 @@
+//! Wiring: `serve` (server + delivery workers + graceful shutdown) and the operator commands
+//! `verify` and `dead-letters`.
+
+use std::io::Write;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::acceptance::{Acceptance, Destinations};
+use crate::clock;
+use crate::config::{CitrusArgs, ConfigError, DeliveryArgs, ServeConfig, StorageArgs};
+use crate::delivery::{self, Shared};
+use crate::metrics::Metrics;
+use crate::outbox::{self, DeadLetter, Destination, StorageError};
+use crate::redact::Redactor;
+use crate::server::{self, AppState, HttpPolicy};
+use crate::signing::Verifier;
+use crate::vendors::{self, citrus::InvalidKey, CiblerClient, CitrusClient};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Key(#[from] InvalidKey),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+    #[error("{0}")]
+    Operator(String),
+}
+
+/// Says which destinations are on, and loudly when unsigned checkouts are accepted.
+fn announce(config: &ServeConfig) {
+    match &config.cibler {
+        Some(c) => tracing::info!(
+            base_url = c.base_url.as_str(),
+            customer_id = c.customer_id.as_str(),
+            site_id = c.order.site_id,
+            environment = c.order.environment.as_str(),
+            "CibleR enabled"
+        ),
+        None => tracing::warn!(
+            "CibleR disabled: no ORDERSYNC_CIBLER_API_KEY / ORDERSYNC_CIBLER_CUSTOMER_ID"
+        ),
+    }
+    match &config.citrus {
+        Some(c) => {
+            tracing::info!(
+                base_url = c.base_url.as_str(),
+                team_id = c.order.team_id.as_deref().unwrap_or("(none)"),
+                catalog_id = c.order.catalog_id.as_deref().unwrap_or("(none)"),
+                auth_scheme = ?c.auth_scheme,
+                "CitrusAd enabled"
+            );
+            if c.order.team_id.is_none() {
+                tracing::warn!("CitrusAd teamId not set: orders are sent without teamId");
+            }
+        }
+        None => tracing::warn!("CitrusAd disabled: no ORDERSYNC_CITRUS_API_KEY"),
+    }
+    if config.accept_unsigned {
+        let banner =
+            "!!! --accept-unsigned: UNSIGNED CHECKOUTS ARE ACCEPTED. Anyone who can reach \
+                      this relay can report orders. Use only for a sandbox or a demo. !!!";
+        tracing::warn!("{banner}");
+        eprintln!("{banner}");
+    }
+    if config.signing_secret.is_none() {
+        tracing::warn!("no signing secret: signed tokens cannot be verified");
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutdown requested: no new checkouts; finishing in-flight deliveries");
+}
+
+/// Runs the relay until SIGTERM / SIGINT.
+pub async fn serve(config: ServeConfig) -> Result<(), AppError> {
+    announce(&config);
+    let outbox = outbox::open(&config.database_url).await?;
+    let metrics = Arc::new(Metrics::new());
+    let redactor = Redactor::new(config.secrets());
+    let http = vendors::http_client(config.delivery.vendor_timeout)?;
+    let cibler = config
+        .cibler
+        .clone()
+        .map(|settings| CiblerClient::new(http.clone(), settings));
+    let citrus = config
+        .citrus
+        .clone()
+        .map(|settings| CitrusClient::new(http.clone(), settings))
+        .transpose()?;
+    let (stop_workers, workers_stopped) = watch::channel(false);
+    let shared = Shared::new(
+        outbox.clone(),
+        metrics.clone(),
+        redactor,
+        config.delivery.clone(),
+    );
+    let (wakers, workers) = delivery::spawn(shared, cibler, citrus, workers_stopped);
+
+    let state = AppState {
+        acceptance: Arc::new(Acceptance {
+            verifier: config
+                .signing_secret
+                .as_deref()
+                .map(|secret| Verifier::new(secret, config.token_leeway)),
+            accept_unsigned: config.accept_unsigned,
+            destinations: Destinations {
+                cibler: config.cibler.clone(),
+                citrus: config.citrus.clone(),
+            },
+        }),
+        outbox,
+        metrics,
+        wakers,
+        max_body_bytes: config.max_body_bytes,
+    };
+    let policy = HttpPolicy {
+        allowed_origins: config.allowed_origins.clone(),
+        rate_limit_per_minute: NonZeroU32::new(config.rate_limit_per_minute)
+            .unwrap_or(NonZeroU32::MIN),
+        rate_limit_burst: NonZeroU32::new(config.rate_limit_burst).unwrap_or(NonZeroU32::MIN),
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| AppError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(AppError::Serve)?;
+    tracing::info!(listen = %local, "relay listening");
+    let app = server::router(state, &policy)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(AppError::Serve)?;
+    // The server has stopped accepting; now the workers finish what is in flight.
+    let _ = stop_workers.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
+    tracing::info!("relay stopped");
+    Ok(())
+}
+
+/// `verify ORDER_ID`: what CitrusAd holds for an order, beside the relay's own status.
+pub async fn verify(
+    order_id: &str,
+    storage: &StorageArgs,
+    citrus: &CitrusArgs,
+    delivery: &DeliveryArgs,
+    out: &mut impl Write,
+) -> Result<(), AppError> {
+    let write_err = |e: std::io::Error| AppError::Operator(e.to_string());
+    let outbox = outbox::open(&storage.database_url).await?;
+    match outbox.status(order_id).await? {
+        Some(status) => {
+            writeln!(
+                out,
+                "relay: order {order_id} accepted at {}",
+                clock::ms_to_rfc3339(status.accepted_at_ms)
+            )
+            .map_err(write_err)?;
+            for d in &status.destinations {
+                writeln!(
+                    out,
+                    "  {:<9} {:<9} attempts={} last_error={}",
+                    d.destination.as_str(),
+                    d.state.as_str(),
+                    d.attempts,
+                    d.last_error.as_deref().unwrap_or("-")
+                )
+                .map_err(write_err)?;
+            }
+        }
+        None => writeln!(out, "relay: no checkout with order id {order_id}").map_err(write_err)?,
+    }
+    let Some(settings) = citrus.validate()? else {
+        writeln!(
+            out,
+            "citrusad: not configured (set ORDERSYNC_CITRUS_API_KEY and ORDERSYNC_CITRUS_BASE_URL)"
+        )
+        .map_err(write_err)?;
+        return Ok(());
+    };
+    let redactor = Redactor::new([settings.api_key.clone()]);
+    let client = CitrusClient::new(vendors::http_client(delivery.vendor_timeout)?, settings)?;
+    match client.get_order(order_id).await {
+        Ok((status, body)) => {
+            let verdict = match status {
+                200..=299 => "holds this order",
+                404 => "does not hold this order (not ingested)",
+                _ => "answered with an error",
+            };
+            writeln!(out, "citrusad: HTTP {status}: {verdict}").map_err(write_err)?;
+            let pretty = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                .unwrap_or(body);
+            writeln!(out, "{}", redactor.redact(&pretty)).map_err(write_err)?;
+        }
+        Err(e) => writeln!(
+            out,
+            "citrusad: no answer: {}",
+            redactor.redact(&e.to_string())
+        )
+        .map_err(write_err)?,
+    }
+    Ok(())
+}
+
+/// `dead-letters list`: every dead (order, destination), with the vendor's answer.
+pub async fn dead_letters_list(
+    storage: &StorageArgs,
+    limit: u32,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<(), AppError> {
+    let write_err = |e: std::io::Error| AppError::Operator(e.to_string());
+    let outbox = outbox::open(&storage.database_url).await?;
+    let dead = outbox.dead_letters(limit).await?;
+    if json {
+        let text =
+            serde_json::to_string_pretty(&dead).map_err(|e| AppError::Operator(e.to_string()))?;
+        writeln!(out, "{text}").map_err(write_err)?;
+        return Ok(());
+    }
+    if dead.is_empty() {
+        writeln!(out, "no dead letters").map_err(write_err)?;
+    }
+    for DeadLetter {
+        order_id,
+        destination,
+        attempts,
+        error,
+        vendor_status,
+        vendor_response,
+        updated_at_ms,
+    } in &dead
+    {
+        writeln!(
+            out,
+            "{order_id}\t{destination}\tattempts={attempts}\tat={}\tstatus={}\terror={}\tvendor_answer={}",
+            clock::ms_to_rfc3339(*updated_at_ms),
+            vendor_status.map_or("-".to_owned(), |s| s.to_string()),
+            error.as_deref().unwrap_or("-"),
+            vendor_response.as_deref().unwrap_or("-"),
+        )
+        .map_err(write_err)?;
+    }
+    Ok(())
+}
+
+/// `dead-letters retry`: makes dead rows due again with a fresh retry budget.
+pub async fn dead_letters_retry(
+    storage: &StorageArgs,
+    order_id: Option<&str>,
+    destination: Option<Destination>,
+    out: &mut impl Write,
+) -> Result<u64, AppError> {
+    let outbox = outbox::open(&storage.database_url).await?;
+    let count = outbox
+        .retry_dead(order_id, destination, clock::now_ms())
+        .await?;
+    writeln!(out, "{count} dead deliveries queued again; a running relay picks them up within its poll interval")
+        .map_err(|e| AppError::Operator(e.to_string()))?;
+    Ok(count)
+}

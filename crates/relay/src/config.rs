@@ -1,0 +1,741 @@
+//! The relay's settings: command-line flags, each also read from an `ORDERSYNC_*` environment
+//! variable, checked once at start so a misconfiguration fails at once with the setting's name.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use ordersync_core::wire::{CiblerConfig, CitrusConfig};
+
+/// RFC 7518 §3.2: an HS256 key MUST be at least as long as the hash output, 256 bits.
+pub const MIN_SIGNING_SECRET_BYTES: usize = 32;
+
+/// A setting that is missing or wrong, named as the operator would type it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub problem: String,
+}
+
+fn refuse<T>(setting: &'static str, problem: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError {
+        setting,
+        problem: problem.into(),
+    })
+}
+
+fn parse_duration(text: &str) -> Result<Duration, humantime::DurationError> {
+    humantime::parse_duration(text)
+}
+
+/// Where the outbox lives.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// Outbox database URL (`sqlite://PATH`; the file is created when missing).
+    #[arg(
+        long,
+        env = "ORDERSYNC_DATABASE_URL",
+        default_value = "sqlite://ordersync.db"
+    )]
+    pub database_url: String,
+}
+
+/// CibleR settings. CibleR is enabled when its API key or customer id is given.
+#[derive(Debug, Clone, Args)]
+pub struct CiblerArgs {
+    /// CibleR base URL (QA: https://qa.cibler.io).
+    #[arg(
+        long,
+        env = "ORDERSYNC_CIBLER_BASE_URL",
+        default_value = "https://prod.cibler.io"
+    )]
+    pub cibler_base_url: String,
+    /// CibleR customer id (the `{customerId}` path segment).
+    #[arg(long, env = "ORDERSYNC_CIBLER_CUSTOMER_ID")]
+    pub cibler_customer_id: Option<String>,
+    /// CibleR API key (sent as `orderContext.key`). Secret.
+    #[arg(long, env = "ORDERSYNC_CIBLER_API_KEY", hide_env_values = true)]
+    pub cibler_api_key: Option<String>,
+    /// CibleR site id (`orderContext.siteId`, an integer).
+    #[arg(long, env = "ORDERSYNC_CIBLER_SITE_ID")]
+    pub cibler_site_id: Option<String>,
+    /// CibleR environment name (`orderContext.environnement`).
+    #[arg(long, env = "ORDERSYNC_CIBLER_ENVIRONMENT", default_value = "Prod")]
+    pub cibler_environment: String,
+}
+
+/// How the CitrusAd API key goes into `Authorization: Basic ...`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CitrusAuthScheme {
+    /// `Basic <key>`, as CitrusAd's documentation shows.
+    Raw,
+    /// `Basic base64(<key>:)`, as some third-party descriptions say.
+    Base64,
+}
+
+/// CitrusAd settings. CitrusAd is enabled when its API key is given.
+#[derive(Debug, Clone, Args)]
+pub struct CitrusArgs {
+    /// CitrusAd base URL (it differs per region and for staging).
+    #[arg(long, env = "ORDERSYNC_CITRUS_BASE_URL")]
+    pub citrus_base_url: Option<String>,
+    /// CitrusAd API key. Secret.
+    #[arg(long, env = "ORDERSYNC_CITRUS_API_KEY", hide_env_values = true)]
+    pub citrus_api_key: Option<String>,
+    /// CitrusAd team id (`teamId` of each order).
+    #[arg(long, env = "ORDERSYNC_CITRUS_TEAM_ID")]
+    pub citrus_team_id: Option<String>,
+    /// Catalog id for line items that carry none of their own.
+    #[arg(long, env = "ORDERSYNC_CITRUS_CATALOG_ID")]
+    pub citrus_catalog_id: Option<String>,
+    /// Form of the `Authorization: Basic` header.
+    #[arg(long, env = "ORDERSYNC_CITRUS_AUTH_SCHEME", value_enum, default_value_t = CitrusAuthScheme::Raw)]
+    pub citrus_auth_scheme: CitrusAuthScheme,
+}
+
+/// Delivery timing. Tests and benchmarks shrink these; the logic stays the same.
+#[derive(Debug, Clone, Args)]
+pub struct DeliveryArgs {
+    /// How long to keep retrying one order (from acceptance) before it goes dead.
+    #[arg(long, env = "ORDERSYNC_RETRY_BUDGET", default_value = "24h", value_parser = parse_duration)]
+    pub retry_budget: Duration,
+    /// First backoff ceiling; doubles per attempt (full jitter: a random wait up to it).
+    #[arg(long, env = "ORDERSYNC_BACKOFF_BASE", default_value = "1s", value_parser = parse_duration)]
+    pub backoff_base: Duration,
+    /// Largest backoff ceiling.
+    #[arg(long, env = "ORDERSYNC_BACKOFF_CAP", default_value = "10m", value_parser = parse_duration)]
+    pub backoff_cap: Duration,
+    /// How long a CitrusAd worker waits for more orders to fill a batch.
+    #[arg(long, env = "ORDERSYNC_BATCH_LINGER", default_value = "200ms", value_parser = parse_duration)]
+    pub batch_linger: Duration,
+    /// Most orders in one CitrusAd `POST /v1/orders` (at most 100).
+    #[arg(long, env = "ORDERSYNC_CITRUS_BATCH_SIZE", default_value_t = 100)]
+    pub citrus_batch_size: u32,
+    /// Parallel CibleR requests.
+    #[arg(long, env = "ORDERSYNC_CIBLER_CONCURRENCY", default_value_t = 8)]
+    pub cibler_concurrency: u32,
+    /// How long a worker holds claimed rows; a crashed relay's rows are retried after it.
+    #[arg(long, env = "ORDERSYNC_LEASE_DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+    /// How often idle workers look for due rows (new checkouts wake them at once).
+    #[arg(long, env = "ORDERSYNC_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// Timeout of one vendor request.
+    #[arg(long, env = "ORDERSYNC_VENDOR_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub vendor_timeout: Duration,
+}
+
+/// Limits of the public HTTP endpoint.
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "ORDERSYNC_MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    pub max_body_bytes: usize,
+    /// Sustained requests per minute allowed from one client address.
+    #[arg(long, env = "ORDERSYNC_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
+    pub rate_limit_per_minute: u32,
+    /// Requests one client may send at once above the sustained rate.
+    #[arg(long, env = "ORDERSYNC_RATE_LIMIT_BURST", default_value_t = 60)]
+    pub rate_limit_burst: u32,
+    /// Clock skew tolerated on a token's `exp`.
+    #[arg(long, env = "ORDERSYNC_TOKEN_LEEWAY", default_value = "0s", value_parser = parse_duration)]
+    pub token_leeway: Duration,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Options of `ordersync-relay serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ORDERSYNC_LISTEN", default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Shared HS256 secret the shop signs checkouts with (at least 32 bytes). Secret.
+    #[arg(long, env = "ORDERSYNC_SIGNING_SECRET", hide_env_values = true)]
+    pub signing_secret: Option<String>,
+    /// File holding the signing secret (one trailing newline is ignored).
+    #[arg(
+        long,
+        env = "ORDERSYNC_SIGNING_SECRET_FILE",
+        conflicts_with = "signing_secret"
+    )]
+    pub signing_secret_file: Option<PathBuf>,
+    /// Also accept unsigned `{"checkout": ...}` hand-offs. For sandboxes and demos only:
+    /// anyone could then report orders. A flag only, never read from the environment.
+    #[arg(long)]
+    pub accept_unsigned: bool,
+    /// Comma-separated browser origins allowed to call the relay (CORS), e.g.
+    /// `https://shop.example`; `*` allows any. Empty: same-origin only.
+    #[arg(long, env = "ORDERSYNC_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    #[command(flatten)]
+    pub cibler: CiblerArgs,
+    #[command(flatten)]
+    pub citrus: CitrusArgs,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Log format.
+    #[arg(long, env = "ORDERSYNC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// CibleR, ready to use.
+#[derive(Debug, Clone)]
+pub struct CiblerSettings {
+    pub base_url: String,
+    pub customer_id: String,
+    pub order: CiblerConfig,
+}
+
+/// CitrusAd, ready to use.
+#[derive(Debug, Clone)]
+pub struct CitrusSettings {
+    pub base_url: String,
+    pub api_key: String,
+    pub auth_scheme: CitrusAuthScheme,
+    pub order: CitrusConfig,
+}
+
+/// Which browser origins may call the relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedOrigins {
+    None,
+    Any,
+    List(Vec<String>),
+}
+
+/// Validated delivery timing.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    pub retry_budget: Duration,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    pub batch_linger: Duration,
+    pub citrus_batch_size: u32,
+    pub cibler_concurrency: u32,
+    pub lease_duration: Duration,
+    pub poll_interval: Duration,
+    pub vendor_timeout: Duration,
+}
+
+/// Everything `serve` needs, checked.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub signing_secret: Option<Vec<u8>>,
+    pub accept_unsigned: bool,
+    pub allowed_origins: AllowedOrigins,
+    pub cibler: Option<CiblerSettings>,
+    pub citrus: Option<CitrusSettings>,
+    pub delivery: DeliverySettings,
+    pub max_body_bytes: usize,
+    pub rate_limit_per_minute: u32,
+    pub rate_limit_burst: u32,
+    pub token_leeway: Duration,
+}
+
+impl ServeConfig {
+    /// Every secret the relay holds, for redaction.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(secret) = &self.signing_secret {
+            out.push(String::from_utf8_lossy(secret).into_owned());
+        }
+        if let Some(cibler) = &self.cibler {
+            out.push(cibler.order.key.clone());
+        }
+        if let Some(citrus) = &self.citrus {
+            out.push(citrus.api_key.clone());
+            out.push(crate::vendors::citrus::authorization_value(
+                &citrus.api_key,
+                CitrusAuthScheme::Base64,
+            ));
+        }
+        out
+    }
+}
+
+impl ServeArgs {
+    /// Checks every setting; the first problem found is named.
+    pub fn validate(self) -> Result<ServeConfig, ConfigError> {
+        let signing_secret = self.signing_secret()?;
+        if signing_secret.is_none() && !self.accept_unsigned {
+            return refuse(
+                "--signing-secret / ORDERSYNC_SIGNING_SECRET",
+                "is required (or --signing-secret-file; --accept-unsigned only for a sandbox)",
+            );
+        }
+        let cibler = self.cibler.validate()?;
+        let citrus = self.citrus.validate()?;
+        if cibler.is_none() && citrus.is_none() {
+            return refuse(
+                "ORDERSYNC_CIBLER_API_KEY / ORDERSYNC_CITRUS_API_KEY",
+                "no destination is configured: give the credentials of CibleR, CitrusAd or both",
+            );
+        }
+        let delivery = self.delivery.validate()?;
+        if self.http.max_body_bytes < 1024 {
+            return refuse(
+                "--max-body-bytes / ORDERSYNC_MAX_BODY_BYTES",
+                "must be at least 1024",
+            );
+        }
+        if self.http.rate_limit_per_minute == 0 || self.http.rate_limit_burst == 0 {
+            return refuse(
+                "--rate-limit-per-minute / --rate-limit-burst",
+                "must be greater than zero",
+            );
+        }
+        Ok(ServeConfig {
+            listen: self.listen,
+            database_url: self.storage.database_url,
+            signing_secret,
+            accept_unsigned: self.accept_unsigned,
+            allowed_origins: allowed_origins(&self.allowed_origins)?,
+            cibler,
+            citrus,
+            delivery,
+            max_body_bytes: self.http.max_body_bytes,
+            rate_limit_per_minute: self.http.rate_limit_per_minute,
+            rate_limit_burst: self.http.rate_limit_burst,
+            token_leeway: self.http.token_leeway,
+        })
+    }
+
+    fn signing_secret(&self) -> Result<Option<Vec<u8>>, ConfigError> {
+        let secret = match (&self.signing_secret, &self.signing_secret_file) {
+            (Some(secret), _) => secret.as_bytes().to_vec(),
+            (None, Some(path)) => {
+                let mut bytes = std::fs::read(path).or_else(|e| {
+                    refuse(
+                        "--signing-secret-file / ORDERSYNC_SIGNING_SECRET_FILE",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                if bytes.ends_with(b"\n") {
+                    bytes.pop();
+                    if bytes.ends_with(b"\r") {
+                        bytes.pop();
+                    }
+                }
+                bytes
+            }
+            (None, None) => return Ok(None),
+        };
+        if secret.len() < MIN_SIGNING_SECRET_BYTES {
+            return refuse(
+                "--signing-secret / ORDERSYNC_SIGNING_SECRET",
+                "must be at least 32 bytes (RFC 7518 §3.2: an HS256 key is at least 256 bits)",
+            );
+        }
+        Ok(Some(secret))
+    }
+}
+
+impl CiblerArgs {
+    pub fn validate(&self) -> Result<Option<CiblerSettings>, ConfigError> {
+        let given = self.cibler_api_key.is_some()
+            || self.cibler_customer_id.is_some()
+            || self.cibler_site_id.is_some();
+        if !given {
+            return Ok(None);
+        }
+        let key = required(
+            &self.cibler_api_key,
+            "--cibler-api-key / ORDERSYNC_CIBLER_API_KEY",
+            "CibleR",
+        )?;
+        let customer_id = required(
+            &self.cibler_customer_id,
+            "--cibler-customer-id / ORDERSYNC_CIBLER_CUSTOMER_ID",
+            "CibleR",
+        )?;
+        let site_id_text = required(
+            &self.cibler_site_id,
+            "--cibler-site-id / ORDERSYNC_CIBLER_SITE_ID",
+            "CibleR",
+        )?;
+        let site_id = site_id_text.trim().parse::<i64>().or_else(|_| {
+            refuse(
+                "--cibler-site-id / ORDERSYNC_CIBLER_SITE_ID",
+                "must be an integer (CibleR's siteId)",
+            )
+        })?;
+        let environment = non_blank(
+            &self.cibler_environment,
+            "--cibler-environment / ORDERSYNC_CIBLER_ENVIRONMENT",
+        )?;
+        Ok(Some(CiblerSettings {
+            base_url: base_url(
+                &self.cibler_base_url,
+                "--cibler-base-url / ORDERSYNC_CIBLER_BASE_URL",
+            )?,
+            customer_id,
+            order: CiblerConfig {
+                key,
+                environment,
+                site_id,
+            },
+        }))
+    }
+}
+
+impl CitrusArgs {
+    pub fn validate(&self) -> Result<Option<CitrusSettings>, ConfigError> {
+        let given = self.citrus_api_key.is_some()
+            || self.citrus_team_id.is_some()
+            || self.citrus_catalog_id.is_some();
+        if !given {
+            return Ok(None);
+        }
+        let api_key = required(
+            &self.citrus_api_key,
+            "--citrus-api-key / ORDERSYNC_CITRUS_API_KEY",
+            "CitrusAd",
+        )?;
+        let base = required(
+            &self.citrus_base_url,
+            "--citrus-base-url / ORDERSYNC_CITRUS_BASE_URL",
+            "CitrusAd",
+        )?;
+        let optional = |value: &Option<String>, setting| {
+            value.as_deref().map(|v| non_blank(v, setting)).transpose()
+        };
+        Ok(Some(CitrusSettings {
+            base_url: base_url(&base, "--citrus-base-url / ORDERSYNC_CITRUS_BASE_URL")?,
+            api_key,
+            auth_scheme: self.citrus_auth_scheme,
+            order: CitrusConfig {
+                team_id: optional(
+                    &self.citrus_team_id,
+                    "--citrus-team-id / ORDERSYNC_CITRUS_TEAM_ID",
+                )?,
+                catalog_id: optional(
+                    &self.citrus_catalog_id,
+                    "--citrus-catalog-id / ORDERSYNC_CITRUS_CATALOG_ID",
+                )?,
+            },
+        }))
+    }
+}
+
+impl DeliveryArgs {
+    pub fn validate(&self) -> Result<DeliverySettings, ConfigError> {
+        let positive = |value: Duration, setting: &'static str| {
+            if value.is_zero() {
+                refuse(setting, "must be greater than zero")
+            } else {
+                Ok(value)
+            }
+        };
+        positive(self.retry_budget, "--retry-budget / ORDERSYNC_RETRY_BUDGET")?;
+        positive(self.backoff_base, "--backoff-base / ORDERSYNC_BACKOFF_BASE")?;
+        positive(
+            self.poll_interval,
+            "--poll-interval / ORDERSYNC_POLL_INTERVAL",
+        )?;
+        positive(
+            self.vendor_timeout,
+            "--vendor-timeout / ORDERSYNC_VENDOR_TIMEOUT",
+        )?;
+        if self.backoff_cap < self.backoff_base {
+            return refuse(
+                "--backoff-cap / ORDERSYNC_BACKOFF_CAP",
+                "must not be smaller than --backoff-base",
+            );
+        }
+        if !(1..=100).contains(&self.citrus_batch_size) {
+            return refuse(
+                "--citrus-batch-size / ORDERSYNC_CITRUS_BATCH_SIZE",
+                "must be between 1 and 100 (CitrusAd takes at most 100 orders per request)",
+            );
+        }
+        if !(1..=256).contains(&self.cibler_concurrency) {
+            return refuse(
+                "--cibler-concurrency / ORDERSYNC_CIBLER_CONCURRENCY",
+                "must be between 1 and 256",
+            );
+        }
+        // A lease that can run out while a request is still in flight would let a second
+        // worker send the same order again.
+        if self.lease_duration <= self.vendor_timeout * 2 + self.batch_linger {
+            return refuse(
+                "--lease-duration / ORDERSYNC_LEASE_DURATION",
+                "must be longer than twice --vendor-timeout plus --batch-linger",
+            );
+        }
+        Ok(DeliverySettings {
+            retry_budget: self.retry_budget,
+            backoff_base: self.backoff_base,
+            backoff_cap: self.backoff_cap,
+            batch_linger: self.batch_linger,
+            citrus_batch_size: self.citrus_batch_size,
+            cibler_concurrency: self.cibler_concurrency,
+            lease_duration: self.lease_duration,
+            poll_interval: self.poll_interval,
+            vendor_timeout: self.vendor_timeout,
+        })
+    }
+}
+
+fn required(
+    value: &Option<String>,
+    setting: &'static str,
+    vendor: &str,
+) -> Result<String, ConfigError> {
+    match value {
+        Some(v) => non_blank(v, setting),
+        None => refuse(
+            setting,
+            format!("is required when other {vendor} settings are given"),
+        ),
+    }
+}
+
+fn non_blank(value: &str, setting: &'static str) -> Result<String, ConfigError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return refuse(setting, "must not be empty");
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// An absolute http(s) URL without a trailing slash.
+fn base_url(value: &str, setting: &'static str) -> Result<String, ConfigError> {
+    let trimmed = value.trim().trim_end_matches('/');
+    ordersync_core::third_o::check_base_url(trimmed)
+        .map(str::to_owned)
+        .or_else(|e| refuse(setting, e.message()))
+}
+
+fn allowed_origins(values: &[String]) -> Result<AllowedOrigins, ConfigError> {
+    const SETTING: &str = "--allowed-origins / ORDERSYNC_ALLOWED_ORIGINS";
+    let origins: Vec<&str> = values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .collect();
+    if origins.is_empty() {
+        return Ok(AllowedOrigins::None);
+    }
+    if origins.contains(&"*") {
+        return Ok(AllowedOrigins::Any);
+    }
+    let mut list = Vec::with_capacity(origins.len());
+    for origin in origins {
+        let rest = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.contains('/') => list.push(origin.to_owned()),
+            _ => {
+                return refuse(
+                    SETTING,
+                    format!("{origin:?} is not an origin like https://shop.example[:port]"),
+                )
+            }
+        }
+    }
+    Ok(AllowedOrigins::List(list))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Harness {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn parse(args: &[&str]) -> Result<ServeConfig, ConfigError> {
+        let mut argv = vec!["relay"];
+        argv.extend_from_slice(args);
+        Harness::try_parse_from(argv)
+            .expect("arguments parse")
+            .serve
+            .validate()
+    }
+
+    fn cibler() -> Vec<&'static str> {
+        vec![
+            "--cibler-api-key",
+            "k-1234",
+            "--cibler-customer-id",
+            "c1",
+            "--cibler-site-id",
+            "13",
+        ]
+    }
+
+    #[test]
+    fn a_complete_cibler_only_configuration_is_accepted() {
+        let mut args = vec!["--signing-secret", SECRET];
+        args.extend(cibler());
+        let config = parse(&args).unwrap();
+        let cibler = config.cibler.unwrap();
+        assert_eq!(cibler.base_url, "https://prod.cibler.io");
+        assert_eq!(cibler.order.site_id, 13);
+        assert_eq!(cibler.order.environment, "Prod");
+        assert!(config.citrus.is_none());
+        assert_eq!(config.allowed_origins, AllowedOrigins::None);
+    }
+
+    #[test]
+    fn missing_secret_is_named() {
+        let err = parse(&cibler()).unwrap_err();
+        assert_eq!(err.setting, "--signing-secret / ORDERSYNC_SIGNING_SECRET");
+    }
+
+    #[test]
+    fn unsigned_mode_needs_no_secret() {
+        let mut args = vec!["--accept-unsigned"];
+        args.extend(cibler());
+        let config = parse(&args).unwrap();
+        assert!(config.accept_unsigned && config.signing_secret.is_none());
+    }
+
+    #[test]
+    fn short_secret_is_refused() {
+        let mut args = vec!["--signing-secret", "short"];
+        args.extend(cibler());
+        let err = parse(&args).unwrap_err();
+        assert!(err.problem.contains("32 bytes"), "{err}");
+    }
+
+    #[test]
+    fn secret_file_drops_one_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, format!("{SECRET}\n")).unwrap();
+        let mut args = vec!["--signing-secret-file", path.to_str().unwrap()];
+        args.extend(cibler());
+        let config = parse(&args).unwrap();
+        assert_eq!(config.signing_secret.unwrap(), SECRET.as_bytes());
+    }
+
+    #[test]
+    fn partial_vendor_settings_name_the_missing_one() {
+        let err = parse(&[
+            "--signing-secret",
+            SECRET,
+            "--cibler-api-key",
+            "k-1234",
+            "--cibler-customer-id",
+            "c1",
+        ])
+        .unwrap_err();
+        assert_eq!(err.setting, "--cibler-site-id / ORDERSYNC_CIBLER_SITE_ID");
+        let err = parse(&["--signing-secret", SECRET, "--citrus-api-key", "abcd"]).unwrap_err();
+        assert_eq!(err.setting, "--citrus-base-url / ORDERSYNC_CITRUS_BASE_URL");
+        let mut args = vec!["--signing-secret", SECRET, "--cibler-site-id", "x13"];
+        args.extend(&cibler()[..4]);
+        assert_eq!(
+            parse(&args).unwrap_err().setting,
+            "--cibler-site-id / ORDERSYNC_CIBLER_SITE_ID"
+        );
+    }
+
+    #[test]
+    fn no_destination_at_all_is_refused() {
+        let err = parse(&["--signing-secret", SECRET]).unwrap_err();
+        assert!(err.problem.contains("no destination"), "{err}");
+    }
+
+    #[test]
+    fn citrus_settings_are_checked() {
+        let config = parse(&[
+            "--signing-secret",
+            SECRET,
+            "--citrus-api-key",
+            "abcd",
+            "--citrus-base-url",
+            "http://127.0.0.1:9/",
+            "--citrus-team-id",
+            "team",
+            "--citrus-auth-scheme",
+            "base64",
+        ])
+        .unwrap();
+        let citrus = config.citrus.unwrap();
+        assert_eq!(citrus.base_url, "http://127.0.0.1:9");
+        assert_eq!(citrus.auth_scheme, CitrusAuthScheme::Base64);
+        assert_eq!(citrus.order.team_id.as_deref(), Some("team"));
+        let err = parse(&[
+            "--signing-secret",
+            SECRET,
+            "--citrus-api-key",
+            "abcd",
+            "--citrus-base-url",
+            "ftp://x",
+        ])
+        .unwrap_err();
+        assert_eq!(err.setting, "--citrus-base-url / ORDERSYNC_CITRUS_BASE_URL");
+    }
+
+    #[test]
+    fn timing_knobs_are_checked() {
+        let mut args = vec!["--signing-secret", SECRET, "--lease-duration", "5s"];
+        args.extend(cibler());
+        let err = parse(&args).unwrap_err();
+        assert_eq!(err.setting, "--lease-duration / ORDERSYNC_LEASE_DURATION");
+        let mut args = vec![
+            "--signing-secret",
+            SECRET,
+            "--backoff-base",
+            "2s",
+            "--backoff-cap",
+            "1s",
+        ];
+        args.extend(cibler());
+        assert_eq!(
+            parse(&args).unwrap_err().setting,
+            "--backoff-cap / ORDERSYNC_BACKOFF_CAP"
+        );
+        let mut args = vec!["--signing-secret", SECRET, "--citrus-batch-size", "101"];
+        args.extend(cibler());
+        assert!(parse(&args).is_err());
+    }
+
+    #[test]
+    fn origins_are_checked() {
+        let mut args = vec![
+            "--signing-secret",
+            SECRET,
+            "--allowed-origins",
+            "https://shop.example,http://localhost:3000",
+        ];
+        args.extend(cibler());
+        assert_eq!(
+            parse(&args).unwrap().allowed_origins,
+            AllowedOrigins::List(vec![
+                "https://shop.example".into(),
+                "http://localhost:3000".into()
+            ])
+        );
+        let mut args = vec![
+            "--signing-secret",
+            SECRET,
+            "--allowed-origins",
+            "https://shop.example/path",
+        ];
+        args.extend(cibler());
+        assert!(parse(&args).is_err());
+    }
+}

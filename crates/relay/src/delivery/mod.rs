@@ -1,0 +1,321 @@
+//! Delivery workers: one per enabled destination, each claiming due rows from the outbox under
+//! a lease, sending them, and recording the outcome (delivered, retry later, or dead).
+//!
+//! New checkouts wake the workers at once ([`Wakers`]); otherwise they look for due rows every
+//! poll interval. On shutdown a worker stops claiming, finishes the requests already in flight
+//! and releases rows it claimed but did not send, so a restart picks them up at once.
+
+pub mod cibler;
+pub mod citrus;
+pub mod retry;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::clock;
+use crate::config::DeliverySettings;
+use crate::metrics::Metrics;
+use crate::outbox::{ClaimedDelivery, Destination, Outbox, Outcome};
+use crate::redact::Redactor;
+use crate::vendors::{self, Attempt, CiblerClient, CitrusClient};
+
+pub use retry::{Decision, RetryPolicy};
+
+/// Wakes idle workers when a checkout was stored.
+#[derive(Debug, Clone, Default)]
+pub struct Wakers {
+    notifies: Vec<Arc<Notify>>,
+}
+
+impl Wakers {
+    pub fn wake_all(&self) {
+        for notify in &self.notifies {
+            // `notify_one` keeps a permit when the worker is busy, so no wake-up is lost.
+            notify.notify_one();
+        }
+    }
+
+    fn add(&mut self) -> Arc<Notify> {
+        let notify = Arc::new(Notify::new());
+        self.notifies.push(notify.clone());
+        notify
+    }
+}
+
+/// What every worker shares.
+#[derive(Clone)]
+pub struct Shared {
+    pub outbox: Arc<dyn Outbox>,
+    pub metrics: Arc<Metrics>,
+    pub redactor: Redactor,
+    pub settings: DeliverySettings,
+    pub policy: RetryPolicy,
+    /// This process's lease-owner name: unique per run, so a restarted relay never mistakes
+    /// a dead process's leases for its own.
+    pub lease_owner: String,
+}
+
+impl Shared {
+    pub fn new(
+        outbox: Arc<dyn Outbox>,
+        metrics: Arc<Metrics>,
+        redactor: Redactor,
+        settings: DeliverySettings,
+    ) -> Self {
+        let policy = RetryPolicy {
+            budget: settings.retry_budget,
+            base: settings.backoff_base,
+            cap: settings.backoff_cap,
+        };
+        Self {
+            outbox,
+            metrics,
+            redactor,
+            settings,
+            policy,
+            lease_owner: format!(
+                "relay-{}-{:016x}",
+                std::process::id(),
+                rand::random::<u64>()
+            ),
+        }
+    }
+
+    /// Turns a vendor's answer into what the outbox records (and logs the attempt).
+    fn outcome(&self, claimed: &ClaimedDelivery, attempt: Attempt, latency: Duration) -> Outcome {
+        let failed_attempts = claimed.attempts + 1;
+        let outcome = match attempt {
+            Attempt::Delivered { status, body } => Outcome::Delivered {
+                vendor_status: status,
+                vendor_response: Some(self.redactor.redact(&body)),
+            },
+            Attempt::Rejected { status, body } => {
+                let body = self.redactor.redact(&body);
+                Outcome::Dead {
+                    error: vendors::summary(status, &body),
+                    vendor_status: (status != 0).then_some(status),
+                    vendor_response: Some(body),
+                }
+            }
+            Attempt::Retryable {
+                error,
+                status,
+                retry_after,
+            } => {
+                let error = self.redactor.redact(&error);
+                let now = clock::now_ms();
+                match self.policy.decide(
+                    failed_attempts,
+                    claimed.budget_started_at,
+                    now,
+                    retry_after,
+                    &mut rand::thread_rng(),
+                ) {
+                    Decision::RetryAt(next_attempt_at) => Outcome::Retry {
+                        next_attempt_at,
+                        error,
+                        vendor_status: status,
+                    },
+                    Decision::GiveUp => Outcome::Dead {
+                        error: format!(
+                            "retry budget exhausted after {failed_attempts} attempts; last: {error}"
+                        ),
+                        vendor_status: status,
+                        vendor_response: None,
+                    },
+                }
+            }
+        };
+        self.log_attempt(claimed, &outcome, latency);
+        outcome
+    }
+
+    /// One structured line per delivery attempt. Never a secret: errors and vendor answers
+    /// were redacted above, and keys are not fields here.
+    fn log_attempt(&self, claimed: &ClaimedDelivery, outcome: &Outcome, latency: Duration) {
+        let latency_ms = latency.as_millis() as u64;
+        let attempt = claimed.attempts + 1;
+        let destination = claimed.destination.as_str();
+        let order_id = claimed.order_id.as_str();
+        match outcome {
+            Outcome::Delivered { vendor_status, .. } => tracing::info!(
+                order_id,
+                destination,
+                attempt,
+                latency_ms,
+                status = vendor_status,
+                outcome = "delivered",
+                "delivery attempt"
+            ),
+            Outcome::Retry {
+                next_attempt_at,
+                error,
+                vendor_status,
+            } => tracing::warn!(
+                order_id,
+                destination,
+                attempt,
+                latency_ms,
+                status = vendor_status,
+                retry_in_ms = next_attempt_at - clock::now_ms(),
+                error = error.as_str(),
+                outcome = "retry",
+                "delivery attempt"
+            ),
+            Outcome::Dead {
+                error,
+                vendor_status,
+                ..
+            } => tracing::error!(
+                order_id,
+                destination,
+                attempt,
+                latency_ms,
+                status = vendor_status,
+                error = error.as_str(),
+                outcome = "dead",
+                "delivery attempt"
+            ),
+        }
+    }
+
+    /// Records an outcome and counts it.
+    async fn finish(&self, claimed: &ClaimedDelivery, outcome: Outcome, latency: Duration) {
+        let label = match &outcome {
+            Outcome::Delivered { .. } => "delivered",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Dead { .. } => "dead",
+        };
+        self.metrics.delivery(claimed.destination, label, latency);
+        match self
+            .outbox
+            .record(
+                claimed.destination,
+                &claimed.order_id,
+                &self.lease_owner,
+                outcome,
+                clock::now_ms(),
+            )
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                order_id = claimed.order_id.as_str(),
+                destination = claimed.destination.as_str(),
+                "lease lost before the outcome was recorded; another worker will retry"
+            ),
+            Err(e) => tracing::error!(
+                order_id = claimed.order_id.as_str(),
+                destination = claimed.destination.as_str(),
+                error = %e,
+                "could not record a delivery outcome; the lease will expire and it is retried"
+            ),
+        }
+    }
+
+    /// Claims due rows; storage errors are logged and read as "nothing due".
+    async fn claim(&self, destination: Destination, limit: u32) -> Vec<ClaimedDelivery> {
+        match self
+            .outbox
+            .claim_due(
+                destination,
+                limit,
+                &self.lease_owner,
+                self.settings.lease_duration,
+                clock::now_ms(),
+            )
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(destination = destination.as_str(), error = %e, "claiming due deliveries failed");
+                Vec::new()
+            }
+        }
+    }
+
+    async fn release(&self, claimed: &[ClaimedDelivery]) {
+        for row in claimed {
+            if let Err(e) = self
+                .outbox
+                .release(row.destination, &row.order_id, &self.lease_owner)
+                .await
+            {
+                tracing::warn!(order_id = row.order_id.as_str(), error = %e, "release failed; the lease will expire");
+            }
+        }
+    }
+}
+
+/// A destination's worker: claim, send, record, repeat.
+#[async_trait::async_trait]
+trait Worker: Send + Sync + 'static {
+    fn destination(&self) -> Destination;
+    /// One round: returns how many rows it handled (0 means nothing was due).
+    async fn run_once(&self, shutdown: &watch::Receiver<bool>) -> usize;
+}
+
+async fn run_worker(
+    worker: Arc<dyn Worker>,
+    wake: Arc<Notify>,
+    poll_interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    tracing::info!(
+        destination = worker.destination().as_str(),
+        "delivery worker started"
+    );
+    while !*shutdown.borrow() {
+        let started = Instant::now();
+        let handled = worker.run_once(&shutdown).await;
+        if handled > 0 {
+            tracing::debug!(
+                handled,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "round"
+            );
+            continue;
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(poll_interval) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    tracing::info!(
+        destination = worker.destination().as_str(),
+        "delivery worker stopped"
+    );
+}
+
+/// Starts one worker per enabled destination. They stop when `shutdown` turns true.
+pub fn spawn(
+    shared: Shared,
+    cibler: Option<CiblerClient>,
+    citrus: Option<CitrusClient>,
+    shutdown: watch::Receiver<bool>,
+) -> (Wakers, Vec<JoinHandle<()>>) {
+    let mut wakers = Wakers::default();
+    let mut handles = Vec::new();
+    let poll = shared.settings.poll_interval;
+    let mut workers: Vec<Arc<dyn Worker>> = Vec::new();
+    if let Some(client) = cibler {
+        workers.push(Arc::new(cibler::CiblerWorker::new(shared.clone(), client)));
+    }
+    if let Some(client) = citrus {
+        workers.push(Arc::new(citrus::CitrusWorker::new(shared.clone(), client)));
+    }
+    for worker in workers {
+        let wake = wakers.add();
+        handles.push(tokio::spawn(run_worker(
+            worker,
+            wake,
+            poll,
+            shutdown.clone(),
+        )));
+    }
+    (wakers, handles)
+}

@@ -1,0 +1,314 @@
+//! The outbox: every accepted checkout and, per destination, its delivery state.
+//!
+//! One trait, [`Outbox`], so the SQLite implementation (one relay instance, the default) and a
+//! PostgreSQL one (several instances, issue 6) are interchangeable. The trait is shaped around
+//! *leases*: a worker claims due rows for a while (`lease_owner`, `lease_until`), and only the
+//! holder of a lease may record an outcome. A process that dies mid-delivery simply lets its
+//! leases run out, and the rows become due again. In PostgreSQL `claim_due` becomes
+//! `UPDATE ... WHERE ctid IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n) RETURNING ...`.
+
+pub mod sqlite;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+pub use sqlite::SqliteOutbox;
+
+/// Where an order goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Destination {
+    Cibler,
+    Citrusad,
+}
+
+impl Destination {
+    pub const ALL: [Destination; 2] = [Destination::Cibler, Destination::Citrusad];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Destination::Cibler => "cibler",
+            Destination::Citrusad => "citrusad",
+        }
+    }
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Destination {
+    type Err = StorageError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "cibler" => Ok(Destination::Cibler),
+            "citrusad" => Ok(Destination::Citrusad),
+            other => Err(StorageError::Corrupt(format!(
+                "unknown destination {other:?}"
+            ))),
+        }
+    }
+}
+
+/// The state of one (destination, order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Stored, never attempted yet.
+    Pending,
+    /// At least one attempt failed in a way worth retrying; another is scheduled.
+    Retrying,
+    /// The vendor answered 2xx.
+    Delivered,
+    /// The vendor refused it (a 4xx other than 429) or the retry budget ran out; kept for the
+    /// operator (`ordersync-relay dead-letters`).
+    Dead,
+    /// Not meant for this destination (e.g. no line items for CitrusAd, or the destination
+    /// was disabled when the order was accepted); the reason is kept in `last_error`.
+    Skipped,
+}
+
+impl DeliveryState {
+    pub const ALL: [DeliveryState; 5] = [
+        DeliveryState::Pending,
+        DeliveryState::Retrying,
+        DeliveryState::Delivered,
+        DeliveryState::Dead,
+        DeliveryState::Skipped,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Retrying => "retrying",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Dead => "dead",
+            DeliveryState::Skipped => "skipped",
+        }
+    }
+}
+
+impl fmt::Display for DeliveryState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for DeliveryState {
+    type Err = StorageError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DeliveryState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| StorageError::Corrupt(format!("unknown delivery state {s:?}")))
+    }
+}
+
+/// What a destination starts as when the checkout is accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitialState {
+    Pending,
+    Skipped { reason: String },
+}
+
+/// A checkout ready to store: canonical JSON (order date filled in) plus the hand-off's cookie.
+#[derive(Debug, Clone)]
+pub struct NewCheckout {
+    pub order_id: String,
+    pub checkout_json: String,
+    pub cookie_id: Option<String>,
+    pub destinations: Vec<(Destination, InitialState)>,
+}
+
+/// The result of storing a checkout.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsertOutcome {
+    /// Newly stored (and on disk).
+    Inserted,
+    /// This order id was stored before; nothing changed. Its current status.
+    Existing(OrderStatus),
+}
+
+/// One (destination, order) row as a worker holds it under lease.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub order_id: String,
+    pub destination: Destination,
+    pub checkout_json: String,
+    pub cookie_id: Option<String>,
+    /// Attempts recorded before this one.
+    pub attempts: u32,
+    /// When the retry budget started counting (acceptance, or an operator's retry), unix ms.
+    pub budget_started_at: i64,
+}
+
+/// How a delivery attempt ended, as the outbox records it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Delivered {
+        vendor_status: u16,
+        vendor_response: Option<String>,
+    },
+    /// Try again at `next_attempt_at` (unix ms).
+    Retry {
+        next_attempt_at: i64,
+        error: String,
+        vendor_status: Option<u16>,
+    },
+    Dead {
+        error: String,
+        vendor_status: Option<u16>,
+        vendor_response: Option<String>,
+    },
+}
+
+/// The public view of one destination of an order.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationStatus {
+    pub destination: Destination,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    /// A short summary of the last failure (or the reason for `skipped`); never a secret.
+    pub last_error: Option<String>,
+    /// Unix milliseconds.
+    #[serde(skip)]
+    pub created_at_ms: i64,
+    #[serde(skip)]
+    pub updated_at_ms: i64,
+    #[serde(skip)]
+    pub delivered_at_ms: Option<i64>,
+    #[serde(skip)]
+    pub next_attempt_at_ms: Option<i64>,
+}
+
+/// Every destination of one order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderStatus {
+    pub order_id: String,
+    pub accepted_at_ms: i64,
+    pub destinations: Vec<DestinationStatus>,
+}
+
+impl OrderStatus {
+    /// One word for the whole order: `dead` if any destination is dead, else `retrying` if any
+    /// is retrying, else `pending` if any is pending, else `delivered` (skipped ones aside).
+    pub fn overall(&self) -> DeliveryState {
+        let has = |state| self.destinations.iter().any(|d| d.state == state);
+        [
+            DeliveryState::Dead,
+            DeliveryState::Retrying,
+            DeliveryState::Pending,
+            DeliveryState::Delivered,
+        ]
+        .into_iter()
+        .find(|&state| has(state))
+        .unwrap_or(DeliveryState::Skipped)
+    }
+}
+
+/// A dead (destination, order), with the vendor's answer kept for the operator.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    pub order_id: String,
+    pub destination: Destination,
+    pub attempts: u32,
+    pub error: Option<String>,
+    pub vendor_status: Option<u16>,
+    pub vendor_response: Option<String>,
+    pub updated_at_ms: i64,
+}
+
+/// How many rows are in each state, per destination (for `/metrics`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepthRow {
+    pub destination: Destination,
+    pub state: DeliveryState,
+    pub count: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("storage holds an unexpected value: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH")]
+    UnsupportedUrl(String),
+}
+
+/// The durable outbox behind the relay. Every method is one transaction.
+#[async_trait]
+pub trait Outbox: Send + Sync + 'static {
+    /// Stores a checkout and its destinations once; returns `Existing` if the order id is
+    /// already stored. Returns only once the write is durable.
+    async fn insert(
+        &self,
+        checkout: NewCheckout,
+        now_ms: i64,
+    ) -> Result<InsertOutcome, StorageError>;
+
+    /// Claims up to `limit` due rows of `destination` (pending or retrying, next attempt due,
+    /// lease free or expired) for `lease_owner` until `now + lease`.
+    async fn claim_due(
+        &self,
+        destination: Destination,
+        limit: u32,
+        lease_owner: &str,
+        lease: Duration,
+        now_ms: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StorageError>;
+
+    /// Records the outcome of an attempt and frees the lease. Returns false (and changes
+    /// nothing) when `lease_owner` no longer holds the row.
+    async fn record(
+        &self,
+        destination: Destination,
+        order_id: &str,
+        lease_owner: &str,
+        outcome: Outcome,
+        now_ms: i64,
+    ) -> Result<bool, StorageError>;
+
+    /// Frees a lease without counting an attempt (graceful shutdown).
+    async fn release(
+        &self,
+        destination: Destination,
+        order_id: &str,
+        lease_owner: &str,
+    ) -> Result<(), StorageError>;
+
+    async fn status(&self, order_id: &str) -> Result<Option<OrderStatus>, StorageError>;
+
+    async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>, StorageError>;
+
+    /// Makes dead rows due again with a fresh retry budget. `order_id` / `destination` narrow
+    /// it; both `None` retries every dead row. Returns how many rows changed.
+    async fn retry_dead(
+        &self,
+        order_id: Option<&str>,
+        destination: Option<Destination>,
+        now_ms: i64,
+    ) -> Result<u64, StorageError>;
+
+    async fn depth(&self) -> Result<Vec<DepthRow>, StorageError>;
+
+    /// Cheap round trip, for `/readyz`.
+    async fn ping(&self) -> Result<(), StorageError>;
+}
+
+/// Opens the outbox a database URL names.
+pub async fn open(database_url: &str) -> Result<std::sync::Arc<dyn Outbox>, StorageError> {
+    if database_url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(SqliteOutbox::open(database_url).await?))
+    } else {
+        Err(StorageError::UnsupportedUrl(database_url.to_owned()))
+    }
+}

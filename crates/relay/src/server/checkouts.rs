@@ -1,0 +1,344 @@
+//! `POST /v1/checkouts` (the hand-off) and `GET /v1/checkouts/{orderId}` (its status).
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ErrorBody};
+use super::AppState;
+use crate::clock;
+use crate::outbox::{
+    DeliveryState, Destination, DestinationStatus, InitialState, InsertOutcome, OrderStatus,
+};
+
+/// The hand-off body (documentation only: the relay reads it without a float in between).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct HandoffBody {
+    /// The checkout signed by the shop's server: a compact JWS (HS256) whose claims are the
+    /// checkout fields plus `exp`.
+    token: Option<String>,
+    /// The checkout itself, only when the relay runs with `--accept-unsigned`.
+    #[schema(value_type = Option<Object>)]
+    checkout: Option<serde_json::Value>,
+    /// The shopper's `cibler_id` cookie value, or null.
+    cookie_id: Option<String>,
+}
+
+/// The answer to a hand-off.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoffAnswer {
+    pub order_id: String,
+    /// `accepted` for a new order; for a repeat, the order's overall state (`pending`,
+    /// `retrying`, `delivered`, `dead`).
+    pub status: String,
+    /// Each destination's state.
+    pub destinations: BTreeMap<Destination, DeliveryState>,
+}
+
+/// An order's delivery status.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusAnswer {
+    pub order_id: String,
+    pub status: DeliveryState,
+    /// RFC 3339.
+    pub accepted_at: String,
+    pub destinations: Vec<DestinationView>,
+}
+
+/// One destination of an order.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationView {
+    pub destination: Destination,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    /// The last failure, without the vendor's answer body (the operator sees that with
+    /// `ordersync-relay dead-letters list`).
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub delivered_at: Option<String>,
+    pub next_attempt_at: Option<String>,
+}
+
+impl From<&DestinationStatus> for DestinationView {
+    fn from(d: &DestinationStatus) -> Self {
+        DestinationView {
+            destination: d.destination,
+            state: d.state,
+            attempts: d.attempts,
+            last_error: d.last_error.as_deref().map(public_error),
+            created_at: clock::ms_to_rfc3339(d.created_at_ms),
+            updated_at: clock::ms_to_rfc3339(d.updated_at_ms),
+            delivered_at: d.delivered_at_ms.map(clock::ms_to_rfc3339),
+            next_attempt_at: d.next_attempt_at_ms.map(clock::ms_to_rfc3339),
+        }
+    }
+}
+
+/// The error summary without the vendor's body text after `HTTP nnn`, which may echo
+/// personal data (an email) that anyone knowing an order id should not read.
+pub fn public_error(error: &str) -> String {
+    match error.find("HTTP ") {
+        Some(start) => {
+            let status_end = start
+                + 5
+                + error[start + 5..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .count();
+            error[..status_end].to_owned()
+        }
+        None => error.to_owned(),
+    }
+}
+
+/// Whether the Content-Type is one the hand-off accepts: JSON, or `text/plain` (what
+/// `navigator.sendBeacon` sends with a string body, without a CORS preflight).
+fn acceptable_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence == "text/plain"
+}
+
+async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<String, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let over_limit = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if over_limit {
+            too_large()
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "the body could not be read")
+        }
+    })?;
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "the body is not UTF-8 text"))
+}
+
+/// Hand a checkout to the relay.
+#[utoipa::path(
+    post,
+    path = "/v1/checkouts",
+    tag = "checkouts",
+    request_body(
+        content(
+            (HandoffBody = "application/json"),
+            (HandoffBody = "text/plain"),
+        ),
+        description = "`{\"token\": \"<compact JWS>\", \"cookieId\": ...}`; `text/plain` bodies are JSON too (sendBeacon)."
+    ),
+    responses(
+        (status = 202, description = "Stored durably; delivery follows", body = HandoffAnswer),
+        (status = 200, description = "This order was stored before; its current state", body = HandoffAnswer),
+        (status = 400, description = "Bad checkout or body; names the field", body = ErrorBody),
+        (status = 401, description = "Missing, forged or expired signature", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Content-Type is neither application/json nor text/plain", body = ErrorBody),
+        (status = 429, description = "Too many requests from this client; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Storage unavailable; retry later", body = ErrorBody),
+    )
+)]
+pub async fn post_checkout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let result = accept(&state, &headers, body).await;
+    if let Err((reason, _)) = &result {
+        state.metrics.rejected(reason);
+    }
+    result.map_err(|(_, e)| e)
+}
+
+async fn accept(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, (&'static str, ApiError)> {
+    if !acceptable_content_type(headers) {
+        return Err((
+            "unsupported_media_type",
+            ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/json or text/plain",
+            ),
+        ));
+    }
+    let text = read_body(body, headers, state.max_body_bytes)
+        .await
+        .map_err(|e| {
+            (
+                if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+                    "too_large"
+                } else {
+                    "unreadable_body"
+                },
+                e,
+            )
+        })?;
+    let accepted = state
+        .acceptance
+        .accept(&text, &clock::now_rfc3339())
+        .map_err(|e| (e.reason(), ApiError::from(e)))?;
+    let order_id = accepted.new_checkout.order_id.clone();
+    let planned: BTreeMap<Destination, DeliveryState> = accepted
+        .new_checkout
+        .destinations
+        .iter()
+        .map(|(d, s)| {
+            let state = match s {
+                InitialState::Pending => DeliveryState::Pending,
+                InitialState::Skipped { .. } => DeliveryState::Skipped,
+            };
+            (*d, state)
+        })
+        .collect();
+    let stored = state
+        .outbox
+        .insert(accepted.new_checkout, clock::now_ms())
+        .await
+        .map_err(|e| {
+            tracing::error!(order_id = order_id.as_str(), error = %e, "storing a checkout failed");
+            (
+                "storage_unavailable",
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage unavailable; retry later",
+                )
+                .with_retry_after(5),
+            )
+        })?;
+    Ok(match stored {
+        InsertOutcome::Inserted => {
+            state.metrics.accepted();
+            state.wakers.wake_all();
+            tracing::info!(order_id = order_id.as_str(), "checkout accepted");
+            let answer = HandoffAnswer {
+                order_id,
+                status: "accepted".into(),
+                destinations: planned,
+            };
+            (StatusCode::ACCEPTED, Json(answer)).into_response()
+        }
+        InsertOutcome::Existing(existing) => {
+            state.metrics.duplicate();
+            tracing::info!(order_id = order_id.as_str(), "checkout already stored");
+            (StatusCode::OK, Json(existing_answer(&existing))).into_response()
+        }
+    })
+}
+
+fn existing_answer(status: &OrderStatus) -> HandoffAnswer {
+    HandoffAnswer {
+        order_id: status.order_id.clone(),
+        status: status.overall().as_str().to_owned(),
+        destinations: status
+            .destinations
+            .iter()
+            .map(|d| (d.destination, d.state))
+            .collect(),
+    }
+}
+
+/// An order's delivery status, per destination.
+#[utoipa::path(
+    get,
+    path = "/v1/checkouts/{orderId}",
+    tag = "checkouts",
+    params(("orderId" = String, Path, description = "The shop's order id")),
+    responses(
+        (status = 200, description = "Per-destination state", body = StatusAnswer),
+        (status = 404, description = "No checkout with this order id", body = ErrorBody),
+        (status = 429, description = "Too many requests", body = ErrorBody),
+        (status = 503, description = "Storage unavailable", body = ErrorBody),
+    )
+)]
+pub async fn get_checkout(
+    State(state): State<AppState>,
+    Path(order_id): Path<String>,
+) -> Result<Json<StatusAnswer>, ApiError> {
+    let status = state.outbox.status(&order_id).await.map_err(|e| {
+        tracing::error!(error = %e, "reading a status failed");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage unavailable; retry later",
+        )
+        .with_retry_after(5)
+    })?;
+    let status = status.ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "no checkout with this orderId").with_field("orderId")
+    })?;
+    Ok(Json(StatusAnswer {
+        order_id: status.order_id.clone(),
+        status: status.overall(),
+        accepted_at: clock::ms_to_rfc3339(status.accepted_at_ms),
+        destinations: status
+            .destinations
+            .iter()
+            .map(DestinationView::from)
+            .collect(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_errors_drop_the_vendor_body() {
+        assert_eq!(public_error("HTTP 400: {\"email\":\"a@b.c\"}"), "HTTP 400");
+        assert_eq!(
+            public_error("retry budget exhausted after 3 attempts; last: HTTP 503: down"),
+            "retry budget exhausted after 3 attempts; last: HTTP 503"
+        );
+        assert_eq!(public_error("timeout"), "timeout");
+    }
+
+    #[test]
+    fn content_types() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, v.parse().unwrap());
+            acceptable_content_type(&h)
+        };
+        assert!(with("application/json"));
+        assert!(with("application/json; charset=utf-8"));
+        assert!(with("text/plain;charset=UTF-8"));
+        assert!(with("Text/Plain"));
+        assert!(!with("application/x-www-form-urlencoded"));
+        assert!(!with("multipart/form-data; boundary=x"));
+        assert!(!acceptable_content_type(&HeaderMap::new()));
+    }
+}

@@ -1,0 +1,181 @@
+//! The public HTTP API: the hand-off, order status, health, metrics and the OpenAPI document.
+
+pub mod checkouts;
+pub mod error;
+pub mod rate_limit;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::OpenApi;
+
+use crate::acceptance::Acceptance;
+use crate::config::AllowedOrigins;
+use crate::delivery::Wakers;
+use crate::metrics::Metrics;
+use crate::outbox::Outbox;
+use error::{ApiError, ErrorBody};
+use rate_limit::ClientRateLimit;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub acceptance: Arc<Acceptance>,
+    pub outbox: Arc<dyn Outbox>,
+    pub metrics: Arc<Metrics>,
+    pub wakers: Wakers,
+    pub max_body_bytes: usize,
+}
+
+/// HTTP settings the router needs beyond the state.
+#[derive(Debug, Clone)]
+pub struct HttpPolicy {
+    pub allowed_origins: AllowedOrigins,
+    pub rate_limit_per_minute: NonZeroU32,
+    pub rate_limit_burst: NonZeroU32,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ordersync relay",
+        description = "Takes signed checkouts from the ordersync browser module and delivers them to CibleR and CitrusAd."
+    ),
+    paths(
+        checkouts::post_checkout,
+        checkouts::get_checkout,
+        healthz,
+        readyz,
+        metrics,
+    ),
+    components(schemas(
+        ErrorBody,
+        error::ErrorDetail,
+        checkouts::HandoffBody,
+        checkouts::HandoffAnswer,
+        checkouts::StatusAnswer,
+        checkouts::DestinationView,
+        Health
+    ))
+)]
+pub struct ApiDoc;
+
+/// The relay's router, with CORS and the per-client rate limit on `/v1/*`.
+pub fn router(state: AppState, policy: &HttpPolicy) -> Router {
+    let limiter = ClientRateLimit::new(
+        policy.rate_limit_per_minute,
+        policy.rate_limit_burst,
+        state.metrics.clone(),
+    );
+    limiter.spawn_pruning();
+    let api = Router::new()
+        .route("/v1/checkouts", post(checkouts::post_checkout))
+        .route("/v1/checkouts/{order_id}", get(checkouts::get_checkout))
+        .route_layer(axum::middleware::from_fn_with_state(
+            limiter,
+            rate_limit::limit,
+        ));
+    let router = Router::new()
+        .merge(api)
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+        .with_state(state);
+    match cors_layer(&policy.allowed_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// CORS for the allowed origins; `None` when no origin is allowed (same-origin only).
+fn cors_layer(origins: &AllowedOrigins) -> Option<CorsLayer> {
+    let allow = match origins {
+        AllowedOrigins::None => return None,
+        AllowedOrigins::Any => AllowOrigin::any(),
+        AllowedOrigins::List(list) => AllowOrigin::list(
+            list.iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>(),
+        ),
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::CONTENT_TYPE])
+            .expose_headers([header::RETRY_AFTER])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    status: &'static str,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness: the outbox answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses((status = 200, body = Health), (status = 503, body = ErrorBody))
+)]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    state.outbox.ping().await.map_err(|e| {
+        tracing::warn!(error = %e, "readiness check failed");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable")
+    })?;
+    Ok(Json(Health { status: "ready" }))
+}
+
+/// Prometheus metrics (OpenMetrics text).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String))
+)]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    match state.outbox.depth().await {
+        Ok(rows) => state.metrics.set_depth(&rows),
+        Err(e) => tracing::warn!(error = %e, "queue depth unavailable for /metrics"),
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        ApiDoc::openapi()
+            .to_pretty_json()
+            .expect("the OpenAPI document always serializes"),
+    )
+        .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")
+}

@@ -1,0 +1,98 @@
+//! A per-client rate limit (GCRA via `governor`), keyed by the peer's IP address.
+//!
+//! Behind a reverse proxy every request comes from the proxy's address, so the limit then
+//! applies to all clients together; size it for that, or let the proxy limit per client.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use super::error::ApiError;
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+pub struct ClientRateLimit {
+    limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    clock: DefaultClock,
+    metrics: Arc<Metrics>,
+}
+
+impl ClientRateLimit {
+    pub fn new(per_minute: NonZeroU32, burst: NonZeroU32, metrics: Arc<Metrics>) -> Self {
+        let quota = Quota::per_minute(per_minute).allow_burst(burst);
+        Self {
+            limiter: Arc::new(RateLimiter::keyed(quota)),
+            clock: DefaultClock::default(),
+            metrics,
+        }
+    }
+
+    /// `Err(seconds to wait)` when `ip` is over its quota.
+    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        self.limiter.check_key(&ip).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
+    }
+
+    /// Forgets clients that are back under their quota, so the table does not grow forever.
+    pub fn spawn_pruning(&self) {
+        let limiter = self.limiter.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+            }
+        });
+    }
+}
+
+/// Middleware: 429 with `Retry-After` when the client is over its quota.
+pub async fn limit(State(limit): State<ClientRateLimit>, request: Request, next: Next) -> Response {
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+    match limit.check(ip) {
+        Ok(()) => next.run(request).await,
+        Err(seconds) => {
+            limit.metrics.rejected("rate_limited");
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many requests from this client; retry later",
+            )
+            .with_retry_after(seconds.max(1))
+            .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_over_its_burst_is_told_when_to_come_back() {
+        let nz = |n| NonZeroU32::new(n).unwrap();
+        let limit = ClientRateLimit::new(nz(60), nz(3), Arc::new(Metrics::new()));
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "127.0.0.2".parse().unwrap();
+        for _ in 0..3 {
+            assert!(limit.check(a).is_ok());
+        }
+        let wait = limit.check(a).unwrap_err();
+        assert!((1..=2).contains(&wait), "{wait}");
+        // Another client is not affected.
+        assert!(limit.check(b).is_ok());
+    }
+}

@@ -1,0 +1,229 @@
+//! HTTP clients for the two vendors, and how their answers are classified.
+//!
+//! Classification (the retry policy's input): 2xx delivered; 408, 429, 5xx, timeouts and
+//! connection errors are worth retrying (with `Retry-After` when the vendor sends one); any
+//! other answer (other 4xx, and 3xx since redirects are not followed for a POST) is final.
+
+pub mod cibler;
+pub mod citrus;
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::StatusCode;
+
+pub use cibler::CiblerClient;
+pub use citrus::CitrusClient;
+
+/// How much of a vendor's answer is kept (for the operator and the logs).
+pub const MAX_KEPT_BODY_BYTES: usize = 4096;
+
+/// How one request to a vendor ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attempt {
+    /// 2xx.
+    Delivered { status: u16, body: String },
+    /// Worth another try later.
+    Retryable {
+        error: String,
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+    },
+    /// The vendor refused it; retrying the same request would not help.
+    Rejected { status: u16, body: String },
+}
+
+impl Attempt {
+    /// The metrics / log label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Attempt::Delivered { .. } => "delivered",
+            Attempt::Retryable { .. } => "retryable",
+            Attempt::Rejected { .. } => "rejected",
+        }
+    }
+}
+
+/// Builds the shared HTTP client: rustls, no redirects, a timeout per request.
+pub fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    install_crypto_provider();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("ordersync-relay/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// rustls needs one process-wide crypto provider; ring is the one compiled in.
+fn install_crypto_provider() {
+    // Err means one is installed already, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Classifies an HTTP answer.
+pub fn classify(status: StatusCode, headers: &HeaderMap, body: String) -> Attempt {
+    let code = status.as_u16();
+    let body = truncate(body);
+    if status.is_success() {
+        Attempt::Delivered { status: code, body }
+    } else if status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status.is_server_error()
+    {
+        Attempt::Retryable {
+            error: summary(code, &body),
+            status: Some(code),
+            retry_after: retry_after(headers, SystemTime::now()),
+        }
+    } else {
+        Attempt::Rejected { status: code, body }
+    }
+}
+
+/// Classifies a request that got no HTTP answer.
+pub fn classify_error(error: &reqwest::Error) -> Attempt {
+    let kind = if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() {
+        "connection error"
+    } else if error.is_body() || error.is_decode() {
+        "error reading the answer"
+    } else {
+        "request error"
+    };
+    // `without_url`: the URL is not secret, but keep error texts short and uniform.
+    let detail = std::error::Error::source(error)
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    Attempt::Retryable {
+        error: if detail.is_empty() {
+            kind.to_owned()
+        } else {
+            format!("{kind}: {detail}")
+        },
+        status: None,
+        retry_after: None,
+    }
+}
+
+/// `HTTP 503: <first part of the body>`.
+pub fn summary(status: u16, body: &str) -> String {
+    let mut text = format!("HTTP {status}");
+    let trimmed = body.trim();
+    if !trimmed.is_empty() {
+        text.push_str(": ");
+        text.extend(trimmed.chars().take(200));
+    }
+    text
+}
+
+/// `Retry-After` as delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+fn truncate(mut body: String) -> String {
+    if body.len() > MAX_KEPT_BODY_BYTES {
+        let mut cut = MAX_KEPT_BODY_BYTES;
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        body.truncate(cut);
+        body.push('…');
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(retry: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Some(v) = retry {
+            h.insert(RETRY_AFTER, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn statuses_are_classified() {
+        let c = |code: u16, retry: Option<&str>| {
+            classify(
+                StatusCode::from_u16(code).unwrap(),
+                &headers(retry),
+                "x".into(),
+            )
+        };
+        assert!(matches!(
+            c(200, None),
+            Attempt::Delivered { status: 200, .. }
+        ));
+        assert!(matches!(c(204, None), Attempt::Delivered { .. }));
+        assert!(matches!(
+            c(429, Some("7")),
+            Attempt::Retryable { status: Some(429), retry_after: Some(d), .. } if d == Duration::from_secs(7)
+        ));
+        assert!(matches!(
+            c(429, None),
+            Attempt::Retryable {
+                retry_after: None,
+                ..
+            }
+        ));
+        assert!(matches!(c(500, None), Attempt::Retryable { .. }));
+        assert!(matches!(c(503, None), Attempt::Retryable { .. }));
+        assert!(matches!(c(408, None), Attempt::Retryable { .. }));
+        assert!(matches!(
+            c(400, None),
+            Attempt::Rejected { status: 400, .. }
+        ));
+        assert!(matches!(c(401, None), Attempt::Rejected { .. }));
+        assert!(matches!(c(404, None), Attempt::Rejected { .. }));
+        assert!(matches!(c(302, None), Attempt::Rejected { .. }));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(
+            retry_after(&headers(Some("120")), now),
+            Some(Duration::from_secs(120))
+        );
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(
+            retry_after(&headers(Some(&later)), now),
+            Some(Duration::from_secs(30))
+        );
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(
+            retry_after(&headers(Some(&earlier)), now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(&headers(Some("soon")), now), None);
+        assert_eq!(retry_after(&headers(None), now), None);
+    }
+
+    #[test]
+    fn long_bodies_are_cut_on_a_char_boundary() {
+        let body = "é".repeat(MAX_KEPT_BODY_BYTES);
+        let Attempt::Rejected { body, .. } =
+            classify(StatusCode::BAD_REQUEST, &HeaderMap::new(), body)
+        else {
+            panic!()
+        };
+        assert!(body.len() <= MAX_KEPT_BODY_BYTES + 3);
+        assert_eq!(summary(400, "  "), "HTTP 400");
+        assert_eq!(
+            summary(400, "{\"message\":\"bad\"}"),
+            "HTTP 400: {\"message\":\"bad\"}"
+        );
+    }
+}
