@@ -160,6 +160,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), AppError> {
         })?;
     let local = listener.local_addr().map_err(AppError::Serve)?;
     tracing::info!(listen = %local, "relay listening");
+    // On stdout, like the sandbox: how tests and scripts learn the port when ADDR asks for 0.
+    println!("ordersync relay listening on http://{local}");
     let app = server::router(state, &policy)
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
