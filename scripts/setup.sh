@@ -50,8 +50,21 @@ ensure_npm_packages() {
   fi
 }
 
+# The relay's end-to-end tests sign checkouts with PyJWT (another language's standard JWT
+# library) to prove interoperability: a virtual environment at target/e2e-venv.
+ensure_pyjwt_venv() {
+  local venv=target/e2e-venv requirements=crates/relay/tests/requirements.txt
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import jwt' 2>/dev/null \
+     || [ "$requirements" -nt "$venv/.installed" ]; then
+    log "installing PyJWT for the relay's end-to-end tests ($venv)"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    touch "$venv/.installed"
+  fi
+}
+
 case "${1:-all}" in
   build) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_npm_packages ;;
-  all) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_browsers; ensure_npm_packages ;;
+  all) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_browsers; ensure_npm_packages; ensure_pyjwt_venv ;;
   *) echo "usage: $0 [build|all]" >&2; exit 2 ;;
 esac

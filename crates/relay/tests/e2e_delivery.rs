@@ -1,0 +1,217 @@
+//! Delivery by the real relay process against a misbehaving sandbox: retries through injected
+//! faults until every order is delivered, `Retry-After` honoured, dead letters for a vendor's
+//! 4xx, and a kill -9 mid-delivery followed by a restart that delivers every accepted order.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn ids(range: std::ops::Range<u64>) -> BTreeSet<String> {
+    range.map(|n| n.to_string()).collect()
+}
+
+fn delivered_everywhere(sandbox: &Sandbox, wanted: &BTreeSet<String>) -> bool {
+    let cibler: BTreeSet<String> = sandbox.cibler_delivered().into_iter().collect();
+    let citrus: BTreeSet<String> = sandbox.citrus_delivered().into_iter().collect();
+    wanted.is_subset(&cibler) && wanted.is_subset(&citrus)
+}
+
+fn faults_seen(sandbox: &Sandbox) -> Vec<String> {
+    sandbox
+        .requests()
+        .iter()
+        .filter_map(|r| r["fault"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn random_faults_are_retried_until_every_order_is_delivered() {
+    // 60% of vendor requests fail: 500s, 429s with and without Retry-After, dropped
+    // connections, from a fixed seed.
+    let sandbox = Sandbox::start(&[
+        "--error-rate",
+        "0.25",
+        "--rate-limit-rate",
+        "0.1",
+        "--retry-after-secs",
+        "1",
+        "--bare-rate-limit-rate",
+        "0.1",
+        "--drop-rate",
+        "0.15",
+        "--seed",
+        "20261122",
+    ]);
+    let relay = Relay::start(&sandbox, RelayOptions::default());
+    let wanted = ids(950_001..950_013);
+    for id in &wanted {
+        let reply = relay.hand_off(&checkout(id.parse().unwrap()), Some("CIB1.7.8"));
+        assert_eq!(reply.status, 202, "{}", reply.text);
+    }
+    wait_for("every order at both vendors", DEADLINE, || {
+        delivered_everywhere(&sandbox, &wanted).then_some(())
+    });
+    for id in &wanted {
+        relay.wait_state(id, "cibler", "delivered");
+        relay.wait_state(id, "citrusad", "delivered");
+    }
+    let faults = faults_seen(&sandbox);
+    assert!(faults.len() >= 3, "the faults did happen: {faults:?}");
+    // Retries resend the same, valid order: the sandbox never saw a malformed request.
+    assert_eq!(sandbox.violations(), Vec::<String>::new());
+    relay.assert_no_secret_in_logs();
+}
+
+#[test]
+fn an_outage_is_ridden_out_and_delivery_resumes_when_it_ends() {
+    let sandbox = Sandbox::start(&[]);
+    sandbox.set_faults(json!({"outage": true, "faultsOn": "citrus"}));
+    let relay = Relay::start(&sandbox, RelayOptions::default());
+    assert_eq!(relay.hand_off(&checkout(960001), None).status, 202);
+    // CibleR is unaffected by CitrusAd's outage.
+    relay.wait_state("960001", "cibler", "delivered");
+    wait_for("three refused CitrusAd attempts", DEADLINE, || {
+        let outages = faults_seen(&sandbox)
+            .iter()
+            .filter(|f| *f == "outage")
+            .count();
+        (outages >= 3).then_some(())
+    });
+    assert_eq!(
+        relay.state("960001", "citrusad").as_deref(),
+        Some("retrying")
+    );
+    sandbox.set_faults(json!({}));
+    relay.wait_state("960001", "citrusad", "delivered");
+    assert_eq!(sandbox.citrus_delivered(), vec!["960001".to_owned()]);
+}
+
+#[test]
+fn retry_after_is_honoured() {
+    let sandbox = Sandbox::start(&[]);
+    sandbox.set_faults(json!({"rateLimitRate": 1.0, "retryAfterSecs": 2, "faultsOn": "cibler"}));
+    let relay = Relay::start(&sandbox, RelayOptions::vendors(Vendors::Cibler));
+    assert_eq!(relay.hand_off(&checkout(970001), None).status, 202);
+    let limited_at = wait_for("a 429 from CibleR", DEADLINE, || {
+        sandbox
+            .requests_to("/api/campaignBehaviors/")
+            .iter()
+            .find(|r| r["status"] == 429)
+            .and_then(|r| r["receivedAtMs"].as_u64())
+    });
+    sandbox.set_faults(json!({}));
+    relay.wait_state("970001", "cibler", "delivered");
+    let attempts = sandbox.requests_to("/api/campaignBehaviors/");
+    let next_at = attempts
+        .iter()
+        .filter_map(|r| r["receivedAtMs"].as_u64())
+        .find(|at| *at > limited_at)
+        .expect("a later attempt");
+    // Backoff alone (50 ms base, 400 ms cap) would come back far sooner than 2 s.
+    assert!(
+        next_at - limited_at >= 1_900,
+        "retried {} ms after `Retry-After: 2`",
+        next_at - limited_at
+    );
+}
+
+#[test]
+fn dropped_connections_are_retried() {
+    let sandbox = Sandbox::start(&[]);
+    sandbox.set_faults(json!({"dropRate": 1.0}));
+    let relay = Relay::start(&sandbox, RelayOptions::default());
+    assert_eq!(relay.hand_off(&checkout(975001), None).status, 202);
+    wait_for("two dropped attempts per vendor", DEADLINE, || {
+        let requests = sandbox.requests();
+        let dropped = |prefix: &str| {
+            requests
+                .iter()
+                .filter(|r| r["fault"] == "dropped")
+                .filter(|r| r["path"].as_str().unwrap_or("").starts_with(prefix))
+                .count()
+        };
+        (dropped("/api/") >= 2 && dropped("/v1/orders") >= 2).then_some(())
+    });
+    sandbox.set_faults(json!({}));
+    relay.wait_state("975001", "cibler", "delivered");
+    relay.wait_state("975001", "citrusad", "delivered");
+}
+
+/// The vendor's answer that made an order dead, as `GET /v1/checkouts/{id}` reports it.
+fn dead_entry(relay: &Relay, order_id: &str, destination: &str) -> Value {
+    relay.wait_state(order_id, destination, "dead");
+    let reply = relay.status(order_id);
+    destination_entry(&reply.body, destination)
+        .cloned()
+        .expect("the destination's entry")
+}
+
+#[test]
+fn a_vendor_4xx_makes_a_dead_letter_without_retries() {
+    let sandbox = Sandbox::start(&[]);
+    // The relay holds a CitrusAd key the sandbox does not accept (401), and a CibleR customer
+    // id that is not the sandbox's (400).
+    let relay = Relay::start(
+        &sandbox,
+        RelayOptions {
+            env: vec![
+                (
+                    "ORDERSYNC_CITRUS_API_KEY".into(),
+                    "revoked-citrus-key-0000".into(),
+                ),
+                ("ORDERSYNC_CIBLER_CUSTOMER_ID".into(), "someone-else".into()),
+            ],
+            ..RelayOptions::default()
+        },
+    );
+    assert_eq!(relay.hand_off(&checkout(980001), None).status, 202);
+    let citrus = dead_entry(&relay, "980001", "citrusad");
+    let cibler = dead_entry(&relay, "980001", "cibler");
+    // The vendor's answer is kept for the operator.
+    assert!(citrus.to_string().contains("401"), "{citrus:#}");
+    assert!(cibler.to_string().contains("400"), "{cibler:#}");
+    assert!(!citrus.to_string().contains("revoked-citrus-key-0000"));
+    // No retry after a 4xx: give the relay time to (wrongly) try again, then count.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(sandbox.requests_to("/v1/orders").len(), 1);
+    assert_eq!(sandbox.requests_to("/api/campaignBehaviors/").len(), 1);
+}
+
+#[test]
+fn kill_9_mid_delivery_then_restart_delivers_every_accepted_order() {
+    // Slow vendors, so the kill lands while deliveries are in flight.
+    let sandbox = Sandbox::start(&["--latency-ms", "150"]);
+    let mut relay = Relay::start(
+        &sandbox,
+        RelayOptions::default().flag("--cibler-concurrency", "2"),
+    );
+    let wanted = ids(990_001..990_041);
+    for id in &wanted {
+        let reply = relay.hand_off(&checkout(id.parse().unwrap()), Some("CIB1.9.9"));
+        assert_eq!(reply.status, 202, "{}", reply.text);
+    }
+    wait_for("a few CibleR deliveries before the crash", DEADLINE, || {
+        (sandbox.cibler_delivered().len() >= 3).then_some(())
+    });
+    relay.kill9();
+    let before_crash: BTreeSet<String> = sandbox.cibler_delivered().into_iter().collect();
+    assert!(
+        before_crash.len() < wanted.len(),
+        "the crash came mid-delivery ({} of {} delivered)",
+        before_crash.len(),
+        wanted.len()
+    );
+    relay.restart();
+    wait_for("every accepted order at both vendors", DEADLINE, || {
+        delivered_everywhere(&sandbox, &wanted).then_some(())
+    });
+    for id in &wanted {
+        relay.wait_state(id, "cibler", "delivered");
+        relay.wait_state(id, "citrusad", "delivered");
+    }
+    assert_eq!(sandbox.violations(), Vec::<String>::new());
+}
