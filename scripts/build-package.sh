@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg/: the release .wasm (own target dir, so it never waits on the
+# relay's build lock), wasm-bindgen's web-target glue and types, then wasm-opt -Oz from the npm
+# `binaryen` package (Debian's binaryen 108 produces modules current wasm-bindgen glue rejects).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh build
+
+export CARGO_TARGET_DIR="${ORDERSYNC_WASM_TARGET_DIR:-target/wasm}"
+cargo build --release --target wasm32-unknown-unknown -p ordersync --quiet
+
+out=pkg
+rm -rf "$out"
+wasm-bindgen --target web --out-dir "$out" \
+  "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/ordersync.wasm"
+node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
+  "$out/ordersync_bg.wasm" -o "$out/ordersync_bg.wasm"
+echo "built $out/: $(cd "$out" && ls | tr '\n' ' ')" >&2
