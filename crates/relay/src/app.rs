@@ -107,7 +107,7 @@ async fn shutdown_signal() {
 /// Runs the relay until SIGTERM / SIGINT.
 pub async fn serve(config: ServeConfig) -> Result<(), AppError> {
     announce(&config);
-    let outbox = outbox::open(&config.database_url).await?;
+    let outbox = outbox::open_for_delivery(&config.database_url).await?;
     let metrics = Arc::new(Metrics::new());
     let redactor = Redactor::new(config.secrets());
     let http = vendors::http_client(config.delivery.vendor_timeout)?;

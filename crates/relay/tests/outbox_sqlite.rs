@@ -326,3 +326,33 @@ async fn an_unsupported_url_is_refused() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn a_new_relay_frees_the_leases_of_a_crashed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir).await;
+    outbox
+        .insert(checkout("crash", InitialState::Pending), 0)
+        .await
+        .unwrap();
+    let now = ordersync_relay::clock::now_ms();
+    let held = outbox
+        .claim_due(Destination::Cibler, 1, "crashed", LEASE, now)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    assert!(outbox
+        .claim_due(Destination::Cibler, 1, "next", LEASE, now)
+        .await
+        .unwrap()
+        .is_empty());
+    let url = format!("sqlite://{}", dir.path().join("outbox.db").display());
+    let restarted = ordersync_relay::outbox::open_for_delivery(&url)
+        .await
+        .unwrap();
+    let resumed = restarted
+        .claim_due(Destination::Cibler, 1, "next", LEASE, now)
+        .await
+        .unwrap();
+    assert_eq!(resumed.len(), 1, "due at once, not after the lease");
+}

@@ -304,7 +304,27 @@ pub trait Outbox: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StorageError>;
 }
 
-/// Opens the outbox a database URL names.
+/// Opens the outbox for the relay that will deliver from it. With SQLite (one relay process
+/// per file) leases left by a crashed predecessor are freed, so its deliveries resume at once.
+pub async fn open_for_delivery(
+    database_url: &str,
+) -> Result<std::sync::Arc<dyn Outbox>, StorageError> {
+    if database_url.starts_with("sqlite:") {
+        let outbox = SqliteOutbox::open(database_url).await?;
+        let freed = outbox.release_orphaned_leases().await?;
+        if freed > 0 {
+            tracing::warn!(
+                freed,
+                "deliveries left in flight by a previous run are due again"
+            );
+        }
+        Ok(std::sync::Arc::new(outbox))
+    } else {
+        Err(StorageError::UnsupportedUrl(database_url.to_owned()))
+    }
+}
+
+/// Opens the outbox a database URL names (operator commands: leases are left alone).
 pub async fn open(database_url: &str) -> Result<std::sync::Arc<dyn Outbox>, StorageError> {
     if database_url.starts_with("sqlite:") {
         Ok(std::sync::Arc::new(SqliteOutbox::open(database_url).await?))

@@ -86,6 +86,20 @@ impl SqliteOutbox {
         })
     }
 
+    /// Frees every lease. A SQLite outbox belongs to one relay process, so at that process's
+    /// start every lease left in the file is a crashed predecessor's: its rows are due again at
+    /// once instead of after the lease runs out. Returns how many rows were freed.
+    pub async fn release_orphaned_leases(&self) -> Result<u64, StorageError> {
+        let freed = sqlx::query(
+            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL \
+             WHERE lease_owner IS NOT NULL",
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(freed)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
