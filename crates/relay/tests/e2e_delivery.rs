@@ -205,10 +205,24 @@ fn kill_9_mid_delivery_then_restart_delivers_every_accepted_order() {
         before_crash.len(),
         wanted.len()
     );
+    let restarted = std::time::Instant::now();
     relay.restart();
     wait_for("every accepted order at both vendors", DEADLINE, || {
         delivered_everywhere(&sandbox, &wanted).then_some(())
     });
+    // At-least-once: what was in flight at the crash may be delivered twice (CitrusAd
+    // overwrites by id; CibleR is told the same orderId). Printed, not asserted.
+    let cibler = sandbox.cibler_delivered();
+    let unique: BTreeSet<&String> = cibler.iter().collect();
+    eprintln!(
+        "kill -9: {} of {} CibleR deliveries done before the crash; all {} delivered {:?} \
+         after the restart; {} CibleR repeat(s)",
+        before_crash.len(),
+        wanted.len(),
+        wanted.len(),
+        restarted.elapsed(),
+        cibler.len() - unique.len()
+    );
     for id in &wanted {
         relay.wait_state(id, "cibler", "delivered");
         relay.wait_state(id, "citrusad", "delivered");

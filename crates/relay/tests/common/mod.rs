@@ -427,6 +427,36 @@ impl Relay {
         self.spawn();
     }
 
+    /// Starts the relay again on the same address and outbox, with other options (an
+    /// operator fixing a setting).
+    pub fn restart_with(&mut self, options: RelayOptions) {
+        self.kill9();
+        self.options = options;
+        self.spawn();
+    }
+
+    /// Runs `ordersync-relay ARGS… --database-url <this relay's outbox>` (an operator
+    /// command) with `env`, and returns its exit success, stdout and stderr.
+    pub fn operator(&self, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+        let output = Command::new(BINARY)
+            .args(args)
+            .args([
+                "--database-url",
+                &format!("sqlite://{}", self.database_path().display()),
+            ])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run an operator command");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
     pub fn checkouts_url(&self) -> String {
         format!("{}/v1/checkouts", self.url)
     }

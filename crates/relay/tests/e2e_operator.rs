@@ -1,0 +1,70 @@
+//! The operator's commands against a real relay's outbox: a dead letter is listed with the
+//! vendor's answer, retried once the setting is fixed, and delivered; `verify` shows what
+//! CitrusAd holds beside the relay's own status.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn a_dead_letter_is_listed_retried_after_the_fix_and_delivered() {
+    let sandbox = Sandbox::start(&[]);
+    let broken = RelayOptions {
+        env: vec![(
+            "ORDERSYNC_CITRUS_API_KEY".into(),
+            "revoked-citrus-key-0000".into(),
+        )],
+        ..RelayOptions::default()
+    };
+    let mut relay = Relay::start(&sandbox, broken);
+    assert_eq!(relay.hand_off(&checkout(985001), None).status, 202);
+    relay.wait_state("985001", "citrusad", "dead");
+    relay.wait_state("985001", "cibler", "delivered");
+
+    let (ok, listed, err) = relay.operator(&["dead-letters", "list"], &[]);
+    assert!(ok, "{err}");
+    assert!(listed.contains("985001"), "{listed}");
+    assert!(listed.contains("citrusad"), "{listed}");
+    assert!(
+        listed.contains("401"),
+        "the vendor's answer is kept: {listed}"
+    );
+    assert!(!listed.contains("revoked-citrus-key-0000"));
+
+    // The operator fixes the key, restarts the relay, and retries the dead letter.
+    relay.restart_with(RelayOptions::default());
+    let (ok, out, err) = relay.operator(&["dead-letters", "retry", "985001"], &[]);
+    assert!(ok, "{out}{err}");
+    relay.wait_state("985001", "citrusad", "delivered");
+    assert_eq!(sandbox.citrus_delivered(), vec!["985001".to_owned()]);
+    // CibleR, already delivered, is not sent again.
+    assert_eq!(sandbox.cibler_delivered(), vec!["985001".to_owned()]);
+
+    let (ok, listed, err) = relay.operator(&["dead-letters", "list"], &[]);
+    assert!(ok, "{err}");
+    assert!(!listed.contains("985001"), "{listed}");
+
+    let (ok, verified, err) = relay.operator(
+        &["verify", "985001"],
+        &[
+            ("ORDERSYNC_CITRUS_BASE_URL", sandbox.url.as_str()),
+            ("ORDERSYNC_CITRUS_API_KEY", CITRUS_KEY),
+        ],
+    );
+    assert!(ok, "{verified}{err}");
+    assert!(
+        verified.contains("3017620422003"),
+        "CitrusAd's copy: {verified}"
+    );
+    assert!(
+        verified.contains("delivered"),
+        "the relay's status: {verified}"
+    );
+    assert!(!verified.contains(CITRUS_KEY) && !err.contains(CITRUS_KEY));
+    let asked = sandbox.requests_to("/v1/orders/985001");
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0]["headers"]["authorization"],
+        format!("Basic {CITRUS_KEY}")
+    );
+}
