@@ -14,8 +14,9 @@ pub const THIRD_O_PATH: &str = "/v1/resource/third-o";
 /// stop at 8 KiB for the whole request line; a longer report is skipped, never truncated.
 pub const MAX_URL_BYTES: usize = 8000;
 
-/// Everything but RFC 3986 unreserved characters is percent-encoded.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+/// Everything but RFC 3986 unreserved characters is percent-encoded (query values here, the
+/// CibleR path segment in `wire::cibler`).
+pub(crate) const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')

@@ -79,8 +79,7 @@ impl<'a> CiblerOrder<'a> {
     /// The request path for `customer_id`, percent-encoded as one path segment.
     pub fn path(customer_id: &str) -> String {
         let segment: String =
-            percent_encoding::utf8_percent_encode(customer_id, percent_encoding::NON_ALPHANUMERIC)
-                .collect();
+            percent_encoding::utf8_percent_encode(customer_id, crate::third_o::COMPONENT).collect();
         let mut path = String::from("/api/campaignBehaviors/order/");
         path.push_str(&segment);
         path
