@@ -243,7 +243,14 @@ async fn orders_reach_both_vendors_through_faults_and_no_secret_leaks() {
         "{metrics}"
     );
 
-    // Operator commands against the same database.
+    // Operator commands against the same database (faults off: verify asks the sandbox too).
+    let cleared = http
+        .put(format!("{sandbox_url}/__sandbox/faults"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(cleared.status().is_success());
     let operator = |args: &[&str]| {
         let output = Command::new(BIN)
             .args(args)
@@ -331,4 +338,107 @@ fn misconfiguration_fails_at_start_naming_the_setting() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("ORDERSYNC_CIBLER_SITE_ID"), "{stderr}");
     assert!(!stderr.contains(SECRET) && !stderr.contains(CIBLER_KEY));
+}
+
+/// Polls the relay's status of `order_id` until `done` says so, for at most 30 s.
+async fn wait_for(
+    http: &reqwest::Client,
+    relay_url: &str,
+    order_id: u64,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let view: Value = http
+            .get(format!("{relay_url}/v1/checkouts/{order_id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if done(&view) {
+            return view;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting: {view}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_retry_budget_makes_a_dead_letter_that_the_operator_can_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("relay.db");
+    let (_sandbox, sandbox_url) = start_sandbox();
+    let http = ordersync_relay::vendors::http_client(Duration::from_secs(10)).unwrap();
+    let set_faults = |faults: Value| {
+        let http = http.clone();
+        let url = format!("{sandbox_url}/__sandbox/faults");
+        async move {
+            let answer = http.put(url).json(&faults).send().await.unwrap();
+            assert!(answer.status().is_success());
+        }
+    };
+    set_faults(json!({"outage": true})).await;
+    let mut relay = relay_command(&sandbox_url, &database)
+        .args(["--retry-budget", "1s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let relay_url = listening_address(&mut relay);
+    let _relay = Running(relay);
+
+    let body = json!({"token": checkout_token(777, true), "cookieId": null});
+    let answer = http
+        .post(format!("{relay_url}/v1/checkouts"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 202);
+
+    let view = wait_for(&http, &relay_url, 777, |v| {
+        v["destinations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["state"] == "dead")
+    })
+    .await;
+    for destination in view["destinations"].as_array().unwrap() {
+        assert!(destination["attempts"].as_u64().unwrap() >= 2, "{view}");
+        let error = destination["lastError"].as_str().unwrap();
+        assert!(error.starts_with("retry budget exhausted after"), "{error}");
+        assert!(
+            error.ends_with("HTTP 503"),
+            "public view keeps no vendor body: {error}"
+        );
+    }
+
+    let operator = |args: &[&str]| {
+        let output = Command::new(BIN)
+            .args(args)
+            .arg("--database-url")
+            .arg(format!("sqlite://{}", database.display()))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let listed: Vec<Value> =
+        serde_json::from_str(&operator(&["dead-letters", "list", "--json"])).unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed
+        .iter()
+        .all(|d| d["orderId"] == "777" && d["vendorStatus"] == 503));
+
+    // The outage ends; the operator queues the order again and the running relay delivers it.
+    set_faults(json!({})).await;
+    assert!(
+        operator(&["dead-letters", "retry", "777"]).starts_with("2 dead deliveries queued again")
+    );
+    wait_for(&http, &relay_url, 777, |v| v["status"] == "delivered").await;
+    assert!(operator(&["dead-letters", "list"]).contains("no dead letters"));
 }

@@ -120,6 +120,9 @@ fn acceptable_content_type(headers: &HeaderMap) -> bool {
     essence == "application/json" || essence == "text/plain"
 }
 
+/// How long a client may take to send its body.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<String, ApiError> {
     let too_large = || {
         ApiError::new(
@@ -134,7 +137,15 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Stri
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+    // A client that trickles its body would otherwise hold a connection and a task forever.
+    let reading = tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit));
+    let read = reading.await.map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "the body did not arrive in time",
+        )
+    })?;
+    let bytes = read.map_err(|e| {
         let over_limit = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if over_limit {
