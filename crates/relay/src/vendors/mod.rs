@@ -92,10 +92,14 @@ pub fn classify_error(error: &reqwest::Error) -> Attempt {
     } else {
         "request error"
     };
-    // `without_url`: the URL is not secret, but keep error texts short and uniform.
-    let detail = std::error::Error::source(error)
-        .map(|s| s.to_string())
-        .unwrap_or_default();
+    // The innermost cause says most ("connection closed before message completed"); the
+    // URL is left out (not secret, but long and the same for every attempt).
+    let mut detail = String::new();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        detail = inner.to_string();
+        cause = inner.source();
+    }
     Attempt::Retryable {
         error: if detail.is_empty() {
             kind.to_owned()
@@ -225,5 +229,32 @@ mod tests {
             summary(400, "{\"message\":\"bad\"}"),
             "HTTP 400: {\"message\":\"bad\"}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_retryable_and_says_why() {
+        // Bind then drop a listener: its port is free, so the connection is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client = http_client(Duration::from_secs(2)).unwrap();
+        let error = client
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .unwrap_err();
+        let Attempt::Retryable {
+            error,
+            status,
+            retry_after,
+        } = classify_error(&error)
+        else {
+            panic!("a refused connection must be retried");
+        };
+        assert!(error.starts_with("connection error: "), "{error}");
+        assert!(!error.contains("127.0.0.1"), "{error}");
+        assert_eq!((status, retry_after), (None, None));
     }
 }
