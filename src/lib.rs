@@ -177,7 +177,10 @@ fn with_in_flight<R>(f: impl FnOnce(&mut Vec<String>) -> R) -> Option<R> {
     thread_local! {
         static IN_FLIGHT: InFlight = const { InFlight(RefCell::new(Vec::new())) };
     }
-    IN_FLIGHT.with(|cell| Some(f(&mut cell.0.try_borrow_mut().ok()?)))
+    IN_FLIGHT.with(|cell| {
+        let mut ids = cell.0.try_borrow_mut().ok()?;
+        Some(f(&mut ids))
+    })
 }
 
 /// The `cibler_id` cookie's value, or `null` (also where there is no `document`).

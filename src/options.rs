@@ -98,7 +98,19 @@ pub fn order(options: &JsValue) -> Result<Order, Problem> {
         }
         (false, true) => (input::from_js(&plain), None),
     };
-    let checkout = Checkout::from_input(&input)?;
+    let checkout = Checkout::from_input(&input).map_err(|error| {
+        let mut problem = Problem::from(error);
+        if problem.field.is_empty() {
+            // The checkout itself (not one of its fields) is the wrong type.
+            problem.field = if source.is_some() {
+                "token"
+            } else {
+                "checkout"
+            }
+            .to_owned();
+        }
+        problem
+    })?;
     let source = match source {
         Some(token) => Source::Token(token),
         None => Source::Plain(input),

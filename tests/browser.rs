@@ -1,0 +1,470 @@
+//! The module in a real browser (headless Chromium and Firefox, through
+//! `scripts/test-browser.sh`): real cookies, real localStorage, real requests to the local test
+//! server in `tests/support/test-server.mjs`.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::*;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn set_cookie(cookie: &str) {
+    run_js(&format!("document.cookie = {:?};", cookie));
+}
+
+fn clear_cookie(name: &str) {
+    set_cookie(&format!(
+        "{name}=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/"
+    ));
+}
+
+#[wasm_bindgen_test]
+fn cibler_cookie_absent_plain_among_others_quoted_and_encoded() {
+    clear_cookie("cibler_id");
+    assert_eq!(ordersync::read_cibler_id(), None);
+
+    set_cookie("_ga=GA1.2.3; path=/");
+    set_cookie("cibler_id=CIB1.395406195.1569857337; path=/");
+    set_cookie("theme=dark; path=/");
+    assert_eq!(
+        ordersync::read_cibler_id().as_deref(),
+        Some("CIB1.395406195.1569857337")
+    );
+
+    set_cookie("cibler_id=\"CIB1.1.2\"; path=/");
+    assert_eq!(ordersync::read_cibler_id().as_deref(), Some("CIB1.1.2"));
+
+    set_cookie("cibler_id=CIB1%2E7%2E8%20x; path=/");
+    assert_eq!(ordersync::read_cibler_id().as_deref(), Some("CIB1.7.8 x"));
+
+    set_cookie("cibler_id=; path=/");
+    assert_eq!(ordersync::read_cibler_id(), None);
+    clear_cookie("cibler_id");
+    clear_cookie("_ga");
+    clear_cookie("theme");
+}
+
+#[wasm_bindgen_test]
+async fn report_posts_the_checkout_and_cookie_to_the_relay() {
+    set_cookie("cibler_id=CIB1.42.1700000000; path=/");
+    let id = order_id("post");
+    let report = report(options(&relay("ok"), &id, 2, "fallback")).await;
+    clear_cookie("cibler_id");
+
+    assert_eq!(text(&report, "orderId"), id);
+    assert_eq!(text(&report, "cookieId"), "CIB1.42.1700000000");
+    assert_eq!(text(&report, "relay.status"), "accepted");
+    assert_eq!(number(&report, "relay.httpStatus"), 202.0);
+    assert_eq!(
+        text(&report, "pixel.status"),
+        "skipped",
+        "fallback: relay reached"
+    );
+    assert!(text(&report, "pixel.url").contains("/citrus/v1/resource/third-o?"));
+
+    let requests = requests_for(&id).await;
+    let posts = relay_posts(&requests);
+    assert_eq!(posts.len(), 1);
+    assert_eq!(pixel_gets(&requests).len(), 0);
+    let post = &posts[0];
+    assert_eq!(text(post, "path"), "/r/ok/v1/checkouts");
+    assert_eq!(
+        text(post, "headers.content-type"),
+        "text/plain;charset=UTF-8",
+        "a simple request: no CORS preflight, keepalive-safe"
+    );
+    assert_eq!(text(post, "body.cookieId"), "CIB1.42.1700000000");
+    assert_eq!(text(post, "body.checkout.orderId"), id);
+    assert_eq!(number(post, "body.checkout.totalSpent"), 150.0);
+    assert_eq!(text(post, "body.checkout.items.1.gtin"), "G1");
+}
+
+#[wasm_bindgen_test]
+async fn a_signed_token_is_passed_through_untouched() {
+    clear_cookie("cibler_id");
+    let id = order_id("token");
+    let claims = checkout_json(&id, 1).replacen('{', r#"{"exp":4102444800,"#, 1);
+    let token = token_for(&claims);
+    let options = parse(&format!(
+        r#"{{"relayUrl":"{}","token":"{token}","citrus":{}}}"#,
+        relay("ok"),
+        citrus_json("always")
+    ));
+    let report = report(options).await;
+    assert_eq!(text(&report, "relay.status"), "accepted");
+    assert_eq!(text(&report, "cookieId"), "<undefined>", "null cookie");
+    assert!(at(&report, "cookieId").is_null());
+    assert_eq!(text(&report, "pixel.status"), "sent", "{}", show(&report));
+
+    let requests = requests_for(&id).await;
+    let posts = relay_posts(&requests);
+    assert_eq!(posts.len(), 0, "the body holds the token, not the order id");
+    let all = requests_for(&token).await;
+    let posts = relay_posts(&all);
+    assert_eq!(posts.len(), 1);
+    assert_eq!(text(&posts[0], "body.token"), token);
+    assert!(at(&posts[0], "body.cookieId").is_null());
+    assert!(at(&posts[0], "body.checkout").is_undefined());
+    assert_eq!(pixel_gets(&requests).len(), 1, "the pixel carries ordid");
+}
+
+#[wasm_bindgen_test]
+fn third_o_url_is_aligned_and_encoded() {
+    let id = order_id("thirdo");
+    let checkout = checkout_json(&id, 3).replace("\"G1\"", "\"A&B=C ü/é\"");
+    let result = ordersync::third_o_url(parse(&format!(
+        r#"{{"checkout":{checkout},"citrus":{}}}"#,
+        citrus_json("never")
+    )));
+    let url = text(&result, "url");
+    let (base, query) = url.split_once('?').unwrap();
+    assert_eq!(base, format!("{}/citrus/v1/resource/third-o", server()));
+    assert_eq!(
+        query,
+        format!(
+            "key=pk%20test&teaid=team-1&catid=cat-1&ordid={id}&ordts=2026-11-22T10%3A00%3A00Z\
+             &sesid=sess-1&cusid=guid-1\
+             &procods=G0&pris=1.50&quas=1\
+             &procods=A%26B%3DC%20%C3%BC%2F%C3%A9&pris=2.50&quas=2\
+             &procods=G2&pris=3.50&quas=3"
+        )
+    );
+    // The browser's own parser reads back three aligned entries.
+    let params = run_js(&format!(
+        "const p = new URLSearchParams({:?}); return [p.getAll('procods').length, p.getAll('pris').length, p.getAll('quas').length, p.getAll('procods')[1]].join('|');",
+        query
+    ));
+    assert_eq!(params.as_string().unwrap(), "3|3|3|A&B=C ü/é");
+}
+
+#[wasm_bindgen_test]
+fn third_o_errors_name_the_item_and_field() {
+    let id = order_id("bad");
+    let cases = [
+        (
+            r#""quantity":2"#,
+            r#""quantity":0"#,
+            "items[1].quantity",
+            "must be greater than zero",
+        ),
+        (
+            r#""quantity":3"#,
+            r#""quantity":1.5"#,
+            "items[2].quantity",
+            "must be a whole number",
+        ),
+        (r#""gtin":"G1","#, "", "items[1].gtin", "is required"),
+        (
+            r#""regularUnitPrice":"1.50""#,
+            r#""regularUnitPrice":"1.505""#,
+            "items[0].regularUnitPrice",
+            "has more than 2 decimals",
+        ),
+        (
+            r#""totalSpent":150.0"#,
+            r#""totalSpent":"abc""#,
+            "totalSpent",
+            "must be a number or a decimal string",
+        ),
+    ];
+    for (from, to, field, message) in cases {
+        let checkout = checkout_json(&id, 3).replacen(from, to, 1);
+        let result = ordersync::third_o_url(parse(&format!(
+            r#"{{"checkout":{checkout},"citrus":{}}}"#,
+            citrus_json("fallback")
+        )));
+        assert!(at(&result, "url").is_undefined(), "{field}");
+        assert_eq!(text(&result, "error.field"), field);
+        assert_eq!(text(&result, "error.message"), message);
+    }
+    let no_citrus = ordersync::third_o_url(parse(&format!(
+        r#"{{"checkout":{}}}"#,
+        checkout_json(&id, 1)
+    )));
+    assert_eq!(text(&no_citrus, "error.field"), "citrus");
+    let bad_base = ordersync::third_o_url(parse(&format!(
+        r#"{{"checkout":{},"citrus":{{"baseUrl":"ftp://x","publishableKey":"k","catalogId":"c"}}}}"#,
+        checkout_json(&id, 1)
+    )));
+    assert_eq!(text(&bad_base, "error.field"), "citrus.baseUrl");
+}
+
+#[wasm_bindgen_test]
+async fn a_too_long_query_is_skipped_not_truncated() {
+    let id = order_id("long");
+    // 400 items of 20-character codes: far past the 8000-byte URL limit.
+    let checkout = checkout_json(&id, 400).replace("\"G", "\"ABCDEFGHIJKLMNOPQRS");
+    let options = parse(&format!(
+        r#"{{"relayUrl":"{}","checkout":{checkout},"citrus":{}}}"#,
+        DOWN_RELAY,
+        citrus_json("always")
+    ));
+    let report = report(options).await;
+    assert_eq!(text(&report, "pixel.status"), "skipped");
+    assert_eq!(text(&report, "pixel.field"), "items");
+    assert_eq!(
+        text(&report, "pixel.reason"),
+        "makes a URL longer than a GET request can safely carry"
+    );
+    assert!(at(&report, "pixel.url").is_undefined());
+    assert_eq!(text(&report, "relay.status"), "queued");
+    assert_eq!(pixel_gets(&requests_for(&id).await).len(), 0);
+    run_js("localStorage.clear();");
+}
+
+#[wasm_bindgen_test]
+async fn policy_always_sends_the_pixel_beside_the_relay() {
+    let id = order_id("always");
+    let report = report(options(&relay("ok"), &id, 2, "always")).await;
+    assert_eq!(text(&report, "relay.status"), "accepted");
+    assert_eq!(text(&report, "pixel.status"), "sent", "{}", show(&report));
+    let requests = requests_for(&id).await;
+    let gets = pixel_gets(&requests);
+    assert_eq!(gets.len(), 1);
+    assert_eq!(text(&gets[0], "path"), "/citrus/v1/resource/third-o");
+    assert!(text(&gets[0], "query").contains("&procods=G0&pris=1.50&quas=1&procods=G1"));
+    assert_eq!(relay_posts(&requests).len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn policy_fallback_sends_the_pixel_only_when_the_relay_is_unreachable() {
+    run_js("localStorage.clear();");
+    let id = order_id("fallback");
+    let report = report(options(DOWN_RELAY, &id, 1, "fallback")).await;
+    assert_eq!(text(&report, "relay.status"), "queued");
+    assert!(
+        at(&report, "relay.httpStatus").is_undefined(),
+        "network error"
+    );
+    assert_eq!(text(&report, "pixel.status"), "sent", "{}", show(&report));
+    assert_eq!(pixel_gets(&requests_for(&id).await).len(), 1);
+    run_js("localStorage.clear();");
+}
+
+#[wasm_bindgen_test]
+async fn policy_never_sends_no_pixel_even_when_the_relay_is_down() {
+    run_js("localStorage.clear();");
+    let id = order_id("never");
+    let report = report(options(DOWN_RELAY, &id, 1, "never")).await;
+    assert_eq!(text(&report, "relay.status"), "queued");
+    assert_eq!(text(&report, "pixel.status"), "skipped");
+    assert_eq!(
+        text(&report, "pixel.reason"),
+        "citrus.frontend is \"never\""
+    );
+    assert!(text(&report, "pixel.url").contains("ordid="));
+    assert_eq!(pixel_gets(&requests_for(&id).await).len(), 0);
+    run_js("localStorage.clear();");
+}
+
+#[wasm_bindgen_test]
+async fn a_reload_reports_duplicate_and_sends_nothing_again() {
+    let id = order_id("dup");
+    let first = report(options(&relay("ok"), &id, 1, "always")).await;
+    assert_eq!(text(&first, "relay.status"), "accepted");
+    let stored = run_js("return localStorage.getItem('ordersync.reported');");
+    assert!(
+        stored.as_string().unwrap().contains(&id),
+        "remembered in localStorage"
+    );
+
+    let again = report(options(&relay("ok"), &id, 1, "always")).await;
+    assert_eq!(text(&again, "relay.status"), "duplicate");
+    assert_eq!(text(&again, "pixel.status"), "skipped");
+    let requests = requests_for(&id).await;
+    assert_eq!(relay_posts(&requests).len(), 1);
+    assert_eq!(pixel_gets(&requests).len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_relay_that_is_down_gets_the_hand_off_later() {
+    run_js("localStorage.clear();");
+    let name = format!("flaky{}", order_id("q"));
+    set_status(&name, 503).await;
+    let id = order_id("queue");
+    let report = report(options(&relay(&name), &id, 1, "never")).await;
+    assert_eq!(text(&report, "relay.status"), "queued");
+    assert_eq!(number(&report, "relay.httpStatus"), 503.0);
+    let pending = run_js("return localStorage.getItem('ordersync.pending');");
+    assert!(pending.as_string().unwrap().contains(&id));
+
+    // Still down: the entry stays.
+    let still = flush().await;
+    assert_eq!(number(&still, "delivered"), 0.0);
+    assert_eq!(number(&still, "remaining"), 1.0);
+
+    set_status(&name, 202).await;
+    let flushed = flush().await;
+    assert_eq!(number(&flushed, "delivered"), 1.0);
+    assert_eq!(number(&flushed, "remaining"), 0.0);
+    let posts = relay_posts(&requests_for(&id).await);
+    assert_eq!(posts.len(), 3, "first try, retry while down, delivery");
+    assert_eq!(text(&posts[2], "body.checkout.orderId"), id);
+    let pending = run_js("return localStorage.getItem('ordersync.pending');");
+    assert!(!pending.as_string().unwrap_or_default().contains(&id));
+}
+
+#[wasm_bindgen_test]
+async fn a_429_is_queued_and_a_4xx_is_rejected_for_good() {
+    run_js("localStorage.clear();");
+    let busy = format!("busy{}", order_id("b"));
+    set_status(&busy, 429).await;
+    let report_busy = report(options(&relay(&busy), &order_id("busy"), 1, "never")).await;
+    assert_eq!(text(&report_busy, "relay.status"), "queued");
+    assert_eq!(number(&report_busy, "relay.httpStatus"), 429.0);
+    run_js("localStorage.clear();");
+
+    let refusing = format!("refuse{}", order_id("r"));
+    set_status(&refusing, 400).await;
+    let id = order_id("reject");
+    let report = report(options(&relay(&refusing), &id, 1, "fallback")).await;
+    assert_eq!(text(&report, "relay.status"), "rejected");
+    assert_eq!(number(&report, "relay.httpStatus"), 400.0);
+    assert_eq!(
+        text(&report, "pixel.status"),
+        "skipped",
+        "a 4xx means the relay was reached"
+    );
+    let flushed = flush().await;
+    assert_eq!(
+        number(&flushed, "remaining"),
+        0.0,
+        "a rejection is not retried"
+    );
+    assert_eq!(relay_posts(&requests_for(&id).await).len(), 1);
+    assert_eq!(pixel_gets(&requests_for(&id).await).len(), 0);
+}
+
+#[wasm_bindgen_test]
+async fn hostile_options_resolve_to_reports() {
+    let cases: Vec<(JsValue, &str)> = vec![
+        (JsValue::UNDEFINED, "options"),
+        (JsValue::from(42), "options"),
+        (parse("{}"), "checkout"),
+        (parse(r#"{"checkout": 5, "relayUrl": "/x"}"#), "checkout"),
+        (parse(r#"{"token": "not-a-jws", "relayUrl": "/x"}"#), "token"),
+        (parse(r#"{"token": 7, "relayUrl": "/x"}"#), "token"),
+        (
+            run_js(&format!(
+                "const c = {}; c.totalSpent = NaN; return {{ relayUrl: '/x', checkout: c }};",
+                checkout_json("1", 1)
+            )),
+            "totalSpent",
+        ),
+        (
+            run_js(&format!(
+                "const c = {}; c.items[0].quantity = Infinity; return {{ relayUrl: '/x', checkout: c }};",
+                checkout_json("1", 1)
+            )),
+            "items[0].quantity",
+        ),
+        (
+            run_js(&format!(
+                "const c = {}; return {{ relayUrl: {{ toString() {{ throw 1; }} }}, checkout: c }};",
+                checkout_json("1", 1)
+            )),
+            "relayUrl",
+        ),
+        (
+            run_js("return { relayUrl: '/x', get checkout() { throw new Error('getter'); } };"),
+            "checkout",
+        ),
+        (
+            run_js("return { relayUrl: '/x', checkout: new Proxy({}, { ownKeys() { throw new Error('trap'); } }) };"),
+            "orderId",
+        ),
+        (
+            run_js(&format!(
+                "const c = {}; c.items[0].self = c; return {{ relayUrl: '/x', checkout: c }};",
+                checkout_json("1", 1)
+            )),
+            "items[0].self",
+        ),
+        (
+            run_js(&format!(
+                "const c = {}; return {{ relayUrl: '/x', checkout: c, citrus: 'yes' }};",
+                checkout_json(&order_id("citrus"), 1)
+            )),
+            "",
+        ),
+    ];
+    for (options, field) in cases {
+        let report = report(options).await;
+        assert!(report.is_object());
+        if field.is_empty() {
+            assert!(at(&report, "relay.status").is_string());
+        } else {
+            assert_eq!(text(&report, "error.field"), field);
+            assert!(at(&report, "error.message").is_string());
+            assert_eq!(text(&report, "relay.status"), "skipped");
+            assert_eq!(text(&report, "pixel.status"), "skipped");
+        }
+    }
+    run_js("localStorage.clear();");
+}
+
+#[wasm_bindgen_test]
+async fn throwing_storage_still_reports() {
+    run_js(
+        "window.__saved = [Storage.prototype.getItem, Storage.prototype.setItem];
+         Storage.prototype.getItem = function () { throw new DOMException('denied', 'SecurityError'); };
+         Storage.prototype.setItem = function () { throw new DOMException('full', 'QuotaExceededError'); };",
+    );
+    let id = order_id("nostore");
+    let accepted = report(options(&relay("ok"), &id, 1, "fallback")).await;
+    let down = report(options(DOWN_RELAY, &order_id("nostore2"), 1, "fallback")).await;
+    let flushed = flush().await;
+    run_js("[Storage.prototype.getItem, Storage.prototype.setItem] = window.__saved;");
+
+    assert_eq!(text(&accepted, "relay.status"), "accepted");
+    assert_eq!(text(&down, "relay.status"), "failed");
+    assert_eq!(
+        text(&down, "relay.reason"),
+        "the relay could not be reached and localStorage is unavailable, so nothing was queued"
+    );
+    assert_eq!(
+        text(&down, "pixel.status"),
+        "sent",
+        "fallback still reaches CitrusAd"
+    );
+    assert_eq!(number(&flushed, "remaining"), 0.0);
+}
+
+#[wasm_bindgen_test]
+async fn without_fetch_the_hand_off_goes_by_send_beacon() {
+    run_js("window.__fetch = window.fetch; window.fetch = undefined;");
+    let id = order_id("beacon");
+    let report = report(options(&relay("ok"), &id, 1, "always")).await;
+    run_js("window.fetch = window.__fetch;");
+    assert_eq!(text(&report, "relay.status"), "beacon");
+    assert_eq!(text(&report, "pixel.status"), "failed");
+    // The beacon is delivered by the browser on its own schedule: wait for it.
+    let mut posts = Vec::new();
+    for _ in 0..50 {
+        posts = relay_posts(&requests_for(&id).await);
+        if !posts.is_empty() {
+            break;
+        }
+        sleep(100).await;
+    }
+    assert_eq!(posts.len(), 1);
+    assert_eq!(
+        text(&posts[0], "headers.content-type"),
+        "text/plain;charset=UTF-8"
+    );
+    assert_eq!(text(&posts[0], "body.checkout.orderId"), id);
+}
+
+async fn sleep(ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let global = js_sys::global();
+        let set_timeout = js_sys::Reflect::get(&global, &"setTimeout".into()).unwrap();
+        js_sys::Function::from(set_timeout)
+            .call2(&global, &resolve, &JsValue::from(ms))
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
