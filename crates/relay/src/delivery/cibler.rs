@@ -47,12 +47,17 @@ impl Worker for CiblerWorker {
         Destination::Cibler
     }
 
-    async fn run_once(&self, _shutdown: &watch::Receiver<bool>) -> usize {
+    async fn run_once(&self, shutdown: &watch::Receiver<bool>) -> usize {
         let claimed = self
             .shared
             .claim(Destination::Cibler, self.shared.settings.cibler_concurrency)
             .await;
         let count = claimed.len();
+        if count > 0 && *shutdown.borrow() {
+            // Claimed as the stop came: hand them back unsent for the next start.
+            self.shared.release(&claimed).await;
+            return count;
+        }
         // In-flight requests are awaited even during shutdown: each ends within the vendor
         // timeout, and finishing beats sending the order a second time after a restart.
         let mut tasks = JoinSet::new();
