@@ -206,7 +206,7 @@ async fn orders_reach_both_vendors_through_faults_and_no_secret_leaks() {
             continue;
         }
         let path = request["path"].as_str().unwrap();
-        // The core percent-encodes the customer id as one path segment ("cust%2D7").
+        // The customer id is one percent-encoded path segment.
         if path.starts_with("/api/campaignBehaviors/order/cust") {
             cibler_ok.push(
                 request["body"]["orderInformation"]["orderId"]
