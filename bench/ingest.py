@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Ingest benchmark: signed hand-offs posted over loopback by wrk to the relay (SQLite,
+durable: a 202 means committed with fsync), at saturation and at half of it, and in the same
+run the machine's ceiling: a minimal axum handler that answers 202 without storing
+(bench/ceiling). Also the relay's peak resident memory under that load.
+
+The vendors are "remote": the relay's vendor URLs point at a loopback port nothing listens on,
+so each order gets its first delivery attempt (claimed, tried, rescheduled: the same outbox
+writes a real delivery costs) without a vendor stand-in competing for the two cores.
+`--vendors sandbox` delivers to a local sandbox instead (both then share the machine).
+
+    python3 bench/ingest.py [--duration 20] [--connections 32] [--vendors down|sandbox]
+"""
+
+import argparse
+import math
+
+from ordersync_bench import (CEILING_BIN, MemorySampler, fsync_floor, Processes, RelaySettings, closed_port_url,
+                             log, machine_facts, relay_metrics, save_result, start_relay,
+                             start_sandbox, work_dir, wrk, write_bodies)
+
+
+def start_ceiling(procs, workdir):
+    process = procs.start("ceiling", [str(CEILING_BIN), "127.0.0.1:0"], {}, workdir / "ceiling.log")
+    process.wait_announced()
+    return process
+
+
+MAX_CONNECTIONS = 512
+
+
+def paced_run(url, bodies, target_rps, duration, calibrate_s, calibration_bodies=()):
+    """wrk at about `target_rps`: each connection waits `pace` ms before each request, and the
+    connection count is calibrated on short runs (a connection's cycle is the pace plus the
+    answer's latency, which itself falls with the load). `calibration_bodies`: one file per
+    calibration round, so no round repeats an order another already stored."""
+    # About 32 connections to start with: few enough for wrk, enough to absorb latency.
+    pace_ms = min(50, max(1, round(32_000 / target_rps)))
+    connections = max(2, round(target_rps * pace_ms / 1000))
+    rounds = list(calibration_bodies) or [bodies] * 3
+    for round_bodies in rounds:
+        probe = wrk(url, round_bodies, calibrate_s, connections, pace_ms=pace_ms)
+        if probe["rps"] <= 0:
+            raise RuntimeError(f"calibration got no answers: {probe}")
+        ratio = target_rps / probe["rps"]
+        if abs(ratio - 1) < 0.08:
+            break
+        connections = min(MAX_CONNECTIONS, max(2, round(connections * ratio)))
+    result = wrk(url, bodies, duration, connections, pace_ms=pace_ms)
+    result["connections"] = connections
+    result["pace_ms"] = pace_ms
+    result["target_rps"] = round(target_rps, 1)
+    return result
+
+
+def check_all_accepted(name, result, wanted="202"):
+    statuses = result["statuses"]
+    other = {k: v for k, v in statuses.items() if k != wanted}
+    if other or result["bodies_wrapped"]:
+        log(f"WARNING {name}: answers other than {wanted}: {other}; bodies wrapped "
+            f"{result['bodies_wrapped']} times (sent more requests than distinct orders)")
+    return not other
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per measured run")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections at saturation")
+    parser.add_argument("--vendors", choices=["down", "sandbox"], default="down")
+    parser.add_argument("--max-orders", type=int, default=200_000,
+                        help="distinct signed orders generated per relay run (more: wrap to repeats)")
+    parser.add_argument("--name", default="ingest")
+    args = parser.parse_args()
+    calibrate_s = max(2.0, args.duration / 5)
+
+    result = {"benchmark": "ingest", "machine": machine_facts(), "args": vars(args)}
+    workdir = work_dir(args.name)
+    result["disk"] = fsync_floor(workdir)
+    log(f"disk: {result['disk']}")
+
+    with Processes() as procs:
+        ceiling = start_ceiling(procs, workdir)
+        ceiling_url = f"{ceiling.url}/v1/checkouts"
+        sample = write_bodies(workdir / "sample.txt", 1, 1000)
+        log(f"ceiling: saturation, {args.connections} connections, {args.duration}s")
+        wrk(ceiling_url, sample, 2, args.connections)  # warm-up
+        ceiling_sat = wrk(ceiling_url, sample, args.duration, args.connections)
+        log(f"ceiling: {ceiling_sat['rps']:.0f} rps, p99 {ceiling_sat['latency_ms']['p99']} ms")
+        ceiling_half = paced_run(ceiling_url, sample, ceiling_sat["rps"] / 2, args.duration, calibrate_s)
+        ceiling.kill9()
+        result["ceiling"] = {"saturation": ceiling_sat, "half": ceiling_half}
+
+        # A short probe sizes the body files: every request at saturation must be a new order.
+        if args.vendors == "sandbox":
+            sandbox = start_sandbox(procs, workdir)
+            vendor_url = sandbox.url
+        else:
+            vendor_url = closed_port_url()
+        relay_settings = RelaySettings(
+            database=workdir / "outbox.db", cibler_url=vendor_url, citrus_url=vendor_url,
+            settings={"ORDERSYNC_BACKOFF_BASE": "1h", "ORDERSYNC_BACKOFF_CAP": "1h"}
+            if args.vendors == "down" else {})
+        relay = start_relay(procs, workdir, relay_settings)
+        relay_url = f"{relay.url}/v1/checkouts"
+        probe_bodies = write_bodies(workdir / "probe.txt", 10_000_000, 20_000)
+        probe = wrk(relay_url, probe_bodies, 3, args.connections)
+        needed = min(args.max_orders, math.ceil(probe["rps"] * args.duration * 1.5) + 1000)
+        log(f"relay probe: {probe['rps']:.0f} rps; generating {needed} signed hand-offs per run")
+        sat_bodies = write_bodies(workdir / "saturation.txt", 20_000_000, needed)
+        half_bodies = write_bodies(workdir / "half.txt", 30_000_000, needed)
+        per_round = math.ceil(probe["rps"] * calibrate_s) + 500
+        calib_bodies = [write_bodies(workdir / f"calibrate-{n}.txt", 40_000_000 + n * per_round, per_round)
+                        for n in range(3)]
+
+        with MemorySampler(relay) as memory:
+            log(f"relay: saturation, {args.connections} connections, {args.duration}s")
+            relay_sat = wrk(relay_url, sat_bodies, args.duration, args.connections)
+            log(f"relay: {relay_sat['rps']:.0f} rps, p99 {relay_sat['latency_ms']['p99']} ms")
+            check_all_accepted("relay saturation", relay_sat)
+            relay_half = paced_run(relay_url, half_bodies, relay_sat["rps"] / 2, args.duration,
+                                   calibrate_s, calibration_bodies=calib_bodies)
+            log(f"relay: half load {relay_half['rps']:.0f} rps, p99 {relay_half['latency_ms']['p99']} ms")
+            check_all_accepted("relay half", relay_half)
+        metrics = relay_metrics(relay.url)
+        accepted = sum(v for (n, _), v in metrics.items() if n == "ordersync_checkouts_accepted_total")
+        result["relay"] = {
+            "vendors": args.vendors,
+            "saturation": relay_sat,
+            "half": relay_half,
+            "accepted_total_metric": accepted,
+            "peak_rss_mib": round(memory.peak_kib / 1024, 1),
+            "vm_hwm_mib": round(memory.hwm_kib / 1024, 1),
+        }
+        result["relay_vs_ceiling"] = round(relay_sat["rps"] / ceiling_sat["rps"], 4)
+
+    save_result(args.name, result)
+    sat, half = result["relay"]["saturation"], result["relay"]["half"]
+    print(f"ceiling  saturation {ceiling_sat['rps']:.0f} rps p50 {ceiling_sat['latency_ms']['p50']} "
+          f"p99 {ceiling_sat['latency_ms']['p99']} p99.9 {ceiling_sat['latency_ms']['p99_9']} ms")
+    print(f"ceiling  half       {ceiling_half['rps']:.0f} rps p50 {ceiling_half['latency_ms']['p50']} "
+          f"p99 {ceiling_half['latency_ms']['p99']} p99.9 {ceiling_half['latency_ms']['p99_9']} ms")
+    print(f"relay    saturation {sat['rps']:.0f} rps p50 {sat['latency_ms']['p50']} "
+          f"p99 {sat['latency_ms']['p99']} p99.9 {sat['latency_ms']['p99_9']} ms")
+    print(f"relay    half       {half['rps']:.0f} rps p50 {half['latency_ms']['p50']} "
+          f"p99 {half['latency_ms']['p99']} p99.9 {half['latency_ms']['p99_9']} ms")
+    print(f"disk: fdatasync p50 {result['disk']['fdatasync_ms_p50']} ms, "
+          f"{result['disk']['serial_fsyncs_per_s']} serial fsyncs/s")
+    print(f"relay / ceiling {result['relay_vs_ceiling']:.3f}; relay peak RSS "
+          f"{result['relay']['peak_rss_mib']} MiB (VmHWM {result['relay']['vm_hwm_mib']} MiB)")
+
+
+if __name__ == "__main__":
+    main()

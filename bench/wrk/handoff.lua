@@ -1,0 +1,89 @@
+-- wrk script for the relay's hand-off: POST one body per line of a file, each line once per
+-- thread in turn (lines are dealt round-robin to the threads, so no two threads send the same
+-- order), and print a one-line JSON summary ("WRK_JSON {...}") with the status counts and the
+-- latency percentiles in milliseconds.
+--
+-- wrk -t T -c C -d 30s -s handoff.lua URL -- BODIES_FILE PACE_MS THREADS
+--   BODIES_FILE  hand-off bodies, one JSON document per line ("" : an empty JSON object)
+--   PACE_MS      > 0: each connection waits this long before each request (a fixed rate of
+--                about C * 1000 / PACE_MS per second, for the "half of saturation" run)
+--   THREADS      the same T as -t (how the lines are dealt)
+
+local threads = {}
+local next_index = 0
+
+function setup(thread)
+  thread:set("thread_index", next_index)
+  next_index = next_index + 1
+  table.insert(threads, thread)
+end
+
+bodies = {}
+cursor = 1
+wrapped = 0
+statuses = {}
+local post_headers = { ["Content-Type"] = "application/json" }
+
+function init(args)
+  local path = args[1] or ""
+  local pace = tonumber(args[2] or "0") or 0
+  local thread_count = tonumber(args[3] or "1") or 1
+  if path ~= "" then
+    local line_number = 0
+    for line in io.lines(path) do
+      if line_number % thread_count == thread_index then
+        bodies[#bodies + 1] = line
+      end
+      line_number = line_number + 1
+    end
+  end
+  if #bodies == 0 then
+    bodies[1] = "{}"
+  end
+  if pace > 0 then
+    -- wrk looks for delay() after init: defining it only when pacing keeps the
+    -- saturation run free of timer overhead.
+    delay = function() return pace end
+  end
+end
+
+function request()
+  local body = bodies[cursor]
+  cursor = cursor + 1
+  if cursor > #bodies then
+    cursor = 1
+    wrapped = wrapped + 1
+  end
+  return wrk.format("POST", nil, post_headers, body)
+end
+
+function response(status, headers, body)
+  local key = tostring(status)
+  statuses[key] = (statuses[key] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local counts = {}
+  local wraps = 0
+  for _, thread in ipairs(threads) do
+    local thread_statuses = thread:get("statuses")
+    for key, n in pairs(thread_statuses) do
+      counts[key] = (counts[key] or 0) + n
+    end
+    wraps = wraps + (thread:get("wrapped") or 0)
+  end
+  local parts = {}
+  for key, n in pairs(counts) do
+    parts[#parts + 1] = string.format('"%s":%d', key, n)
+  end
+  local seconds = summary.duration / 1e6
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"requests":%d,"duration_s":%.3f,"rps":%.1f,"statuses":{%s},' ..
+    '"socket_errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},"bodies_wrapped":%d,' ..
+    '"latency_ms":{"mean":%.3f,"p50":%.3f,"p90":%.3f,"p99":%.3f,"p99_9":%.3f,"max":%.3f}}\n',
+    summary.requests, seconds, summary.requests / seconds, table.concat(parts, ","),
+    e.connect, e.read, e.write, e.timeout, wraps,
+    latency.mean / 1000, latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(99) / 1000, latency:percentile(99.9) / 1000, latency.max / 1000))
+end
