@@ -63,8 +63,31 @@ ensure_pyjwt_venv() {
   fi
 }
 
+# --- Benchmarks only (`scripts/setup.sh bench`; not part of `all`) -------------------------
+# The load generator (wrk, Debian), cargo-fuzz (crates.io; run with RUSTC_BOOTSTRAP=1 on the
+# stable toolchain), and schemathesis in a virtual environment at target/bench-venv, pinned by
+# bench/requirements.txt. See bench/README.md.
+CARGO_FUZZ_VERSION=0.13.2
+
+ensure_bench_tools() {
+  apt_install wrk
+  if ! command -v cargo-fuzz >/dev/null || [ "$(cargo-fuzz --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VERSION" ]; then
+    log "installing cargo-fuzz $CARGO_FUZZ_VERSION"
+    cargo install cargo-fuzz --version "=$CARGO_FUZZ_VERSION" --locked
+  fi
+  local venv=target/bench-venv requirements=bench/requirements.txt
+  if [ ! -x "$venv/bin/schemathesis" ] || [ "$requirements" -nt "$venv/.installed" ]; then
+    log "installing schemathesis for the benchmarks ($venv)"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    touch "$venv/.installed"
+  fi
+}
+# ---------------------------------------------------------------------------------------------
+
 case "${1:-all}" in
   build) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_npm_packages ;;
   all) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_browsers; ensure_npm_packages; ensure_pyjwt_venv ;;
-  *) echo "usage: $0 [build|all]" >&2; exit 2 ;;
+  bench) ensure_bench_tools ;;
+  *) echo "usage: $0 [build|all|bench]" >&2; exit 2 ;;
 esac
