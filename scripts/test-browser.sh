@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The browser module's tests: wasm-bindgen-test suites in headless Chromium, headless Firefox
+# The browser module's tests: the TypeScript types (tsc --strict), wasm-bindgen-test suites in headless Chromium, headless Firefox
 # and Node against a local test server, plus the native tests (unit tests and the ad-blocker
 # filter check of pkg/ and www/ names and request paths). Runs every suite even when one
 # fails, prints each runner's summary, exits non-zero if any failed.
@@ -54,13 +54,14 @@ run() {
   fi
   local status=${PIPESTATUS[0]}
   local summary
-  summary=$(grep -E '^test result:' "$log_dir/$name.log" | tr '\n' ' ')
+  summary=$(grep -E '^(test result:|types:)' "$log_dir/$name.log" | tr '\n' ' ')
   summaries+=("$name: ${summary:-no summary} (exit $status)")
   [ "$status" -eq 0 ] || failed+=("$name")
 }
 
 wasm_test() { cargo test --target wasm32-unknown-unknown -p ordersync --test "$1"; }
 
+run types bash -c 'node_modules/.bin/tsc -p tests/types/tsconfig.json && echo "types: 1 passed, 0 failed"'
 run native cargo test -p ordersync --lib --test filters
 run node wasm_test node
 run chromium env CHROMEDRIVER=/usr/bin/chromedriver bash -c "$(declare -f wasm_test); wasm_test browser"

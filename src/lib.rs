@@ -9,6 +9,7 @@
 //! 14 KB budget: no serde, no `format!`, no async runtime (promises are chained by hand).
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
@@ -185,7 +186,12 @@ fn with_in_flight<R>(f: impl FnOnce(&mut Vec<String>) -> R) -> Option<R> {
 }
 
 /// The `cibler_id` cookie's value, or `null` (also where there is no `document`).
-#[wasm_bindgen(js_name = readCiblerId)]
+#[wasm_bindgen(js_name = readCiblerId, unchecked_return_type = "string | null")]
+pub fn read_cibler_id_js() -> JsValue {
+    read_cibler_id().map_or(JsValue::NULL, |id| JsValue::from_str(&id))
+}
+
+/// The `cibler_id` cookie's value, `None` when absent or where there is no `document`.
 pub fn read_cibler_id() -> Option<String> {
     let document = js::get(&js::global(), "document");
     js::get_string(&document, "cookie")
@@ -273,10 +279,14 @@ pub fn flush_queue() -> Promise {
     settle(&js::all(&requests), &on_settled)
 }
 
-/// At instantiation: retry what earlier pages left queued, and again whenever the browser
-/// comes back online.
+/// Run by `init()`: retries what earlier pages left queued, and again whenever the browser
+/// comes back online. Calling it again does nothing.
 #[wasm_bindgen(start)]
 fn start() {
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    if STARTED.swap(true, Ordering::Relaxed) {
+        return;
+    }
     let on_online = Closure::<dyn FnMut()>::new(|| {
         let _ = flush_queue();
     })
