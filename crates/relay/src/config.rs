@@ -33,11 +33,14 @@ fn parse_duration(text: &str) -> Result<Duration, humantime::DurationError> {
 /// Where the outbox lives.
 #[derive(Debug, Clone, Args)]
 pub struct StorageArgs {
-    /// Outbox database URL (`sqlite://PATH`; the file is created when missing).
+    /// Outbox database URL: `sqlite://PATH` (one relay; the file is created when missing) or
+    /// `postgres://USER@HOST:PORT/DATABASE` (several relays sharing one database; the password
+    /// may be in the URL or in `PGPASSWORD`).
     #[arg(
         long,
         env = "ORDERSYNC_DATABASE_URL",
-        default_value = "sqlite://ordersync.db"
+        default_value = "sqlite://ordersync.db",
+        hide_env_values = true
     )]
     pub database_url: String,
 }
@@ -256,6 +259,7 @@ impl ServeConfig {
         if let Some(cibler) = &self.cibler {
             out.push(cibler.order.key.clone());
         }
+        out.extend(database_passwords(&self.database_url));
         if let Some(citrus) = &self.citrus {
             out.push(citrus.api_key.clone());
             out.push(crate::vendors::citrus::authorization_value(
@@ -286,6 +290,12 @@ impl ServeArgs {
             );
         }
         let delivery = self.delivery.validate()?;
+        if crate::outbox::Backend::of(&self.storage.database_url).is_err() {
+            return refuse(
+                "--database-url / ORDERSYNC_DATABASE_URL",
+                "must be sqlite://PATH or postgres://USER@HOST:PORT/DATABASE",
+            );
+        }
         if self.http.max_body_bytes < 1024 {
             return refuse(
                 "--max-body-bytes / ORDERSYNC_MAX_BODY_BYTES",
@@ -490,6 +500,26 @@ impl DeliveryArgs {
     }
 }
 
+/// The password in a database URL's user info, as written and percent-decoded (both are
+/// redacted: an error message could quote either).
+fn database_passwords(database_url: &str) -> Vec<String> {
+    let Some(written) = reqwest::Url::parse(database_url)
+        .ok()
+        .and_then(|url| url.password().map(str::to_owned))
+        .filter(|password| !password.is_empty())
+    else {
+        return Vec::new();
+    };
+    let decoded = percent_encoding::percent_decode_str(&written)
+        .decode_utf8_lossy()
+        .into_owned();
+    if decoded == written {
+        vec![written]
+    } else {
+        vec![written, decoded]
+    }
+}
+
 fn required(
     value: &Option<String>,
     setting: &'static str,
@@ -595,6 +625,35 @@ mod tests {
         assert_eq!(cibler.order.environment, "Prod");
         assert!(config.citrus.is_none());
         assert_eq!(config.allowed_origins, AllowedOrigins::None);
+    }
+
+    #[test]
+    fn a_postgres_url_is_accepted_and_its_password_is_a_secret() {
+        let mut args = vec![
+            "--signing-secret",
+            SECRET,
+            "--database-url",
+            "postgres://relay:p%40ss-w0rd@db.internal:5432/ordersync",
+        ];
+        args.extend(cibler());
+        let config = parse(&args).unwrap();
+        let secrets = config.secrets();
+        assert!(secrets.contains(&"p%40ss-w0rd".to_owned()));
+        assert!(secrets.contains(&"p@ss-w0rd".to_owned()));
+    }
+
+    #[test]
+    fn an_unknown_database_scheme_is_named_without_the_url() {
+        let mut args = vec![
+            "--signing-secret",
+            SECRET,
+            "--database-url",
+            "mysql://root:hunter2@db/x",
+        ];
+        args.extend(cibler());
+        let err = parse(&args).unwrap_err();
+        assert_eq!(err.setting, "--database-url / ORDERSYNC_DATABASE_URL");
+        assert!(!err.to_string().contains("hunter2"));
     }
 
     #[test]

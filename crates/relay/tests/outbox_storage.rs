@@ -1,17 +1,59 @@
-//! The SQLite outbox against real database files in temporary directories.
+//! The outbox storage suite, run against both backends: real SQLite files in temporary
+//! directories, and a real PostgreSQL server (one throwaway cluster per test binary, a fresh
+//! database per test). Each case below is written once, against the `Outbox` trait, and
+//! instantiated for each backend by `storage_suite!`; what only one backend has (SQLite's
+//! pragmas and its start-up lease release; PostgreSQL's migrations and live leases) follows.
 
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
+use common::postgres::{PgCluster, PgDatabase};
 use ordersync_relay::outbox::{
-    DeliveryState, Destination, InitialState, InsertOutcome, NewCheckout, Outbox, Outcome,
-    SqliteOutbox,
+    self, DeliveryState, Destination, InitialState, InsertOutcome, NewCheckout, OrderStatus,
+    Outbox, Outcome, PostgresOutbox, SqliteOutbox, StorageError,
 };
 
 const LEASE: Duration = Duration::from_secs(30);
 
-async fn open(dir: &tempfile::TempDir) -> SqliteOutbox {
-    let url = format!("sqlite://{}", dir.path().join("outbox.db").display());
-    SqliteOutbox::open(&url).await.expect("open outbox")
+/// An empty outbox of one backend: its URL, and what keeps it alive until the test ends.
+struct Fresh {
+    url: String,
+    _keep: Keep,
+}
+
+enum Keep {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Database(#[allow(dead_code)] PgDatabase<'static>),
+}
+
+impl Fresh {
+    fn sqlite() -> Fresh {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        Fresh {
+            url: format!("sqlite://{}", dir.path().join("outbox.db").display()),
+            _keep: Keep::Dir(dir),
+        }
+    }
+
+    fn postgres() -> Fresh {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!("outbox_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        let database = PgCluster::shared().database(&name);
+        Fresh {
+            url: database.url(),
+            _keep: Keep::Database(database),
+        }
+    }
+
+    /// Opens the outbox as an operator command would (a new connection pool each time, like
+    /// another process or relay instance).
+    async fn open(&self) -> Arc<dyn Outbox> {
+        outbox::open(&self.url).await.expect("open the outbox")
+    }
 }
 
 fn checkout(order_id: &str, citrus: InitialState) -> NewCheckout {
@@ -26,8 +68,8 @@ fn checkout(order_id: &str, citrus: InitialState) -> NewCheckout {
     }
 }
 
-fn state(outbox_status: &ordersync_relay::outbox::OrderStatus, d: Destination) -> DeliveryState {
-    outbox_status
+fn state(status: &OrderStatus, d: Destination) -> DeliveryState {
+    status
         .destinations
         .iter()
         .find(|s| s.destination == d)
@@ -35,324 +77,619 @@ fn state(outbox_status: &ordersync_relay::outbox::OrderStatus, d: Destination) -
         .state
 }
 
-#[tokio::test]
-async fn durability_pragmas_are_in_force() {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = open(&dir).await;
-    assert_eq!(outbox.pragma("journal_mode").await.unwrap(), "wal");
-    // 2 = FULL: each commit waits for the WAL to reach the disk.
-    assert_eq!(outbox.pragma("synchronous").await.unwrap(), "2");
-}
-
-#[tokio::test]
-async fn an_order_is_stored_once_and_a_repeat_sees_its_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = open(&dir).await;
-    assert_eq!(
-        outbox
-            .insert(checkout("1", InitialState::Pending), 1_000)
-            .await
-            .unwrap(),
-        InsertOutcome::Inserted
-    );
-    let InsertOutcome::Existing(existing) = outbox
-        .insert(checkout("1", InitialState::Pending), 2_000)
-        .await
-        .unwrap()
-    else {
-        panic!("a repeat must not be stored again");
-    };
-    assert_eq!(existing.accepted_at_ms, 1_000);
-    assert_eq!(existing.destinations.len(), 2);
-    assert_eq!(existing.overall(), DeliveryState::Pending);
-}
-
-#[tokio::test]
-async fn concurrent_repeats_store_one_row() {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = open(&dir).await;
-    let mut tasks = Vec::new();
-    for _ in 0..16 {
-        let outbox = outbox.clone();
-        tasks.push(tokio::spawn(async move {
-            outbox
-                .insert(checkout("dup", InitialState::Pending), 5)
-                .await
-                .unwrap()
-        }));
-    }
-    let mut inserted = 0;
-    for task in tasks {
-        if task.await.unwrap() == InsertOutcome::Inserted {
-            inserted += 1;
-        }
-    }
-    assert_eq!(inserted, 1);
-}
-
-#[tokio::test]
-async fn skipped_destinations_are_never_claimed() {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = open(&dir).await;
-    let skipped = InitialState::Skipped {
-        reason: "items: must hold at least one line item for CitrusAd".into(),
-    };
-    outbox.insert(checkout("7", skipped), 0).await.unwrap();
-    let claimed = outbox
-        .claim_due(Destination::Citrusad, 10, "w", LEASE, 10)
-        .await
-        .unwrap();
-    assert!(claimed.is_empty());
-    let status = outbox.status("7").await.unwrap().unwrap();
-    let citrus = status
-        .destinations
-        .iter()
-        .find(|d| d.destination == Destination::Citrusad)
-        .unwrap();
-    assert_eq!(citrus.state, DeliveryState::Skipped);
-    assert!(citrus.last_error.as_deref().unwrap().starts_with("items:"));
-    assert_eq!(status.overall(), DeliveryState::Pending);
-}
-
-#[tokio::test]
-async fn a_lease_keeps_rows_from_other_workers_until_it_expires() {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = open(&dir).await;
-    for id in ["a", "b", "c"] {
-        outbox
-            .insert(checkout(id, InitialState::Pending), 0)
-            .await
-            .unwrap();
-    }
-    let first = outbox
-        .claim_due(Destination::Cibler, 2, "worker-1", LEASE, 100)
-        .await
-        .unwrap();
-    assert_eq!(first.len(), 2);
-    assert_eq!(first[0].cookie_id.as_deref(), Some("CIB1.1.2"));
-    assert!(first[0].checkout_json.contains(&first[0].order_id));
-    let second = outbox
-        .claim_due(Destination::Cibler, 10, "worker-2", LEASE, 200)
-        .await
-        .unwrap();
-    assert_eq!(second.len(), 1, "only the unleased row");
-    // Worker 1 "crashes"; once its lease runs out its rows are claimable again.
-    let after_expiry = outbox
-        .claim_due(Destination::Cibler, 10, "worker-3", LEASE, 100 + 30_000)
-        .await
-        .unwrap();
-    let mut ids: Vec<_> = after_expiry.iter().map(|c| c.order_id.clone()).collect();
-    ids.sort();
-    let mut expected: Vec<_> = first.iter().map(|c| c.order_id.clone()).collect();
-    expected.sort();
-    assert_eq!(ids, expected);
-    // The crashed worker can no longer record an outcome for them.
-    let stale = outbox
-        .record(
-            Destination::Cibler,
-            &first[0].order_id,
-            "worker-1",
-            Outcome::Delivered {
-                vendor_status: 200,
-                vendor_response: None,
-            },
-            40_000,
-        )
-        .await
-        .unwrap();
-    assert!(!stale);
-}
-
-#[tokio::test]
-async fn outcomes_move_rows_through_their_states() {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = open(&dir).await;
-    outbox
-        .insert(checkout("9", InitialState::Pending), 0)
-        .await
-        .unwrap();
-
-    let claimed = outbox
-        .claim_due(Destination::Cibler, 1, "w", LEASE, 0)
-        .await
-        .unwrap();
-    assert_eq!(claimed[0].attempts, 0);
-    let retry = Outcome::Retry {
-        next_attempt_at: 5_000,
-        error: "HTTP 503".into(),
-        vendor_status: Some(503),
-    };
-    assert!(outbox
-        .record(Destination::Cibler, "9", "w", retry, 10)
-        .await
-        .unwrap());
-    let status = outbox.status("9").await.unwrap().unwrap();
-    assert_eq!(state(&status, Destination::Cibler), DeliveryState::Retrying);
-    assert_eq!(status.overall(), DeliveryState::Retrying);
-
-    // Not due before its next attempt time.
-    assert!(outbox
-        .claim_due(Destination::Cibler, 1, "w", LEASE, 4_999)
-        .await
-        .unwrap()
-        .is_empty());
-    let claimed = outbox
-        .claim_due(Destination::Cibler, 1, "w", LEASE, 5_000)
-        .await
-        .unwrap();
-    assert_eq!(claimed[0].attempts, 1);
-    let dead = Outcome::Dead {
-        error: "HTTP 400: bad".into(),
-        vendor_status: Some(400),
-        vendor_response: Some(r#"{"message":"bad"}"#.into()),
-    };
-    assert!(outbox
-        .record(Destination::Cibler, "9", "w", dead, 5_100)
-        .await
-        .unwrap());
-    let letters = outbox.dead_letters(10).await.unwrap();
-    assert_eq!(letters.len(), 1);
-    assert_eq!(letters[0].vendor_status, Some(400));
-    assert_eq!(
-        letters[0].vendor_response.as_deref(),
-        Some(r#"{"message":"bad"}"#)
-    );
-    assert_eq!(letters[0].attempts, 2);
-
-    // The operator retries it: due at once, with a fresh budget.
-    assert_eq!(outbox.retry_dead(Some("9"), None, 9_000).await.unwrap(), 1);
-    assert_eq!(outbox.retry_dead(Some("9"), None, 9_000).await.unwrap(), 0);
-    let claimed = outbox
-        .claim_due(Destination::Cibler, 1, "w", LEASE, 9_000)
-        .await
-        .unwrap();
-    assert_eq!(claimed[0].budget_started_at, 9_000);
-    let delivered = Outcome::Delivered {
+fn delivered() -> Outcome {
+    Outcome::Delivered {
         vendor_status: 200,
         vendor_response: Some("{}".into()),
-    };
-    assert!(outbox
-        .record(Destination::Cibler, "9", "w", delivered, 9_500)
-        .await
-        .unwrap());
-    let status = outbox.status("9").await.unwrap().unwrap();
-    let cibler = &status.destinations[0];
-    assert_eq!(cibler.state, DeliveryState::Delivered);
-    assert_eq!(cibler.delivered_at_ms, Some(9_500));
-    assert_eq!(cibler.attempts, 3);
-    assert!(outbox.dead_letters(10).await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn release_frees_a_lease_without_counting_an_attempt() {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = open(&dir).await;
-    outbox
-        .insert(checkout("r", InitialState::Pending), 0)
-        .await
-        .unwrap();
-    outbox
-        .claim_due(Destination::Cibler, 1, "w", LEASE, 0)
-        .await
-        .unwrap();
-    outbox.release(Destination::Cibler, "r", "w").await.unwrap();
-    let again = outbox
-        .claim_due(Destination::Cibler, 1, "w2", LEASE, 1)
-        .await
-        .unwrap();
-    assert_eq!(again.len(), 1);
-    assert_eq!(again[0].attempts, 0);
-}
-
-#[tokio::test]
-async fn depth_counts_rows_by_destination_and_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = open(&dir).await;
-    outbox
-        .insert(checkout("1", InitialState::Pending), 0)
-        .await
-        .unwrap();
-    let skip = InitialState::Skipped {
-        reason: "no items".into(),
-    };
-    outbox.insert(checkout("2", skip), 0).await.unwrap();
-    let depth = outbox.depth().await.unwrap();
-    let count = |d, s| {
-        depth
-            .iter()
-            .find(|r| r.destination == d && r.state == s)
-            .map_or(0, |r| r.count)
-    };
-    assert_eq!(count(Destination::Cibler, DeliveryState::Pending), 2);
-    assert_eq!(count(Destination::Citrusad, DeliveryState::Pending), 1);
-    assert_eq!(count(Destination::Citrusad, DeliveryState::Skipped), 1);
-}
-
-#[tokio::test]
-async fn accepted_checkouts_survive_reopening_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let outbox = open(&dir).await;
-        outbox
-            .insert(checkout("keep", InitialState::Pending), 0)
-            .await
-            .unwrap();
-        // Leased by a process that then vanishes without closing anything.
-        outbox
-            .claim_due(Destination::Cibler, 1, "gone", LEASE, 0)
-            .await
-            .unwrap();
-        std::mem::forget(outbox);
     }
-    let outbox = open(&dir).await;
-    let status = outbox.status("keep").await.unwrap().expect("still stored");
-    assert_eq!(status.destinations.len(), 2);
-    let claimed = outbox
-        .claim_due(
-            Destination::Cibler,
-            1,
-            "new",
-            LEASE,
-            LEASE.as_millis() as i64,
-        )
-        .await
-        .unwrap();
-    assert_eq!(claimed.len(), 1, "the vanished process's lease expired");
 }
 
-#[tokio::test]
-async fn an_unsupported_url_is_refused() {
-    assert!(ordersync_relay::outbox::open("postgres://localhost/x")
-        .await
-        .is_err());
+/// The cases, each written once against the trait.
+mod cases {
+    use super::*;
+
+    pub async fn an_order_is_stored_once_and_a_repeat_sees_its_state(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        assert_eq!(
+            outbox
+                .insert(checkout("1", InitialState::Pending), 1_000)
+                .await
+                .unwrap(),
+            InsertOutcome::Inserted
+        );
+        let InsertOutcome::Existing(existing) = outbox
+            .insert(checkout("1", InitialState::Pending), 2_000)
+            .await
+            .unwrap()
+        else {
+            panic!("a repeat must not be stored again");
+        };
+        assert_eq!(existing.accepted_at_ms, 1_000);
+        assert_eq!(existing.destinations.len(), 2);
+        assert_eq!(existing.overall(), DeliveryState::Pending);
+        assert!(outbox.status("unknown").await.unwrap().is_none());
+    }
+
+    /// 16 concurrent inserts of one order id through 4 separate connection pools (as from
+    /// several relay instances): exactly one is stored, the others see it.
+    pub async fn concurrent_repeats_store_one_row(fresh: Fresh) {
+        let mut pools = Vec::new();
+        for _ in 0..4 {
+            pools.push(fresh.open().await);
+        }
+        let mut tasks = Vec::new();
+        for n in 0..16 {
+            let outbox = pools[n % pools.len()].clone();
+            tasks.push(tokio::spawn(async move {
+                outbox
+                    .insert(checkout("dup", InitialState::Pending), 5)
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut inserted = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                InsertOutcome::Inserted => inserted += 1,
+                InsertOutcome::Existing(status) => assert_eq!(status.destinations.len(), 2),
+            }
+        }
+        assert_eq!(inserted, 1);
+        let depth = pools[0].depth().await.unwrap();
+        assert_eq!(depth.iter().map(|r| r.count).sum::<u64>(), 2);
+    }
+
+    pub async fn skipped_destinations_are_never_claimed(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        let skipped = InitialState::Skipped {
+            reason: "items: must hold at least one line item for CitrusAd".into(),
+        };
+        outbox.insert(checkout("7", skipped), 0).await.unwrap();
+        let claimed = outbox
+            .claim_due(Destination::Citrusad, 10, "w", LEASE, 10)
+            .await
+            .unwrap();
+        assert!(claimed.is_empty());
+        let status = outbox.status("7").await.unwrap().unwrap();
+        let citrus = status
+            .destinations
+            .iter()
+            .find(|d| d.destination == Destination::Citrusad)
+            .unwrap();
+        assert_eq!(citrus.state, DeliveryState::Skipped);
+        assert!(citrus.last_error.as_deref().unwrap().starts_with("items:"));
+        assert_eq!(status.overall(), DeliveryState::Pending);
+    }
+
+    pub async fn a_lease_keeps_rows_from_other_workers_until_it_expires(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        for id in ["a", "b", "c"] {
+            outbox
+                .insert(checkout(id, InitialState::Pending), 0)
+                .await
+                .unwrap();
+        }
+        let first = outbox
+            .claim_due(Destination::Cibler, 2, "worker-1", LEASE, 100)
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[0].cookie_id.as_deref(), Some("CIB1.1.2"));
+        assert!(first[0].checkout_json.contains(&first[0].order_id));
+        let second = outbox
+            .claim_due(Destination::Cibler, 10, "worker-2", LEASE, 200)
+            .await
+            .unwrap();
+        assert_eq!(second.len(), 1, "only the unleased row");
+        // Worker 1 "crashes"; once its lease runs out its rows are claimable again.
+        let after_expiry = outbox
+            .claim_due(Destination::Cibler, 10, "worker-3", LEASE, 100 + 30_000)
+            .await
+            .unwrap();
+        let mut ids: Vec<_> = after_expiry.iter().map(|c| c.order_id.clone()).collect();
+        ids.sort();
+        let mut expected: Vec<_> = first.iter().map(|c| c.order_id.clone()).collect();
+        expected.sort();
+        assert_eq!(ids, expected);
+        // The crashed worker can no longer record an outcome for them.
+        let stale = outbox
+            .record(
+                Destination::Cibler,
+                &first[0].order_id,
+                "worker-1",
+                delivered(),
+                40_000,
+            )
+            .await
+            .unwrap();
+        assert!(!stale);
+        // Its release cannot free the new holder's lease either (worker 3 holds it until
+        // 60_100; worker 2's lease, taken at 200, ended at 30_200).
+        outbox
+            .release(Destination::Cibler, &first[0].order_id, "worker-1")
+            .await
+            .unwrap();
+        assert!(outbox
+            .claim_due(Destination::Cibler, 10, "worker-4", LEASE, 30_150)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    pub async fn outcomes_move_rows_through_their_states(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        outbox
+            .insert(checkout("9", InitialState::Pending), 0)
+            .await
+            .unwrap();
+
+        let claimed = outbox
+            .claim_due(Destination::Cibler, 1, "w", LEASE, 0)
+            .await
+            .unwrap();
+        assert_eq!(claimed[0].attempts, 0);
+        let retry = Outcome::Retry {
+            next_attempt_at: 5_000,
+            error: "HTTP 503".into(),
+            vendor_status: Some(503),
+        };
+        assert!(outbox
+            .record(Destination::Cibler, "9", "w", retry, 10)
+            .await
+            .unwrap());
+        let status = outbox.status("9").await.unwrap().unwrap();
+        assert_eq!(state(&status, Destination::Cibler), DeliveryState::Retrying);
+        assert_eq!(status.overall(), DeliveryState::Retrying);
+        assert_eq!(status.destinations[0].next_attempt_at_ms, Some(5_000));
+        assert_eq!(
+            status.destinations[0].last_error.as_deref(),
+            Some("HTTP 503")
+        );
+
+        // Not due before its next attempt time.
+        assert!(outbox
+            .claim_due(Destination::Cibler, 1, "w", LEASE, 4_999)
+            .await
+            .unwrap()
+            .is_empty());
+        let claimed = outbox
+            .claim_due(Destination::Cibler, 1, "w", LEASE, 5_000)
+            .await
+            .unwrap();
+        assert_eq!(claimed[0].attempts, 1);
+        let dead = Outcome::Dead {
+            error: "HTTP 400: bad".into(),
+            vendor_status: Some(400),
+            vendor_response: Some(r#"{"message":"bad"}"#.into()),
+        };
+        assert!(outbox
+            .record(Destination::Cibler, "9", "w", dead, 5_100)
+            .await
+            .unwrap());
+        let letters = outbox.dead_letters(10).await.unwrap();
+        assert_eq!(letters.len(), 1);
+        assert_eq!(letters[0].vendor_status, Some(400));
+        assert_eq!(
+            letters[0].vendor_response.as_deref(),
+            Some(r#"{"message":"bad"}"#)
+        );
+        assert_eq!(letters[0].attempts, 2);
+        assert_eq!(letters[0].updated_at_ms, 5_100);
+
+        // The operator retries it: due at once, with a fresh budget.
+        assert_eq!(outbox.retry_dead(Some("9"), None, 9_000).await.unwrap(), 1);
+        assert_eq!(outbox.retry_dead(Some("9"), None, 9_000).await.unwrap(), 0);
+        let claimed = outbox
+            .claim_due(Destination::Cibler, 1, "w", LEASE, 9_000)
+            .await
+            .unwrap();
+        assert_eq!(claimed[0].budget_started_at, 9_000);
+        assert!(outbox
+            .record(Destination::Cibler, "9", "w", delivered(), 9_500)
+            .await
+            .unwrap());
+        let status = outbox.status("9").await.unwrap().unwrap();
+        let cibler = &status.destinations[0];
+        assert_eq!(cibler.state, DeliveryState::Delivered);
+        assert_eq!(cibler.delivered_at_ms, Some(9_500));
+        assert_eq!(cibler.next_attempt_at_ms, None);
+        assert_eq!(cibler.attempts, 3);
+        // The earlier failure stays readable after the success.
+        assert_eq!(cibler.last_error.as_deref(), Some("HTTP 400: bad"));
+        assert!(outbox.dead_letters(10).await.unwrap().is_empty());
+    }
+
+    pub async fn retrying_dead_letters_can_be_narrowed(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        for id in ["d1", "d2"] {
+            outbox
+                .insert(checkout(id, InitialState::Pending), 0)
+                .await
+                .unwrap();
+        }
+        for destination in Destination::ALL {
+            let claimed = outbox
+                .claim_due(destination, 10, "w", LEASE, 0)
+                .await
+                .unwrap();
+            for row in claimed {
+                let dead = Outcome::Dead {
+                    error: "HTTP 401".into(),
+                    vendor_status: Some(401),
+                    vendor_response: None,
+                };
+                assert!(outbox
+                    .record(destination, &row.order_id, "w", dead, 1)
+                    .await
+                    .unwrap());
+            }
+        }
+        assert_eq!(outbox.dead_letters(10).await.unwrap().len(), 4);
+        assert_eq!(outbox.dead_letters(3).await.unwrap().len(), 3);
+        let retried = outbox
+            .retry_dead(Some("d1"), Some(Destination::Citrusad), 2)
+            .await
+            .unwrap();
+        assert_eq!(retried, 1);
+        let retried = outbox
+            .retry_dead(None, Some(Destination::Cibler), 2)
+            .await
+            .unwrap();
+        assert_eq!(retried, 2);
+        assert_eq!(outbox.retry_dead(None, None, 2).await.unwrap(), 1);
+        assert!(outbox.dead_letters(10).await.unwrap().is_empty());
+    }
+
+    pub async fn release_frees_a_lease_without_counting_an_attempt(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        outbox
+            .insert(checkout("r", InitialState::Pending), 0)
+            .await
+            .unwrap();
+        outbox
+            .claim_due(Destination::Cibler, 1, "w", LEASE, 0)
+            .await
+            .unwrap();
+        outbox.release(Destination::Cibler, "r", "w").await.unwrap();
+        let again = outbox
+            .claim_due(Destination::Cibler, 1, "w2", LEASE, 1)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].attempts, 0);
+    }
+
+    pub async fn depth_counts_rows_by_destination_and_state(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        outbox
+            .insert(checkout("1", InitialState::Pending), 0)
+            .await
+            .unwrap();
+        let skip = InitialState::Skipped {
+            reason: "no items".into(),
+        };
+        outbox.insert(checkout("2", skip), 0).await.unwrap();
+        let depth = outbox.depth().await.unwrap();
+        let count = |d, s| {
+            depth
+                .iter()
+                .find(|r| r.destination == d && r.state == s)
+                .map_or(0, |r| r.count)
+        };
+        assert_eq!(count(Destination::Cibler, DeliveryState::Pending), 2);
+        assert_eq!(count(Destination::Citrusad, DeliveryState::Pending), 1);
+        assert_eq!(count(Destination::Citrusad, DeliveryState::Skipped), 1);
+    }
+
+    pub async fn accepted_checkouts_survive_reopening(fresh: Fresh) {
+        {
+            let outbox = fresh.open().await;
+            outbox
+                .insert(checkout("keep", InitialState::Pending), 0)
+                .await
+                .unwrap();
+            // Leased by a process that then vanishes without closing anything.
+            outbox
+                .claim_due(Destination::Cibler, 1, "gone", LEASE, 0)
+                .await
+                .unwrap();
+            std::mem::forget(outbox);
+        }
+        let outbox = fresh.open().await;
+        let status = outbox.status("keep").await.unwrap().expect("still stored");
+        assert_eq!(status.destinations.len(), 2);
+        assert!(outbox
+            .claim_due(Destination::Cibler, 1, "new", LEASE, 1)
+            .await
+            .unwrap()
+            .is_empty());
+        let claimed = outbox
+            .claim_due(
+                Destination::Cibler,
+                1,
+                "new",
+                LEASE,
+                LEASE.as_millis() as i64,
+            )
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1, "the vanished process's lease expired");
+    }
+
+    /// Due rows come out oldest due first, whoever stored them.
+    pub async fn claims_take_the_oldest_due_rows_first(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        for (id, at) in [("late", 300), ("early", 100), ("middle", 200)] {
+            outbox
+                .insert(checkout(id, InitialState::Pending), at)
+                .await
+                .unwrap();
+        }
+        let claimed = outbox
+            .claim_due(Destination::Citrusad, 10, "w", LEASE, 1_000)
+            .await
+            .unwrap();
+        let ids: Vec<_> = claimed.iter().map(|c| c.order_id.as_str()).collect();
+        assert_eq!(ids, ["early", "middle", "late"]);
+    }
+
+    /// A CitrusAd batch fills from every instance's checkouts: orders stored through three
+    /// pools come out as one batch of 100, then the remaining 50.
+    pub async fn batches_fill_from_checkouts_of_every_instance(fresh: Fresh) {
+        let instances = [fresh.open().await, fresh.open().await, fresh.open().await];
+        for n in 0..150 {
+            instances[n % 3]
+                .insert(checkout(&format!("b{n:03}"), InitialState::Pending), 0)
+                .await
+                .unwrap();
+        }
+        let first = instances[1]
+            .claim_due(Destination::Citrusad, 100, "w1", LEASE, 1)
+            .await
+            .unwrap();
+        let second = instances[2]
+            .claim_due(Destination::Citrusad, 100, "w2", LEASE, 1)
+            .await
+            .unwrap();
+        assert_eq!((first.len(), second.len()), (100, 50));
+        let all: BTreeSet<_> = first.iter().chain(&second).map(|c| &c.order_id).collect();
+        assert_eq!(all.len(), 150);
+    }
+
+    /// Six workers on three pools claim, "send" and record 120 rows at once: every row is
+    /// delivered, and none is held by two workers at the same time (each row is claimed once,
+    /// since every outcome is recorded before its lease could expire).
+    pub async fn concurrent_workers_never_share_a_row(fresh: Fresh) {
+        let pools = [fresh.open().await, fresh.open().await, fresh.open().await];
+        for n in 0..120 {
+            pools[0]
+                .insert(checkout(&format!("c{n:03}"), InitialState::Pending), 0)
+                .await
+                .unwrap();
+        }
+        let mut workers = Vec::new();
+        for w in 0..6 {
+            let outbox = pools[w % 3].clone();
+            workers.push(tokio::spawn(async move {
+                let owner = format!("worker-{w}");
+                let mut mine = Vec::new();
+                loop {
+                    let claimed = outbox
+                        .claim_due(Destination::Cibler, 7, &owner, LEASE, 10)
+                        .await
+                        .unwrap();
+                    if claimed.is_empty() {
+                        return mine;
+                    }
+                    for row in claimed {
+                        tokio::task::yield_now().await;
+                        let recorded = outbox
+                            .record(Destination::Cibler, &row.order_id, &owner, delivered(), 20)
+                            .await
+                            .unwrap();
+                        assert!(recorded, "{owner} lost its lease on {}", row.order_id);
+                        mine.push(row.order_id);
+                    }
+                }
+            }));
+        }
+        let mut all = Vec::new();
+        for worker in workers {
+            all.extend(worker.await.unwrap());
+        }
+        let unique: BTreeSet<_> = all.iter().collect();
+        assert_eq!(all.len(), 120, "each row claimed exactly once");
+        assert_eq!(unique.len(), 120);
+    }
 }
 
+/// Instantiates every case for one backend, as `#[tokio::test]`s in a module of its name.
+macro_rules! storage_suite {
+    ($backend:ident, $fresh:expr, [$($case:ident),+ $(,)?]) => {
+        mod $backend {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    cases::$case($fresh()).await;
+                }
+            )+
+        }
+    };
+}
+
+macro_rules! both_backends {
+    ($($case:ident),+ $(,)?) => {
+        storage_suite!(sqlite, Fresh::sqlite, [$($case),+]);
+        storage_suite!(postgres, Fresh::postgres, [$($case),+]);
+    };
+}
+
+both_backends!(
+    an_order_is_stored_once_and_a_repeat_sees_its_state,
+    concurrent_repeats_store_one_row,
+    skipped_destinations_are_never_claimed,
+    a_lease_keeps_rows_from_other_workers_until_it_expires,
+    outcomes_move_rows_through_their_states,
+    retrying_dead_letters_can_be_narrowed,
+    release_frees_a_lease_without_counting_an_attempt,
+    depth_counts_rows_by_destination_and_state,
+    accepted_checkouts_survive_reopening,
+    claims_take_the_oldest_due_rows_first,
+    batches_fill_from_checkouts_of_every_instance,
+    concurrent_workers_never_share_a_row,
+);
+
 #[tokio::test]
-async fn a_new_relay_frees_the_leases_of_a_crashed_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = open(&dir).await;
-    outbox
-        .insert(checkout("crash", InitialState::Pending), 0)
-        .await
-        .unwrap();
-    let now = ordersync_relay::clock::now_ms();
-    let held = outbox
-        .claim_due(Destination::Cibler, 1, "crashed", LEASE, now)
-        .await
-        .unwrap();
-    assert_eq!(held.len(), 1);
-    assert!(outbox
-        .claim_due(Destination::Cibler, 1, "next", LEASE, now)
-        .await
-        .unwrap()
-        .is_empty());
-    let url = format!("sqlite://{}", dir.path().join("outbox.db").display());
-    let restarted = ordersync_relay::outbox::open_for_delivery(&url)
-        .await
-        .unwrap();
-    let resumed = restarted
-        .claim_due(Destination::Cibler, 1, "next", LEASE, now)
-        .await
-        .unwrap();
-    assert_eq!(resumed.len(), 1, "due at once, not after the lease");
+async fn an_unsupported_url_is_refused_without_echoing_it() {
+    let Err(error) = outbox::open("mysql://root:hunter2@db/x").await else {
+        panic!("mysql is not a backend");
+    };
+    assert!(matches!(error, StorageError::UnsupportedUrl(_)));
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+}
+
+/// SQLite only: durability settings, and a restarted relay (the only process on its file)
+/// frees a crashed predecessor's leases at once.
+mod sqlite_only {
+    use super::*;
+
+    #[tokio::test]
+    async fn durability_pragmas_are_in_force() {
+        let fresh = Fresh::sqlite();
+        let outbox = SqliteOutbox::open(&fresh.url).await.unwrap();
+        assert_eq!(outbox.pragma("journal_mode").await.unwrap(), "wal");
+        // 2 = FULL: each commit waits for the WAL to reach the disk.
+        assert_eq!(outbox.pragma("synchronous").await.unwrap(), "2");
+    }
+
+    #[tokio::test]
+    async fn a_new_relay_frees_the_leases_of_a_crashed_one() {
+        let fresh = Fresh::sqlite();
+        let outbox = fresh.open().await;
+        outbox
+            .insert(checkout("crash", InitialState::Pending), 0)
+            .await
+            .unwrap();
+        let now = ordersync_relay::clock::now_ms();
+        let held = outbox
+            .claim_due(Destination::Cibler, 1, "crashed", LEASE, now)
+            .await
+            .unwrap();
+        assert_eq!(held.len(), 1);
+        assert!(outbox
+            .claim_due(Destination::Cibler, 1, "next", LEASE, now)
+            .await
+            .unwrap()
+            .is_empty());
+        let restarted = outbox::open_for_delivery(&fresh.url).await.unwrap();
+        let resumed = restarted
+            .claim_due(Destination::Cibler, 1, "next", LEASE, now)
+            .await
+            .unwrap();
+        assert_eq!(resumed.len(), 1, "due at once, not after the lease");
+    }
+}
+
+/// PostgreSQL only: migrations from several instances at once, a newer schema refused, and
+/// a starting instance leaving the live leases of the others alone.
+mod postgres_only {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn several_instances_starting_at_once_migrate_once() {
+        let fresh = Fresh::postgres();
+        let mut starts = Vec::new();
+        for _ in 0..6 {
+            let url = fresh.url.clone();
+            starts.push(tokio::spawn(async move {
+                PostgresOutbox::open(&url).await.map(|_| ())
+            }));
+        }
+        for start in starts {
+            start.await.unwrap().expect("every instance starts");
+        }
+        let outbox = PostgresOutbox::open(&fresh.url).await.unwrap();
+        assert_eq!(outbox.schema_versions().await.unwrap(), vec![1]);
+        assert_eq!(outbox.migrate().await.unwrap(), 0, "nothing left to apply");
+        outbox
+            .insert(checkout("m", InitialState::Pending), 0)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_schema_newer_than_the_relay_is_refused() {
+        let fresh = Fresh::postgres();
+        PostgresOutbox::open(&fresh.url).await.unwrap();
+        let Keep::Database(database) = &fresh._keep else {
+            unreachable!()
+        };
+        database.psql("INSERT INTO ordersync_schema_migrations VALUES (99, 'from the future', 0)");
+        let error = PostgresOutbox::open(&fresh.url).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StorageError::SchemaTooNew {
+                    found: 99,
+                    known: 1
+                }
+            ),
+            "{error}"
+        );
+        assert!(error.to_string().contains("upgrade this relay"));
+    }
+
+    #[tokio::test]
+    async fn a_starting_instance_leaves_the_leases_of_live_ones() {
+        let fresh = Fresh::postgres();
+        let live = fresh.open().await;
+        live.insert(checkout("held", InitialState::Pending), 0)
+            .await
+            .unwrap();
+        let now = ordersync_relay::clock::now_ms();
+        let held = live
+            .claim_due(Destination::Cibler, 1, "live-instance", LEASE, now)
+            .await
+            .unwrap();
+        assert_eq!(held.len(), 1);
+        let starting = outbox::open_for_delivery(&fresh.url).await.unwrap();
+        assert!(
+            starting
+                .claim_due(Destination::Cibler, 1, "new-instance", LEASE, now)
+                .await
+                .unwrap()
+                .is_empty(),
+            "the live instance's lease must hold"
+        );
+        assert!(live
+            .record(
+                Destination::Cibler,
+                "held",
+                "live-instance",
+                delivered(),
+                now
+            )
+            .await
+            .unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_named_without_the_password() {
+        // A port nothing listens on (the cluster's port + nothing bound there is not certain,
+        // so bind one and close it).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("postgres://relay:s3cret-pw@127.0.0.1:{port}/ordersync");
+        let error = PostgresOutbox::open(&url).await.unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains(&format!("127.0.0.1:{port}/ordersync")),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret-pw"), "{text}");
+    }
 }

@@ -4,9 +4,11 @@
 //! PostgreSQL one (several instances, issue 6) are interchangeable. The trait is shaped around
 //! *leases*: a worker claims due rows for a while (`lease_owner`, `lease_until`), and only the
 //! holder of a lease may record an outcome. A process that dies mid-delivery simply lets its
-//! leases run out, and the rows become due again. In PostgreSQL `claim_due` becomes
-//! `UPDATE ... WHERE ctid IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n) RETURNING ...`.
+//! leases run out, and the rows become due again. In PostgreSQL ([`PostgresOutbox`]) the claim
+//! is `SELECT ... FOR UPDATE SKIP LOCKED` feeding the lease's `UPDATE`, so several relay
+//! instances share one database without ever holding the same row.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::fmt;
@@ -16,6 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
+pub use postgres::PostgresOutbox;
 pub use sqlite::SqliteOutbox;
 
 /// Where an order goes.
@@ -240,8 +243,23 @@ pub enum StorageError {
     Database(#[from] sqlx::Error),
     #[error("storage holds an unexpected value: {0}")]
     Corrupt(String),
-    #[error("unsupported database URL {0:?}: use sqlite://PATH")]
+    /// Holds only the URL's scheme: the rest may carry a password.
+    #[error(
+        "unsupported database URL scheme {0:?}: use sqlite://PATH or postgres://HOST/DATABASE"
+    )]
     UnsupportedUrl(String),
+    /// `target` is host:port/database, never the password.
+    #[error("cannot connect to PostgreSQL at {target}: {source}")]
+    Connect {
+        target: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error(
+        "the database schema is at version {found}, newer than this relay knows ({known}): \
+         upgrade this relay to the version the other instances run"
+    )]
+    SchemaTooNew { found: i32, known: i32 },
 }
 
 /// The durable outbox behind the relay. Every method is one transaction.
@@ -304,31 +322,64 @@ pub trait Outbox: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StorageError>;
 }
 
-/// Opens the outbox for the relay that will deliver from it. With SQLite (one relay process
-/// per file) leases left by a crashed predecessor are freed, so its deliveries resume at once.
+/// The storage a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite://PATH` (or `sqlite:PATH`): one relay process per file.
+    Sqlite,
+    /// `postgres://...` or `postgresql://...`: any number of relay instances.
+    Postgres,
+}
+
+impl Backend {
+    /// Which backend `database_url` names; the error keeps only the scheme (a URL may hold a
+    /// password).
+    pub fn of(database_url: &str) -> Result<Backend, StorageError> {
+        let scheme = database_url
+            .split_once(':')
+            .map_or(database_url, |(scheme, _)| scheme);
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            _ => Err(StorageError::UnsupportedUrl(
+                scheme.chars().take(32).collect(),
+            )),
+        }
+    }
+}
+
+/// Opens the outbox for the relay that will deliver from it.
+///
+/// With SQLite (one relay process per file) leases left by a crashed predecessor are freed, so
+/// its deliveries resume at once. With PostgreSQL they are left alone: other live instances
+/// hold leases there, and a crashed instance's leases simply expire.
 pub async fn open_for_delivery(
     database_url: &str,
 ) -> Result<std::sync::Arc<dyn Outbox>, StorageError> {
-    if database_url.starts_with("sqlite:") {
-        let outbox = SqliteOutbox::open(database_url).await?;
-        let freed = outbox.release_orphaned_leases().await?;
-        if freed > 0 {
-            tracing::warn!(
-                freed,
-                "deliveries left in flight by a previous run are due again"
-            );
+    match Backend::of(database_url)? {
+        Backend::Sqlite => {
+            let outbox = SqliteOutbox::open(database_url).await?;
+            let freed = outbox.release_orphaned_leases().await?;
+            if freed > 0 {
+                tracing::warn!(
+                    freed,
+                    "deliveries left in flight by a previous run are due again"
+                );
+            }
+            Ok(std::sync::Arc::new(outbox))
         }
-        Ok(std::sync::Arc::new(outbox))
-    } else {
-        Err(StorageError::UnsupportedUrl(database_url.to_owned()))
+        Backend::Postgres => Ok(std::sync::Arc::new(
+            PostgresOutbox::open(database_url).await?,
+        )),
     }
 }
 
 /// Opens the outbox a database URL names (operator commands: leases are left alone).
 pub async fn open(database_url: &str) -> Result<std::sync::Arc<dyn Outbox>, StorageError> {
-    if database_url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(SqliteOutbox::open(database_url).await?))
-    } else {
-        Err(StorageError::UnsupportedUrl(database_url.to_owned()))
+    match Backend::of(database_url)? {
+        Backend::Sqlite => Ok(std::sync::Arc::new(SqliteOutbox::open(database_url).await?)),
+        Backend::Postgres => Ok(std::sync::Arc::new(
+            PostgresOutbox::open(database_url).await?,
+        )),
     }
 }

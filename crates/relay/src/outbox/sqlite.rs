@@ -206,7 +206,7 @@ impl Outbox for SqliteOutbox {
                WHERE destination = ? AND state IN ('pending', 'retrying') \
                  AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?) \
                ORDER BY next_attempt_at, rowid LIMIT ?) \
-             RETURNING order_id, attempts, budget_started_at",
+             RETURNING rowid, order_id, attempts, budget_started_at, next_attempt_at",
         )
         .bind(lease_owner)
         .bind(lease_until)
@@ -216,8 +216,20 @@ impl Outbox for SqliteOutbox {
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
+        // RETURNING comes in no promised order: restore oldest due first.
+        let mut claimed = claimed
+            .into_iter()
+            .map(|row| {
+                let key = (
+                    row.try_get::<i64, _>("next_attempt_at")?,
+                    row.try_get::<i64, _>("rowid")?,
+                );
+                Ok((key, row))
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        claimed.sort_by_key(|(key, _)| *key);
         let mut out = Vec::with_capacity(claimed.len());
-        for row in &claimed {
+        for (_, row) in &claimed {
             let order_id: String = row.try_get("order_id")?;
             let checkout =
                 sqlx::query("SELECT checkout_json, cookie_id FROM checkouts WHERE order_id = ?")

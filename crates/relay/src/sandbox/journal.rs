@@ -33,6 +33,10 @@ pub struct RecordedRequest {
     pub fault: Option<&'static str>,
     /// When it arrived, in milliseconds since the Unix epoch.
     pub received_at_ms: u64,
+    /// When the sandbox answered it (or dropped it on purpose); `null` while unanswered.
+    /// With `receivedAtMs`, the window in which the vendor was handling it: tests of several
+    /// relay instances check that no two windows of one order overlap.
+    pub answered_at_ms: Option<u64>,
 }
 
 /// How a recorded request ended.
@@ -65,6 +69,7 @@ impl Journal {
             status: None,
             fault: None,
             received_at_ms: now_ms(),
+            answered_at_ms: None,
         });
         seq
     }
@@ -76,6 +81,7 @@ impl Journal {
             entry.status = outcome.status;
             entry.violations = outcome.violations;
             entry.fault = outcome.fault;
+            entry.answered_at_ms = Some(now_ms());
         }
     }
 
@@ -159,6 +165,9 @@ mod tests {
         assert_eq!(entries[1].query, None);
         assert_eq!(entries[1].status, Some(200));
         assert_eq!(entries[0].headers["x-thing"], "a, b");
+        assert!(entries
+            .iter()
+            .all(|e| e.answered_at_ms.is_some_and(|at| at >= e.received_at_ms)));
     }
 
     #[test]

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // each e2e_*.rs file uses a different part of the harness
 
+pub mod postgres;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -273,6 +275,8 @@ pub struct RelayOptions {
     pub extra: Vec<String>,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
+    /// The outbox; `None`: a SQLite file in the relay's own temp dir.
+    pub database_url: Option<String>,
 }
 
 impl Default for RelayOptions {
@@ -282,6 +286,7 @@ impl Default for RelayOptions {
             accept_unsigned: false,
             extra: Vec::new(),
             env: Vec::new(),
+            database_url: None,
         }
     }
 }
@@ -333,6 +338,14 @@ impl Relay {
         self.dir.path().join("outbox.db")
     }
 
+    /// The outbox this relay runs on: the options' database URL, else its own SQLite file.
+    pub fn database_url(&self) -> String {
+        self.options
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.database_path().display()))
+    }
+
     fn log_path(&self, start: u32) -> PathBuf {
         self.dir.path().join(format!("relay-{start}.log"))
     }
@@ -352,10 +365,7 @@ impl Relay {
         command
             .arg("serve")
             .args(["--listen", &self.listen.to_string()])
-            .args([
-                "--database-url",
-                &format!("sqlite://{}", self.database_path().display()),
-            ])
+            .args(["--database-url", &self.database_url()])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("RUST_LOG", "info")
@@ -421,6 +431,30 @@ impl Relay {
         }
     }
 
+    /// SIGTERM, then waits (up to `DEADLINE`) for the graceful exit; returns its success.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut process) = self.process.take() else {
+            return false;
+        };
+        let pid = process.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "kill -TERM {pid}");
+        let status = wait_for("the relay to exit after SIGTERM", DEADLINE, || {
+            process.child.try_wait().ok().flatten()
+        });
+        status.success()
+    }
+
+    /// Whether the relay process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.process
+            .as_mut()
+            .is_some_and(|p| matches!(p.child.try_wait(), Ok(None)))
+    }
+
     /// Starts the relay again on the same address and outbox.
     pub fn restart(&mut self) {
         self.kill9();
@@ -440,10 +474,7 @@ impl Relay {
     pub fn operator(&self, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
         let output = Command::new(BINARY)
             .args(args)
-            .args([
-                "--database-url",
-                &format!("sqlite://{}", self.database_path().display()),
-            ])
+            .args(["--database-url", &self.database_url()])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(env.iter().copied())

@@ -1,0 +1,518 @@
+//! The PostgreSQL outbox: one database shared by several relay instances.
+//!
+//! Every instance runs the same delivery workers. A worker claims due rows with
+//! `SELECT ... FOR UPDATE SKIP LOCKED` and stamps them with its lease in the same statement, so
+//! two instances claiming at once get disjoint rows, and the lease (not a held transaction)
+//! keeps the rows away from everyone else while the vendor request is in flight. An instance
+//! that dies (kill -9, lost host) lets its leases run out; the others then claim those rows.
+//! Unlike SQLite, nothing frees leases at start: the other instances' leases are live.
+//!
+//! The schema is created by numbered migrations that every instance applies at start under a
+//! transaction-scoped advisory lock, so several instances starting together apply each one
+//! once. Tables carry an `ordersync_` prefix because a PostgreSQL database is often shared.
+//!
+//! Times are unix milliseconds from the relays' own clocks (as with SQLite): instances on
+//! several hosts need synchronised clocks (NTP), with skew far below the lease duration.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::Row;
+
+use super::{
+    ClaimedDelivery, DeadLetter, DeliveryState, DepthRow, Destination, DestinationStatus,
+    InitialState, InsertOutcome, NewCheckout, OrderStatus, Outbox, Outcome, StorageError,
+};
+
+/// Connections one relay instance opens at most. A relay's work is short transactions
+/// (insert, claim, record), so a few connections carry thousands of orders a minute; the
+/// README's sizing section multiplies this by the number of instances.
+pub const MAX_CONNECTIONS: u32 = 8;
+
+/// Key of the advisory lock held while migrations run (the bytes of "ordersyn").
+const MIGRATION_LOCK_KEY: i64 = 0x6f72_6465_7273_796e;
+
+/// The schema, one numbered step at a time. A step is never edited once released: a change is
+/// a new step, so every database can be brought forward from whatever version it holds.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "checkouts and deliveries",
+    sql: r#"
+CREATE TABLE ordersync_checkouts (
+    order_id      TEXT PRIMARY KEY,
+    checkout_json TEXT NOT NULL,
+    cookie_id     TEXT,
+    accepted_at   BIGINT NOT NULL
+);
+CREATE TABLE ordersync_deliveries (
+    -- Arrival order, so due rows are claimed first in, first out.
+    id                BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+    destination       TEXT NOT NULL CHECK (destination IN ('cibler', 'citrusad')),
+    order_id          TEXT NOT NULL REFERENCES ordersync_checkouts (order_id),
+    state             TEXT NOT NULL
+                      CHECK (state IN ('pending', 'retrying', 'delivered', 'dead', 'skipped')),
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at   BIGINT NOT NULL,
+    budget_started_at BIGINT NOT NULL,
+    lease_owner       TEXT,
+    lease_until       BIGINT,
+    last_error        TEXT,
+    vendor_status     INTEGER,
+    vendor_response   TEXT,
+    created_at        BIGINT NOT NULL,
+    updated_at        BIGINT NOT NULL,
+    delivered_at      BIGINT,
+    PRIMARY KEY (destination, order_id)
+);
+-- Only rows still to deliver are indexed for claiming, so the claim stays cheap however many
+-- delivered rows accumulate.
+CREATE INDEX ordersync_deliveries_due ON ordersync_deliveries (destination, next_attempt_at, id)
+    WHERE state IN ('pending', 'retrying');
+CREATE INDEX ordersync_deliveries_by_order ON ordersync_deliveries (order_id);
+CREATE INDEX ordersync_deliveries_dead ON ordersync_deliveries (updated_at, order_id)
+    WHERE state = 'dead';
+"#,
+}];
+
+struct Migration {
+    version: i32,
+    description: &'static str,
+    sql: &'static str,
+}
+
+/// The outbox in a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PostgresOutbox {
+    pool: PgPool,
+}
+
+impl PostgresOutbox {
+    /// Connects to the database a `postgres://` URL names and brings its schema up to date.
+    /// The password may be left out of the URL and given as `PGPASSWORD`.
+    pub async fn open(database_url: &str) -> Result<Self, StorageError> {
+        let options = PgConnectOptions::from_str(database_url)?.application_name("ordersync-relay");
+        let target = format!(
+            "{}:{}/{}",
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or(options.get_username())
+        );
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|source| StorageError::Connect { target, source })?;
+        let outbox = Self { pool };
+        let applied = outbox.migrate().await?;
+        if applied > 0 {
+            tracing::info!(applied, "PostgreSQL outbox schema migrated");
+        }
+        Ok(outbox)
+    }
+
+    /// Applies the migrations this database lacks; returns how many. Several instances may
+    /// call this at once: the advisory lock makes them take turns, and each sees what the
+    /// previous one applied. The lock is transaction-scoped, so a crash cannot leave it held.
+    pub async fn migrate(&self) -> Result<usize, StorageError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK_KEY)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS ordersync_schema_migrations (\
+               version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let applied: Vec<i32> =
+            sqlx::query_scalar("SELECT version FROM ordersync_schema_migrations")
+                .fetch_all(&mut *tx)
+                .await?;
+        let known = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
+        if let Some(newer) = applied.iter().copied().filter(|v| *v > known).max() {
+            return Err(StorageError::SchemaTooNew {
+                found: newer,
+                known,
+            });
+        }
+        let mut count = 0;
+        for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+            sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO ordersync_schema_migrations (version, description, applied_at) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(migration.version)
+            .bind(migration.description)
+            .bind(crate::clock::now_ms())
+            .execute(&mut *tx)
+            .await?;
+            count += 1;
+        }
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    /// The schema versions applied to this database, oldest first.
+    pub async fn schema_versions(&self) -> Result<Vec<i32>, StorageError> {
+        Ok(
+            sqlx::query_scalar("SELECT version FROM ordersync_schema_migrations ORDER BY version")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn destination_status(row: &PgRow) -> Result<DestinationStatus, StorageError> {
+    let state: DeliveryState = row.try_get::<String, _>("state")?.parse()?;
+    let waiting = matches!(state, DeliveryState::Pending | DeliveryState::Retrying);
+    Ok(DestinationStatus {
+        destination: row.try_get::<String, _>("destination")?.parse()?,
+        state,
+        attempts: count(row.try_get::<i32, _>("attempts")?)?,
+        last_error: row.try_get("last_error")?,
+        created_at_ms: row.try_get("created_at")?,
+        updated_at_ms: row.try_get("updated_at")?,
+        delivered_at_ms: row.try_get("delivered_at")?,
+        next_attempt_at_ms: waiting
+            .then(|| row.try_get("next_attempt_at"))
+            .transpose()?,
+    })
+}
+
+fn count(value: i32) -> Result<u32, StorageError> {
+    u32::try_from(value).map_err(|_| StorageError::Corrupt(format!("negative count {value}")))
+}
+
+fn vendor_status(value: Option<i32>) -> Result<Option<u16>, StorageError> {
+    value
+        .map(|status| {
+            u16::try_from(status)
+                .map_err(|_| StorageError::Corrupt(format!("vendor status {status}")))
+        })
+        .transpose()
+}
+
+/// The columns `record` writes for an outcome.
+struct Recorded {
+    state: DeliveryState,
+    next_attempt_at: i64,
+    error: Option<String>,
+    vendor_status: Option<i32>,
+    vendor_response: Option<String>,
+    delivered_at: Option<i64>,
+}
+
+impl Recorded {
+    fn from_outcome(outcome: Outcome, now_ms: i64) -> Self {
+        match outcome {
+            Outcome::Delivered {
+                vendor_status,
+                vendor_response,
+            } => Recorded {
+                state: DeliveryState::Delivered,
+                next_attempt_at: now_ms,
+                error: None,
+                vendor_status: Some(i32::from(vendor_status)),
+                vendor_response,
+                delivered_at: Some(now_ms),
+            },
+            Outcome::Retry {
+                next_attempt_at,
+                error,
+                vendor_status,
+            } => Recorded {
+                state: DeliveryState::Retrying,
+                next_attempt_at,
+                error: Some(error),
+                vendor_status: vendor_status.map(i32::from),
+                vendor_response: None,
+                delivered_at: None,
+            },
+            Outcome::Dead {
+                error,
+                vendor_status,
+                vendor_response,
+            } => Recorded {
+                state: DeliveryState::Dead,
+                next_attempt_at: now_ms,
+                error: Some(error),
+                vendor_status: vendor_status.map(i32::from),
+                vendor_response,
+                delivered_at: None,
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl Outbox for PostgresOutbox {
+    async fn insert(
+        &self,
+        checkout: NewCheckout,
+        now_ms: i64,
+    ) -> Result<InsertOutcome, StorageError> {
+        let mut destinations = Vec::with_capacity(checkout.destinations.len());
+        let mut states = Vec::with_capacity(checkout.destinations.len());
+        let mut reasons: Vec<Option<String>> = Vec::with_capacity(checkout.destinations.len());
+        for (destination, initial) in &checkout.destinations {
+            destinations.push(destination.as_str());
+            match initial {
+                InitialState::Pending => {
+                    states.push(DeliveryState::Pending.as_str());
+                    reasons.push(None);
+                }
+                InitialState::Skipped { reason } => {
+                    states.push(DeliveryState::Skipped.as_str());
+                    reasons.push(Some(reason.clone()));
+                }
+            }
+        }
+        // One statement, so one round trip and atomic on its own: the deliveries are written
+        // only when the checkout row was. A concurrent insert of the same order id waits on
+        // the primary key until this commits, then inserts nothing and reports `Existing`.
+        // With `synchronous_commit = on` (the server default) the commit has reached the WAL
+        // on disk before this returns.
+        let inserted: i64 = sqlx::query_scalar(
+            "WITH checkout AS ( \
+               INSERT INTO ordersync_checkouts (order_id, checkout_json, cookie_id, accepted_at) \
+               VALUES ($1, $2, $3, $4) ON CONFLICT (order_id) DO NOTHING RETURNING order_id), \
+             deliveries AS ( \
+               INSERT INTO ordersync_deliveries (destination, order_id, state, next_attempt_at, \
+                 budget_started_at, last_error, created_at, updated_at) \
+               SELECT planned.destination, checkout.order_id, planned.state, $4, $4, \
+                 planned.reason, $4, $4 \
+               FROM checkout, \
+                 UNNEST($5::text[], $6::text[], $7::text[]) AS planned (destination, state, reason)) \
+             SELECT COUNT(*) FROM checkout",
+        )
+        .bind(&checkout.order_id)
+        .bind(&checkout.checkout_json)
+        .bind(&checkout.cookie_id)
+        .bind(now_ms)
+        .bind(&destinations)
+        .bind(&states)
+        .bind(&reasons)
+        .fetch_one(&self.pool)
+        .await?;
+        if inserted == 1 {
+            return Ok(InsertOutcome::Inserted);
+        }
+        let status = self.status(&checkout.order_id).await?.ok_or_else(|| {
+            StorageError::Corrupt(format!("order {} vanished", checkout.order_id))
+        })?;
+        Ok(InsertOutcome::Existing(status))
+    }
+
+    async fn claim_due(
+        &self,
+        destination: Destination,
+        limit: u32,
+        lease_owner: &str,
+        lease: Duration,
+        now_ms: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StorageError> {
+        let lease_until =
+            now_ms.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        // SKIP LOCKED: rows another instance is claiming this very moment are passed over
+        // instead of waited for, so concurrent claims return disjoint sets at once.
+        // MATERIALIZED: the locking subquery runs exactly once.
+        let rows = sqlx::query(
+            "WITH due AS MATERIALIZED ( \
+               SELECT id FROM ordersync_deliveries \
+               WHERE destination = $3 AND state IN ('pending', 'retrying') \
+                 AND next_attempt_at <= $4 AND (lease_until IS NULL OR lease_until <= $4) \
+               ORDER BY next_attempt_at, id \
+               LIMIT $5 \
+               FOR UPDATE SKIP LOCKED) \
+             UPDATE ordersync_deliveries AS d SET lease_owner = $1, lease_until = $2 \
+             FROM due, ordersync_checkouts AS c \
+             WHERE d.id = due.id AND c.order_id = d.order_id \
+             RETURNING d.id, d.order_id, d.attempts, d.budget_started_at, d.next_attempt_at, \
+               c.checkout_json, c.cookie_id",
+        )
+        .bind(lease_owner)
+        .bind(lease_until)
+        .bind(destination.as_str())
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut claimed = rows
+            .iter()
+            .map(|row| {
+                let order = (
+                    row.try_get::<i64, _>("next_attempt_at")?,
+                    row.try_get::<i64, _>("id")?,
+                );
+                let delivery = ClaimedDelivery {
+                    order_id: row.try_get("order_id")?,
+                    destination,
+                    checkout_json: row.try_get("checkout_json")?,
+                    cookie_id: row.try_get("cookie_id")?,
+                    attempts: count(row.try_get("attempts")?)?,
+                    budget_started_at: row.try_get("budget_started_at")?,
+                };
+                Ok((order, delivery))
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        // RETURNING has no order of its own: restore first in, first out.
+        claimed.sort_by_key(|(order, _)| *order);
+        Ok(claimed.into_iter().map(|(_, delivery)| delivery).collect())
+    }
+
+    async fn record(
+        &self,
+        destination: Destination,
+        order_id: &str,
+        lease_owner: &str,
+        outcome: Outcome,
+        now_ms: i64,
+    ) -> Result<bool, StorageError> {
+        let recorded = Recorded::from_outcome(outcome, now_ms);
+        let changed = sqlx::query(
+            "UPDATE ordersync_deliveries SET state = $1, attempts = attempts + 1, \
+             next_attempt_at = $2, last_error = COALESCE($3, last_error), vendor_status = $4, \
+             vendor_response = COALESCE($5, vendor_response), delivered_at = $6, \
+             updated_at = $7, lease_owner = NULL, lease_until = NULL \
+             WHERE destination = $8 AND order_id = $9 AND lease_owner = $10",
+        )
+        .bind(recorded.state.as_str())
+        .bind(recorded.next_attempt_at)
+        .bind(recorded.error)
+        .bind(recorded.vendor_status)
+        .bind(recorded.vendor_response)
+        .bind(recorded.delivered_at)
+        .bind(now_ms)
+        .bind(destination.as_str())
+        .bind(order_id)
+        .bind(lease_owner)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn release(
+        &self,
+        destination: Destination,
+        order_id: &str,
+        lease_owner: &str,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "UPDATE ordersync_deliveries SET lease_owner = NULL, lease_until = NULL \
+             WHERE destination = $1 AND order_id = $2 AND lease_owner = $3",
+        )
+        .bind(destination.as_str())
+        .bind(order_id)
+        .bind(lease_owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn status(&self, order_id: &str) -> Result<Option<OrderStatus>, StorageError> {
+        // One statement, so the checkout and its destinations come from one snapshot.
+        let rows = sqlx::query(
+            "SELECT c.accepted_at, d.destination, d.state, d.attempts, d.last_error, \
+               d.created_at, d.updated_at, d.delivered_at, d.next_attempt_at \
+             FROM ordersync_checkouts AS c \
+             LEFT JOIN ordersync_deliveries AS d ON d.order_id = c.order_id \
+             WHERE c.order_id = $1 ORDER BY d.destination",
+        )
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let accepted_at_ms: i64 = first.try_get("accepted_at")?;
+        let mut destinations = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.try_get::<Option<String>, _>("destination")?.is_some() {
+                destinations.push(destination_status(row)?);
+            }
+        }
+        Ok(Some(OrderStatus {
+            order_id: order_id.to_owned(),
+            accepted_at_ms,
+            destinations,
+        }))
+    }
+
+    async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT order_id, destination, attempts, last_error, vendor_status, \
+             vendor_response, updated_at FROM ordersync_deliveries WHERE state = 'dead' \
+             ORDER BY updated_at, order_id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DeadLetter {
+                    order_id: row.try_get("order_id")?,
+                    destination: row.try_get::<String, _>("destination")?.parse()?,
+                    attempts: count(row.try_get("attempts")?)?,
+                    error: row.try_get("last_error")?,
+                    vendor_status: vendor_status(row.try_get("vendor_status")?)?,
+                    vendor_response: row.try_get("vendor_response")?,
+                    updated_at_ms: row.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn retry_dead(
+        &self,
+        order_id: Option<&str>,
+        destination: Option<Destination>,
+        now_ms: i64,
+    ) -> Result<u64, StorageError> {
+        let changed = sqlx::query(
+            "UPDATE ordersync_deliveries SET state = 'pending', next_attempt_at = $1, \
+             budget_started_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL \
+             WHERE state = 'dead' AND ($2::text IS NULL OR order_id = $2) \
+               AND ($3::text IS NULL OR destination = $3)",
+        )
+        .bind(now_ms)
+        .bind(order_id)
+        .bind(destination.map(Destination::as_str))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(changed)
+    }
+
+    async fn depth(&self) -> Result<Vec<DepthRow>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT destination, state, COUNT(*) AS n FROM ordersync_deliveries \
+             GROUP BY destination, state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DepthRow {
+                    destination: row.try_get::<String, _>("destination")?.parse()?,
+                    state: row.try_get::<String, _>("state")?.parse()?,
+                    count: u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
