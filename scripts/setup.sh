@@ -63,6 +63,20 @@ ensure_pyjwt_venv() {
   fi
 }
 
+# --- PostgreSQL server for the relay's multi-instance tests --------------------------------
+# Debian's server binaries (/usr/lib/postgresql/<version>/bin) and the `postgres` user the
+# tests run them as. Only the binaries: the tests create, start and stop their own throwaway
+# clusters on loopback (crates/relay/tests/common/postgres.rs); the package's own default
+# cluster is not started here.
+ensure_postgres() {
+  apt_install postgresql
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    log "postgresql installed but no /usr/lib/postgresql/*/bin/initdb found" >&2
+    return 1
+  fi
+}
+# ---------------------------------------------------------------------------------------------
+
 # --- Benchmarks only (`scripts/setup.sh bench`; not part of `all`) -------------------------
 # The load generator (wrk, Debian), cargo-fuzz (crates.io; run with RUSTC_BOOTSTRAP=1 on the
 # stable toolchain), and schemathesis in a virtual environment at target/bench-venv, pinned by
@@ -87,7 +101,7 @@ ensure_bench_tools() {
 
 case "${1:-all}" in
   build) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_npm_packages ;;
-  all) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_browsers; ensure_npm_packages; ensure_pyjwt_venv ;;
+  all) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_browsers; ensure_npm_packages; ensure_pyjwt_venv; ensure_postgres ;;
   bench) ensure_bench_tools ;;
   *) echo "usage: $0 [build|all|bench]" >&2; exit 2 ;;
 esac
