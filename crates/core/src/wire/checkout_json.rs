@@ -18,14 +18,26 @@ pub enum JsonCheckoutError {
     Invalid(#[from] ValidationError),
 }
 
-/// Parses JSON text into an [`Input`], numbers kept as their literal text.
+/// Deepest nesting [`input_from_json`] reads. A checkout is four levels deep (envelope,
+/// checkout, items, item); the limit is far above that and keeps hostile input such as
+/// `[[[[…]]]]` from recursing once per level until the thread's stack overflows (each level is
+/// re-parsed from its raw text, so serde_json's own recursion limit does not apply across them).
+/// It also bounds that re-parsing: at most this many passes over any byte of the text.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// Parses JSON text into an [`Input`], numbers kept as their literal text. Nesting deeper than
+/// [`MAX_JSON_DEPTH`] is refused as invalid JSON.
 pub fn input_from_json(text: &str) -> Result<Input, serde_json::Error> {
     let raw: &RawValue = serde_json::from_str(text)?;
-    input_from_raw(raw)
+    input_from_raw(raw, 0)
 }
 
-fn input_from_raw(raw: &RawValue) -> Result<Input, serde_json::Error> {
+fn input_from_raw(raw: &RawValue, depth: usize) -> Result<Input, serde_json::Error> {
     let text = raw.get();
+    let nested = matches!(text.as_bytes().first(), Some(b'{' | b'['));
+    if nested && depth >= MAX_JSON_DEPTH {
+        return Err(serde::de::Error::custom("JSON nested too deeply"));
+    }
     Ok(match text.as_bytes().first() {
         Some(b'{') => {
             // Pairs, not a map: members keep their order and duplicates stay visible, so
@@ -34,7 +46,7 @@ fn input_from_raw(raw: &RawValue) -> Result<Input, serde_json::Error> {
             Input::Object(
                 members
                     .into_iter()
-                    .map(|(k, v)| input_from_raw(v).map(|v| (k, v)))
+                    .map(|(k, v)| input_from_raw(v, depth + 1).map(|v| (k, v)))
                     .collect::<Result<_, _>>()?,
             )
         }
@@ -43,7 +55,7 @@ fn input_from_raw(raw: &RawValue) -> Result<Input, serde_json::Error> {
             Input::Array(
                 elements
                     .into_iter()
-                    .map(input_from_raw)
+                    .map(|v| input_from_raw(v, depth + 1))
                     .collect::<Result<_, _>>()?,
             )
         }
@@ -162,5 +174,22 @@ impl<'a> From<&'a LineItem> for LineItemJson<'a> {
             seller_id: i.seller_id.as_deref(),
             catalog_id: i.catalog_id.as_deref(),
         }
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::{input_from_json, MAX_JSON_DEPTH};
+
+    #[test]
+    fn nesting_is_read_up_to_the_limit_and_refused_beyond_it_without_recursing_further() {
+        let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        assert!(input_from_json(&nested(MAX_JSON_DEPTH)).is_ok());
+        assert!(input_from_json(&nested(MAX_JSON_DEPTH + 1)).is_err());
+        // Deep enough to overflow any thread's stack if each level recursed.
+        let hostile = format!("{}{}", "[".repeat(1_000_000), "]".repeat(1_000_000));
+        assert!(input_from_json(&hostile).is_err());
+        let objects = format!("{}1{}", r#"{"a":"#.repeat(100_000), "}".repeat(100_000));
+        assert!(input_from_json(&objects).is_err());
     }
 }
