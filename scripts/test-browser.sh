@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The browser module's tests: the TypeScript types (tsc --strict), wasm-bindgen-test suites in headless Chromium, headless Firefox
-# and Node against a local test server, plus the native tests (unit tests and the ad-blocker
-# filter check of pkg/ and www/ names and request paths). Runs every suite even when one
-# fails, prints each runner's summary, exits non-zero if any failed.
+# The browser module's tests: the TypeScript types (tsc --strict); wasm-bindgen-test suites in
+# headless Chromium, headless Firefox and Node against a local test server; the native tests
+# (unit tests and the ad-blocker filter check of pkg/ and www/ names and request paths); and
+# end-to-end checks of the built package in Chromium (tests/package-e2e.mjs). Runs every
+# suite even when one fails, prints each runner's summary, exits non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,7 +55,7 @@ run() {
   fi
   local status=${PIPESTATUS[0]}
   local summary
-  summary=$(grep -E '^(test result:|types:)' "$log_dir/$name.log" | tr '\n' ' ')
+  summary=$(grep -E '^(test result:|types:|# (pass|fail) )' "$log_dir/$name.log" | tr '\n' ' ')
   summaries+=("$name: ${summary:-no summary} (exit $status)")
   [ "$status" -eq 0 ] || failed+=("$name")
 }
@@ -66,6 +67,7 @@ run native cargo test -p ordersync --lib --test filters
 run node wasm_test node
 run chromium env CHROMEDRIVER=/usr/bin/chromedriver bash -c "$(declare -f wasm_test); wasm_test browser"
 run firefox env GECKODRIVER="$(command -v geckodriver)" bash -c "$(declare -f wasm_test); wasm_test browser"
+run package-e2e node --test tests/package-e2e.mjs
 
 echo "[test-browser] summaries:"
 for line in "${summaries[@]}"; do echo "  $line"; done

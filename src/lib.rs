@@ -282,7 +282,7 @@ pub fn flush_queue() -> Promise {
 /// Run by `init()`: retries what earlier pages left queued, and again whenever the browser
 /// comes back online. Calling it again does nothing.
 #[wasm_bindgen(start)]
-fn start() {
+pub fn start() {
     static STARTED: AtomicBool = AtomicBool::new(false);
     if STARTED.swap(true, Ordering::Relaxed) {
         return;

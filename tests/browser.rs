@@ -486,3 +486,111 @@ async fn many_large_hand_offs_in_a_row_are_all_accepted() {
         );
     }
 }
+
+fn pending_text() -> String {
+    run_js("return localStorage.getItem('ordersync.pending') || '';")
+        .as_string()
+        .unwrap_or_default()
+}
+
+async fn wait_for_posts(order_id: &str, count: usize) -> Vec<JsValue> {
+    let mut posts = Vec::new();
+    for _ in 0..50 {
+        posts = relay_posts(&requests_for(order_id).await);
+        if posts.len() >= count {
+            break;
+        }
+        sleep(100).await;
+    }
+    posts
+}
+
+#[wasm_bindgen_test]
+async fn the_next_report_and_the_online_event_retry_the_queue() {
+    run_js("localStorage.clear();");
+    let name = format!("later{}", order_id("l"));
+    set_status(&name, 503).await;
+    let first = order_id("first");
+    let second = order_id("second");
+    assert_eq!(
+        text(
+            &report(options(&relay(&name), &first, 1, "never")).await,
+            "relay.status"
+        ),
+        "queued"
+    );
+    set_status(&name, 202).await;
+
+    // The next reportOrder (another order) retries the queued one too.
+    let next = report(options(&relay(&name), &second, 1, "never")).await;
+    assert_eq!(text(&next, "relay.status"), "accepted");
+    assert_eq!(wait_for_posts(&first, 2).await.len(), 2);
+    for _ in 0..50 {
+        if !pending_text().contains(&first) {
+            break;
+        }
+        sleep(100).await;
+    }
+    assert!(!pending_text().contains(&first), "delivered, so dequeued");
+
+    // Queued again while down; the browser's `online` event retries it. (`init()` runs
+    // `start`, which listens for it; the test runner does not run start functions, so the
+    // test does. A second call does nothing.)
+    ordersync::start();
+    ordersync::start();
+    set_status(&name, 503).await;
+    let third = order_id("third");
+    report(options(&relay(&name), &third, 1, "never")).await;
+    set_status(&name, 202).await;
+    run_js("window.dispatchEvent(new Event('online'));");
+    let posts = wait_for_posts(&third, 2).await;
+    assert_eq!(
+        posts.len(),
+        2,
+        "one retry per online event, not two listeners"
+    );
+    run_js("localStorage.clear();");
+}
+
+#[wasm_bindgen_test]
+async fn the_queue_is_bounded_in_count_and_age() {
+    run_js("localStorage.clear();");
+    let ids: Vec<String> = (0..25).map(|i| order_id(&"c".repeat(i + 1))).collect();
+    for id in &ids {
+        report(options(DOWN_RELAY, id, 1, "never")).await;
+    }
+    let pending = pending_text();
+    assert_eq!(pending.lines().count(), 20, "at most 20 hand-offs kept");
+    assert!(!pending.contains(&ids[0]), "the oldest are dropped first");
+    assert!(pending.contains(&ids[24]));
+
+    // An entry older than 7 days is dropped, never sent.
+    let stale = order_id("stale");
+    let eight_days_ago = js_sys::Date::now() as u64 - 8 * 24 * 3600 * 1000;
+    run_js(&format!(
+        "localStorage.setItem('ordersync.pending', '{eight_days_ago}\\t{}/v1/checkouts\\t{stale}\\t{{}}\\n');",
+        relay("ok")
+    ));
+    let flushed = flush().await;
+    assert_eq!(number(&flushed, "remaining"), 0.0);
+    assert_eq!(number(&flushed, "delivered"), 0.0);
+    assert!(relay_posts(&requests_for(&stale).await).is_empty());
+    run_js("localStorage.clear();");
+}
+
+#[wasm_bindgen_test]
+async fn the_duplicate_guard_expires() {
+    run_js("localStorage.clear();");
+    let id = order_id("expired");
+    let yesterday = js_sys::Date::now() as u64 - 24 * 3600 * 1000;
+    run_js(&format!(
+        "localStorage.setItem('ordersync.reported', '{yesterday}\\t{id}\\n');"
+    ));
+    let report = report(options(&relay("ok"), &id, 1, "never")).await;
+    assert_eq!(
+        text(&report, "relay.status"),
+        "accepted",
+        "an expired entry is forgotten"
+    );
+    run_js("localStorage.clear();");
+}
