@@ -401,3 +401,45 @@ fn repeats_through_other_instances_are_answered_with_the_stored_order() {
     assert!(out.contains("no dead letters"), "{out}");
     assert!(fleet.cluster.port() > 0);
 }
+
+#[test]
+fn a_database_outage_is_reported_and_ridden_out_without_losing_an_order() {
+    let fleet = Fleet::start(2, &[]);
+    let before: Vec<u64> = (3_400_001..=3_400_010).collect();
+    for (n, id) in before.iter().enumerate() {
+        let reply = fleet.relays[n % 2].hand_off(&checkout(*id), None);
+        assert_eq!(reply.status, 202, "{}", reply.text);
+    }
+    fleet.cluster.pause();
+    for relay in &fleet.relays {
+        let started = Instant::now();
+        let ready = get(&format!("{}/readyz", relay.url));
+        assert_eq!(ready.status, 503, "{}", ready.text);
+        // Soon enough for a load balancer's health check to take the instance out.
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "/readyz took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(get(&format!("{}/healthz", relay.url)).status, 200);
+        // Not stored, and said so: the browser queues it and tries again later.
+        let refused = relay.hand_off(&checkout(3_400_100), None);
+        assert_eq!(refused.status, 503, "{}", refused.text);
+        assert!(refused.header("retry-after").is_some());
+        relay.assert_no_secret_in_logs();
+    }
+    fleet.cluster.resume();
+    let ready = |relay: &Relay| get(&format!("{}/readyz", relay.url)).status == 200;
+    wait_for("both instances ready again", DEADLINE, || {
+        fleet.relays.iter().all(ready).then_some(())
+    });
+    let after: Vec<u64> = (3_400_011..=3_400_020).chain([3_400_100]).collect();
+    for (n, id) in after.iter().enumerate() {
+        let reply = fleet.relays[n % 2].hand_off(&checkout(*id), None);
+        assert_eq!(reply.status, 202, "{}", reply.text);
+    }
+    let wanted: BTreeSet<String> = before.iter().chain(&after).map(u64::to_string).collect();
+    let seen = wait_all_delivered(&fleet.sandbox, &wanted);
+    assert!(overlaps(&seen).is_empty());
+    assert_eq!(fleet.sandbox.violations(), Vec::<String>::new());
+}

@@ -31,6 +31,9 @@ use super::{
 /// README's sizing section multiplies this by the number of instances.
 pub const MAX_CONNECTIONS: u32 = 8;
 
+/// How long a request waits for a pooled connection.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Key of the advisory lock held while migrations run (the bytes of "ordersyn").
 const MIGRATION_LOCK_KEY: i64 = 0x6f72_6465_7273_796e;
 
@@ -101,15 +104,23 @@ impl PostgresOutbox {
         );
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(Duration::from_secs(10))
+            // When the database is unreachable, a request waits this long for a connection
+            // before it gets its error (a 503 with Retry-After, `/readyz` 503): short enough
+            // for a load balancer's health check, long enough to ride out a brief burst.
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
-            .map_err(|source| StorageError::Connect { target, source })?;
+            .map_err(|source| StorageError::Connect {
+                target: target.clone(),
+                source,
+            })?;
         let outbox = Self { pool };
         let applied = outbox.migrate().await?;
-        if applied > 0 {
-            tracing::info!(applied, "PostgreSQL outbox schema migrated");
-        }
+        tracing::info!(
+            database = target.as_str(),
+            migrations_applied = applied,
+            "outbox on PostgreSQL"
+        );
         Ok(outbox)
     }
 

@@ -334,6 +334,30 @@ impl PgCluster {
         let _ = std::fs::remove_dir_all(&self.root);
     }
 
+    /// Stops the server but keeps its data (a database outage); [`PgCluster::resume`] starts
+    /// it again on the same port.
+    pub fn pause(&self) {
+        let output = self
+            .server_command("pg_ctl")
+            .arg("-D")
+            .arg(self.data_dir())
+            .args(["-m", "fast", "-w", "stop"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run pg_ctl stop");
+        assert!(
+            output.status.success(),
+            "pg_ctl stop: {}",
+            describe(&output)
+        );
+    }
+
+    pub fn resume(&self) {
+        if let Err(problem) = self.try_start() {
+            panic!("PostgreSQL did not start again: {problem}");
+        }
+    }
+
     /// Waits until the server accepts connections (after a restart of something else).
     pub fn wait_ready(&self, deadline: Duration) {
         let start = Instant::now();
