@@ -103,5 +103,6 @@ case "${1:-all}" in
   build) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_npm_packages ;;
   all) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_browsers; ensure_npm_packages; ensure_pyjwt_venv; ensure_postgres ;;
   bench) ensure_bench_tools ;;
-  *) echo "usage: $0 [build|all|bench]" >&2; exit 2 ;;
+  postgres) ensure_postgres ;;
+  *) echo "usage: $0 [build|all|bench|postgres]" >&2; exit 2 ;;
 esac
