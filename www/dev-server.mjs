@@ -1,14 +1,22 @@
-// The demo's web server: serves the confirmation page (www/index.html, www/demo.js) and the
-// built package (pkg/), and puts the relay on the shop's own origin under /ordersync, as a
-// shop's reverse proxy would (first-party path: no CORS, out of reach of generic ad-blocking
-// rules). With --relay it forwards there (the real ordersync-relay, vendors played by its
-// sandbox); without it, a small local endpoint answers 202 and records what it got.
+// The demo, as one process to start (scripts/demo.sh runs it; `npm start` runs that):
 //
-//   node www/dev-server.mjs [--port 8080] [--relay http://127.0.0.1:8787 --sandbox http://127.0.0.1:8788]
-import http from "node:http";
-import { readFile } from "node:fs/promises";
+//   node www/dev-server.mjs --relay-bin target/debug/ordersync-relay [--port 8080]
+//        [--data-dir .ordersync] [--relay-port 8787] [--sandbox-port 8788]
+//     starts the vendor sandbox and the relay (www/stack.mjs), then the shop server
+//     (www/shop-server.mjs) with signed checkouts and the relay proxied under /ordersync.
+//
+//   node www/dev-server.mjs [--port 8080]
+//     the shop server alone, with a local endpoint in place of the relay (unsigned checkouts):
+//     enough to try the browser module without building the relay.
+//
+// Prints the URLs (the first stdout line is `demo: http://127.0.0.1:PORT/ ...`), runs until
+// SIGINT or SIGTERM, then stops every process it started.
 import { fileURLToPath } from "node:url";
+import { once } from "node:events";
 import path from "node:path";
+
+import { createShopServer } from "./shop-server.mjs";
+import { startStack } from "./stack.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const arg = (name, fallback) => {
@@ -16,90 +24,50 @@ const arg = (name, fallback) => {
   return i > 0 ? process.argv[i + 1] : fallback;
 };
 const port = Number(arg("--port", "8080"));
-const relay = arg("--relay", "");
-const sandbox = arg("--sandbox", "");
-const recorded = [];
+const relayBin = arg("--relay-bin", "");
+const dataDir = path.resolve(root, arg("--data-dir", ".ordersync"));
 
-const files = {
-  "/": ["www/index.html", "text/html; charset=utf-8"],
-  "/index.html": ["www/index.html", "text/html; charset=utf-8"],
-  "/demo.js": ["www/demo.js", "text/javascript; charset=utf-8"],
-  "/pkg/ordersync.js": ["pkg/ordersync.js", "text/javascript; charset=utf-8"],
-  "/pkg/ordersync_bg.wasm": ["pkg/ordersync_bg.wasm", "application/wasm"],
-};
+const shop = createShopServer({ root, withRelay: Boolean(relayBin) });
+shop.server.listen(port, "127.0.0.1");
+await once(shop.server, "listening");
+const origin = `http://127.0.0.1:${shop.server.address().port}`;
 
-function json(res, status, body) {
-  res.writeHead(status, { "Content-Type": "application/json" });
-  res.end(JSON.stringify(body, null, 2));
+let stack = null;
+let stopping = false;
+async function stop(signal) {
+  if (stopping) return;
+  stopping = true;
+  console.error(`[demo] ${signal}: stopping`);
+  shop.server.close();
+  shop.server.closeAllConnections();
+  await stack?.stop();
+  process.exit(0);
 }
+process.on("SIGINT", () => stop("SIGINT"));
+process.on("SIGTERM", () => stop("SIGTERM"));
 
-async function body(req) {
-  const chunks = [];
-  for await (const chunk of req) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
-async function forward(req, res, target) {
-  const payload = await body(req);
+if (relayBin) {
   try {
-    const answer = await fetch(target, {
-      method: req.method,
-      headers: { "content-type": req.headers["content-type"] ?? "application/json" },
-      body: ["GET", "HEAD"].includes(req.method) ? undefined : payload,
+    stack = await startStack({
+      relayBin,
+      dataDir,
+      allowedOrigin: origin,
+      relayPort: Number(arg("--relay-port", "0")),
+      sandboxPort: Number(arg("--sandbox-port", "0")),
     });
-    res.writeHead(answer.status, {
-      "Content-Type": answer.headers.get("content-type") ?? "application/json",
-    });
-    res.end(Buffer.from(await answer.arrayBuffer()));
   } catch (error) {
-    json(res, 502, { error: { message: `relay unreachable: ${error.cause?.code ?? error.message}` } });
+    console.error(`[demo] could not start the relay and the sandbox: ${error.message}`);
+    shop.server.close();
+    process.exit(1);
   }
+  shop.attachStack(stack);
+  console.log(`demo: ${origin}/  (relay ${stack.relayUrl}, sandbox ${stack.sandboxUrl})`);
+  console.log(`  order-confirmation page  ${origin}/`);
+  console.log(`  inspector                ${origin}/inspector`);
+  console.log(`  Vite-built app           ${origin}/vite/  (after npm run build in examples/vite-app)`);
+  console.log(`  relay (proxied)          ${origin}/ordersync/v1/checkouts  -> ${stack.relayUrl}`);
+  console.log(`  vendor sandbox           ${stack.sandboxUrl}/__sandbox/requests`);
+  console.log(`  logs                     ${path.relative(root, stack.logs.relay)}, ${path.relative(root, stack.logs.sandbox)}`);
+} else {
+  console.log(`demo: ${origin}/  (local endpoint)`);
 }
-
-async function localEndpoint(req, res, url) {
-  const text = (await body(req)).toString("utf8");
-  let parsed = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // shown as text
-  }
-  recorded.push({ method: req.method, path: url.pathname, query: url.search.slice(1), body: parsed });
-  if (url.pathname === "/ordersync/v1/checkouts" && req.method === "POST") {
-    return json(res, 202, { orderId: parsed?.checkout?.orderId ?? null, status: "accepted" });
-  }
-  if (url.pathname === "/citrus/v1/resource/third-o") return json(res, 200, {});
-  json(res, 404, { error: { message: "not found" } });
-}
-
-const server = http.createServer(async (req, res) => {
-  const url = new URL(req.url, "http://localhost");
-  const file = files[url.pathname];
-  if (file && req.method === "GET") {
-    try {
-      const content = await readFile(path.join(root, file[0]));
-      res.writeHead(200, { "Content-Type": file[1], "Cache-Control": "no-store" });
-      return res.end(content);
-    } catch {
-      return json(res, 404, { error: { message: `${file[0]} missing: run npm run build` } });
-    }
-  }
-  if (url.pathname === "/demo/config.json") {
-    return json(res, 200, {
-      mode: relay ? "relay+sandbox" : "local endpoint",
-      citrusBaseUrl: sandbox || `http://127.0.0.1:${port}/citrus`,
-    });
-  }
-  if (url.pathname === "/demo/requests") {
-    if (!sandbox) return json(res, 200, recorded);
-    return forward(req, res, `${sandbox}/__sandbox/requests`);
-  }
-  if (url.pathname.startsWith("/ordersync/") && relay) {
-    return forward(req, res, relay + url.pathname.slice("/ordersync".length) + url.search);
-  }
-  return localEndpoint(req, res, url);
-});
-
-server.listen(port, "127.0.0.1", () => {
-  console.log(`demo: http://127.0.0.1:${port}/  (${relay ? `relay ${relay}, sandbox ${sandbox}` : "local endpoint"})`);
-});
