@@ -319,6 +319,24 @@ export function createShopServer({ root, withRelay }) {
     send(res, 200, { running: stack.relayRunning });
   }
 
+  /** The vendors' outage switch: the sandbox answers 503 to every vendor request while on. */
+  async function vendorOutage(req, res) {
+    if (!stack) return sendError(res, 409, "no sandbox in local-endpoint mode");
+    const faultsUrl = `${stack.sandboxUrl}/__sandbox/faults`;
+    if (req.method === "POST") {
+      const body = parseJson(await readBody(req));
+      if (typeof body?.down !== "boolean") return sendError(res, 400, "body must be {\"down\": true|false}");
+      const answer = await fetch(faultsUrl, {
+        method: "PUT",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ outage: body.down }),
+      });
+      if (!answer.ok) return sendError(res, 502, `the sandbox refused the change (HTTP ${answer.status})`);
+    }
+    const faults = await (await fetch(faultsUrl)).json();
+    send(res, 200, { down: Boolean(faults.outage) });
+  }
+
   async function serveFile(res, relative) {
     try {
       const content = await readFile(path.join(root, relative));
@@ -365,6 +383,7 @@ export function createShopServer({ root, withRelay }) {
     }
     if (pathname === "/demo/state" && req.method === "GET") return send(res, 200, await demoState());
     if (pathname === "/demo/relay" && req.method === "POST") return switchRelay(req, res);
+    if (pathname === "/demo/vendors" && ["GET", "POST"].includes(req.method)) return vendorOutage(req, res);
     if (pathname === "/demo/relay" && req.method === "GET") return send(res, 200, { running: stack ? stack.relayRunning : null });
     if (pathname === "/demo/requests" && req.method === "GET") {
       return send(res, 200, stack ? await sandboxJournal() : recorded);
