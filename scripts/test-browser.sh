@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The browser module's tests: the TypeScript types (tsc --strict); wasm-bindgen-test suites in
-# headless Chromium, headless Firefox and Node against a local test server; the native tests
+# headless Chromium, headless Firefox and Node against a local test server (and the hostile-input
+# suite, tests/hostile.rs, in both browsers); the native tests
 # (unit tests and the ad-blocker filter check of pkg/ and www/ names and request paths); and
 # end-to-end checks of the built package in Chromium (tests/package-e2e.mjs). Runs every
 # suite even when one fails, prints each runner's summary, exits non-zero if any failed.
@@ -67,6 +68,9 @@ run native cargo test -p ordersync --lib --test filters
 run node wasm_test node
 run chromium env CHROMEDRIVER=/usr/bin/chromedriver bash -c "$(declare -f wasm_test); wasm_test browser"
 run firefox env GECKODRIVER="$(command -v geckodriver)" bash -c "$(declare -f wasm_test); wasm_test browser"
+# Hostile options, pages and queues (tests/hostile.rs), in both browsers.
+run hostile-chromium env CHROMEDRIVER=/usr/bin/chromedriver bash -c "$(declare -f wasm_test); wasm_test hostile"
+run hostile-firefox env GECKODRIVER="$(command -v geckodriver)" bash -c "$(declare -f wasm_test); wasm_test hostile"
 run package-e2e node --test tests/package-e2e.mjs
 
 echo "[test-browser] summaries:"
