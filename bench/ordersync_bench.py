@@ -403,14 +403,14 @@ WRK_SCRIPT = ROOT / "bench/wrk/handoff.lua"
 
 
 def wrk(url: str, bodies: Path | None, duration_s: float, connections: int, threads: int = 2,
-        pace_ms: int = 0, timeout_s: int = 10) -> dict:
+        pace_ms: int = 0, timeout_s: int = 10, start_line: int = 0) -> dict:
     """Runs wrk against `url` (POST, one body per line of `bodies`, each sent once in turn per
     thread) and returns the JSON summary the Lua script prints: requests, rps, status counts,
     latency percentiles in ms. `pace_ms` > 0 makes each connection wait that long between
     requests (an approximately fixed rate of connections * 1000 / pace_ms per second)."""
     argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(duration_s))}s",
             "--timeout", f"{timeout_s}s", "-s", str(WRK_SCRIPT), url, "--",
-            str(bodies or ""), str(pace_ms), str(threads)]
+            str(bodies or ""), str(pace_ms), str(threads), str(start_line)]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=duration_s + 120)
     marker = "WRK_JSON "
     for line in done.stdout.splitlines():
@@ -463,3 +463,80 @@ def fsync_floor(directory: Path, count: int = 300) -> dict:
         "fdatasync_ms_mean": round(mean * 1e3, 3),
         "serial_fsyncs_per_s": round(1 / mean, 1),
     }
+
+
+def sandbox_journal(url: str) -> list[dict]:
+    """Every request the sandbox recorded (`GET /__sandbox/requests`), in order of arrival."""
+    reply = http("GET", f"{url}/__sandbox/requests", timeout=600)
+    if reply.status != 200:
+        raise RuntimeError(f"/__sandbox/requests answered {reply.status} {reply.error}")
+    return json.loads(reply.body)
+
+
+def set_faults(url: str, settings: dict) -> None:
+    reply = http("PUT", f"{url}/__sandbox/faults", json.dumps(settings).encode())
+    if reply.status != 200:
+        raise RuntimeError(f"PUT /__sandbox/faults answered {reply.status}: {reply.body!r}")
+
+
+def deliveries_in_journal(journal: list[dict]) -> dict[str, dict[str, int]]:
+    """Order id -> number of times each vendor answered 2xx for it: CibleR per request
+    (`orderInformation.orderId`), CitrusAd per order of each accepted batch (`id`)."""
+    counts = {"cibler": {}, "citrusad": {}}
+    for entry in journal:
+        status = entry.get("status") or 0
+        if not 200 <= status < 300 or entry.get("method") != "POST":
+            continue
+        body = entry.get("body") or {}
+        if entry["path"].startswith("/api/campaignBehaviors/order/"):
+            order_id = str(body["orderInformation"]["orderId"])
+            counts["cibler"][order_id] = counts["cibler"].get(order_id, 0) + 1
+        elif entry["path"] == "/v1/orders":
+            for order in body.get("orders", []):
+                order_id = str(order["id"])
+                counts["citrusad"][order_id] = counts["citrusad"].get(order_id, 0) + 1
+    return counts
+
+
+def journal_violations(journal: list[dict]) -> list[str]:
+    return [f"{e['path']}: {v}" for e in journal for v in e.get("violations") or []]
+
+
+def wait_drained(relay_url: str, deadline: float, poll: float = 1.0,
+                 on_sample=None) -> dict[str, float]:
+    """Polls /metrics until no order waits (pending or retrying) at either destination.
+    Returns, per destination, the seconds it took to reach zero."""
+    start = time.monotonic()
+    drained: dict[str, float] = {}
+    while True:
+        metrics = relay_metrics(relay_url)
+        elapsed = time.monotonic() - start
+        if on_sample:
+            on_sample(elapsed, metrics)
+        for destination in ("cibler", "citrusad"):
+            if destination not in drained and queue_depth(metrics, destination) == 0:
+                drained[destination] = round(elapsed, 2)
+        if len(drained) == 2:
+            return drained
+        if elapsed > deadline:
+            raise TimeoutError(f"queue not drained after {deadline}s: "
+                               f"cibler {queue_depth(metrics, 'cibler')}, "
+                               f"citrusad {queue_depth(metrics, 'citrusad')}")
+        time.sleep(poll)
+
+
+def fill_by_wrk(relay_url: str, bodies: Path, target_accepted: int, deadline: float,
+                connections: int = 16) -> float:
+    """Posts the bodies (each a distinct order) with wrk in short runs until the relay has
+    accepted `target_accepted` checkouts in all, or `deadline` seconds pass. Returns the
+    accepted count reached."""
+    start = time.monotonic()
+    sent = 0
+    while True:
+        accepted = metric_sum(relay_metrics(relay_url), "ordersync_checkouts_accepted_total")
+        if accepted >= target_accepted or time.monotonic() - start > deadline:
+            return accepted
+        left = target_accepted - accepted
+        run = wrk(f"{relay_url}/v1/checkouts", bodies, min(10, max(1, left / 500)), connections,
+                  start_line=sent)
+        sent += run["requests"]

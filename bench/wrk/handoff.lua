@@ -3,11 +3,12 @@
 -- order), and print a one-line JSON summary ("WRK_JSON {...}") with the status counts and the
 -- latency percentiles in milliseconds.
 --
--- wrk -t T -c C -d 30s -s handoff.lua URL -- BODIES_FILE PACE_MS THREADS
+-- wrk -t T -c C -d 30s -s handoff.lua URL -- BODIES_FILE PACE_MS THREADS [START_LINE]
 --   BODIES_FILE  hand-off bodies, one JSON document per line ("" : an empty JSON object)
 --   PACE_MS      > 0: each connection waits this long before each request (a fixed rate of
 --                about C * 1000 / PACE_MS per second, for the "half of saturation" run)
 --   THREADS      the same T as -t (how the lines are dealt)
+--   START_LINE   skip about this many lines first (a later run continuing where one stopped)
 
 local threads = {}
 local next_index = 0
@@ -28,6 +29,7 @@ function init(args)
   local path = args[1] or ""
   local pace = tonumber(args[2] or "0") or 0
   local thread_count = tonumber(args[3] or "1") or 1
+  local start_line = tonumber(args[4] or "0") or 0
   if path ~= "" then
     local line_number = 0
     for line in io.lines(path) do
@@ -40,6 +42,7 @@ function init(args)
   if #bodies == 0 then
     bodies[1] = "{}"
   end
+  cursor = math.floor(start_line / thread_count) % #bodies + 1
   if pace > 0 then
     -- wrk looks for delay() after init: defining it only when pacing keeps the
     -- saturation run free of timer overhead.
