@@ -99,10 +99,25 @@ ensure_bench_tools() {
 }
 # ---------------------------------------------------------------------------------------------
 
+# --- End-to-end tests (`scripts/setup.sh e2e`, run by scripts/test-e2e.sh) -----------------
+# The Vite example app's own npm packages (vite@7: Vite 8 does not install here), pinned by
+# examples/vite-app/package-lock.json. `npm install`, not `npm ci`: the registry mirror lacks
+# some of rollup's optional per-platform packages, so the lock cannot list them and `npm ci`
+# refuses it; `npm install` installs exactly the lock's versions and leaves it unchanged.
+ensure_vite_example() {
+  local app=examples/vite-app
+  if [ ! -x "$app/node_modules/.bin/vite" ] || [ "$app/package-lock.json" -nt "$app/node_modules/.package-lock.json" ]; then
+    log "installing the Vite example's npm packages ($app)"
+    (cd "$app" && npm install --no-audit --no-fund --loglevel=error)
+  fi
+}
+# ---------------------------------------------------------------------------------------------
+
 case "${1:-all}" in
   build) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_npm_packages ;;
   all) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_browsers; ensure_npm_packages; ensure_pyjwt_venv; ensure_postgres ;;
   bench) ensure_bench_tools ;;
+  e2e) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_browsers; ensure_npm_packages; ensure_vite_example ;;
   postgres) ensure_postgres ;;
-  *) echo "usage: $0 [build|all|bench|postgres]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|all|bench|postgres|e2e]" >&2; exit 2 ;;
 esac
