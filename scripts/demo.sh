@@ -1,53 +1,64 @@
 #!/usr/bin/env bash
-# `npm start`: builds the package and serves a demo order-confirmation page that calls
-# reportOrder. When the relay binary is built (target/debug/ordersync-relay with `serve`), the
-# page reports through the real relay, with its sandbox playing CibleR and CitrusAd; otherwise
-# through a small local endpoint. Ctrl-C stops everything.
+# `npm start`: the whole of ordersync on loopback, in one command.
+#
+# Sets up what the build needs (scripts/setup.sh build, via build-package.sh), builds the release
+# npm package (pkg/) and the relay, then starts (www/dev-server.mjs):
+#   - the vendor sandbox (`ordersync-relay sandbox`), playing CibleR and CitrusAd;
+#   - the relay (`ordersync-relay serve`): SQLite outbox in .ordersync/ (fresh at each start),
+#     signed checkouts only, vendor keys pointing at the sandbox, CORS origin = the shop's;
+#   - the shop's web server: the order-confirmation page (checkouts signed with `jose`), the
+#     relay proxied on the shop's own origin under /ordersync, and the inspector.
+# Prints the URLs and runs until Ctrl-C, then stops everything it started.
+#
+# The relay is built in the debug profile: the workspace's release profile is tuned for the
+# WebAssembly module (opt-level "z", fat LTO, one codegen unit), which makes a release build of
+# the relay's ~300 crates much slower on a fresh machine, and `npm test` builds the debug relay
+# anyway, so the two commands share one build. A debug relay is plenty for a demo's traffic.
+#
+# Settings: PORT (8080), RELAY_PORT (8787), SANDBOX_PORT (8788), ORDERSYNC_RELAY_BIN (a relay
+# binary to use instead of building one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT="${PORT:-8080}"
 RELAY_PORT="${RELAY_PORT:-8787}"
 SANDBOX_PORT="${SANDBOX_PORT:-8788}"
-relay_bin="${ORDERSYNC_RELAY_BIN:-target/debug/ordersync-relay}"
+data_dir=.ordersync
 
+say() { printf '[demo] %s\n' "$*" >&2; }
+
+say "building the npm package (pkg/)"
 bash scripts/build-package.sh
 
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
-trap cleanup EXIT INT TERM
-
-wait_for() { # url name
-  for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "[demo] $2 did not come up at $1" >&2
-  return 1
-}
-
-if [ -x "$relay_bin" ] && "$relay_bin" serve --help >/dev/null 2>&1; then
-  mkdir -p .ordersync
-  sandbox="http://127.0.0.1:$SANDBOX_PORT"
-  relay="http://127.0.0.1:$RELAY_PORT"
-  "$relay_bin" sandbox --listen "127.0.0.1:$SANDBOX_PORT" \
-    --cibler-customer-id demo-customer --cibler-api-key demo-cibler-key \
-    --citrus-api-key demo-citrus-key >.ordersync/sandbox.log 2>&1 &
-  pids+=($!)
-  wait_for "$sandbox/__sandbox/requests" sandbox
-  ORDERSYNC_CIBLER_BASE_URL="$sandbox" ORDERSYNC_CIBLER_CUSTOMER_ID=demo-customer \
-  ORDERSYNC_CIBLER_API_KEY=demo-cibler-key ORDERSYNC_CIBLER_SITE_ID=1 ORDERSYNC_CIBLER_ENVIRONMENT=QA \
-  ORDERSYNC_CITRUS_BASE_URL="$sandbox" ORDERSYNC_CITRUS_API_KEY=demo-citrus-key \
-  ORDERSYNC_CITRUS_TEAM_ID=demo-team ORDERSYNC_CITRUS_CATALOG_ID=demo-catalog \
-    "$relay_bin" serve --listen "127.0.0.1:$RELAY_PORT" --accept-unsigned \
-      --database-url "sqlite://.ordersync/demo.db" >.ordersync/relay.log 2>&1 &
-  pids+=($!)
-  wait_for "$relay/healthz" relay
-  echo "[demo] real relay at $relay (log .ordersync/relay.log), sandbox at $sandbox" >&2
-  node www/dev-server.mjs --port "$PORT" --relay "$relay" --sandbox "$sandbox" &
-else
-  echo "[demo] $relay_bin not built: using the local endpoint (cargo build -p ordersync-relay for the real relay)" >&2
-  node www/dev-server.mjs --port "$PORT" &
+relay_bin="${ORDERSYNC_RELAY_BIN:-}"
+if [ -z "$relay_bin" ]; then
+  say "building the relay (cargo build -p ordersync-relay; a few minutes the first time)"
+  cargo build -p ordersync-relay --locked --quiet
+  relay_bin=target/debug/ordersync-relay
 fi
-pids+=($!)
-wait "${pids[-1]}"
+
+# The Vite example (served under /vite/) is built when its packages are installed
+# (scripts/setup.sh e2e, which `npm test` runs); the demo does not need it.
+if [ -x examples/vite-app/node_modules/.bin/vite ] && [ -d examples/vite-app/node_modules/ordersync ]; then
+  (cd examples/vite-app && node_modules/.bin/vite build --logLevel error) || say "the Vite example did not build; /vite/ will say so"
+fi
+
+# Every demo starts from an empty outbox and fresh logs.
+mkdir -p "$data_dir"
+rm -f "$data_dir"/demo.db "$data_dir"/demo.db-wal "$data_dir"/demo.db-shm "$data_dir"/relay.log "$data_dir"/sandbox.log
+
+# The server runs in a process group of its own, with the relay and the sandbox it spawns, so
+# that whatever happens to it, stopping the group stops them all: no orphan keeps a port.
+setsid node www/dev-server.mjs --port "$PORT" --relay-bin "$relay_bin" --data-dir "$data_dir" \
+  --relay-port "$RELAY_PORT" --sandbox-port "$SANDBOX_PORT" &
+server_pid=$!
+stop() {
+  trap - EXIT INT TERM
+  # The server stops the relay and the sandbox gracefully on SIGTERM; then the group, in case.
+  kill -TERM "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  kill -TERM -- "-$server_pid" 2>/dev/null || true
+}
+trap stop EXIT INT TERM
+say "Ctrl-C stops the shop server, the relay and the sandbox"
+wait "$server_pid"

@@ -415,5 +415,7 @@ export function createShopServer({ root, withRelay }) {
     },
     placeOrder,
     orders,
+    /** Hand-offs that came through /ordersync, with the relay's (or the proxy's) answer. */
+    handoffs,
   };
 }
