@@ -48,7 +48,7 @@ def main():
         started = time.monotonic()
         accepted = fill_by_wrk(filler.url, bodies, args.orders, args.fill_deadline)
         fill_s = time.monotonic() - started
-        log(f"filled {accepted:.0f} orders in {fill_s:.0f}s; waiting for them to go dead")
+        log(f"stored {accepted:.0f} orders in {fill_s:.0f}s; waiting for them to go dead")
         wait_drained(filler.url, deadline=600)
         metrics = relay_metrics(filler.url)
         dead = {d: metric_sum(metrics, "ordersync_queue_depth", destination=d, state="dead")

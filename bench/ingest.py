@@ -15,7 +15,7 @@ writes a real delivery costs) without a vendor stand-in competing for the two co
 import argparse
 import math
 
-from ordersync_bench import (CEILING_BIN, MemorySampler, fsync_floor, Processes, RelaySettings, closed_port_url,
+from ordersync_bench import (CEILING_BIN, MemorySampler, fsync_floor, stored_orders, Processes, RelaySettings, closed_port_url,
                              log, machine_facts, relay_metrics, save_result, start_relay,
                              start_sandbox, work_dir, wrk, write_bodies)
 
@@ -69,9 +69,11 @@ def main():
     parser.add_argument("--vendors", choices=["down", "sandbox"], default="down")
     parser.add_argument("--max-orders", type=int, default=200_000,
                         help="distinct signed orders generated per relay run (more: wrap to repeats)")
+    parser.add_argument("--calibrate-seconds", type=float, default=0,
+                        help="seconds per calibration round of the half-load run (default: duration / 5, at least 2)")
     parser.add_argument("--name", default="ingest")
     args = parser.parse_args()
-    calibrate_s = max(2.0, args.duration / 5)
+    calibrate_s = args.calibrate_seconds or max(2.0, args.duration / 5)
 
     result = {"benchmark": "ingest", "machine": machine_facts(), "args": vars(args)}
     workdir = work_dir(args.name)
@@ -83,7 +85,7 @@ def main():
         ceiling_url = f"{ceiling.url}/v1/checkouts"
         sample = write_bodies(workdir / "sample.txt", 1, 1000)
         log(f"ceiling: saturation, {args.connections} connections, {args.duration}s")
-        wrk(ceiling_url, sample, 2, args.connections)  # warm-up
+        wrk(ceiling_url, sample, min(2, args.duration), args.connections)  # warm-up
         ceiling_sat = wrk(ceiling_url, sample, args.duration, args.connections)
         log(f"ceiling: {ceiling_sat['rps']:.0f} rps, p99 {ceiling_sat['latency_ms']['p99']} ms")
         ceiling_half = paced_run(ceiling_url, sample, ceiling_sat["rps"] / 2, args.duration, calibrate_s)
@@ -103,7 +105,7 @@ def main():
         relay = start_relay(procs, workdir, relay_settings)
         relay_url = f"{relay.url}/v1/checkouts"
         probe_bodies = write_bodies(workdir / "probe.txt", 10_000_000, 20_000)
-        probe = wrk(relay_url, probe_bodies, 3, args.connections)
+        probe = wrk(relay_url, probe_bodies, min(3, args.duration), args.connections)
         needed = min(args.max_orders, math.ceil(probe["rps"] * args.duration * 1.5) + 1000)
         log(f"relay probe: {probe['rps']:.0f} rps; generating {needed} signed hand-offs per run")
         sat_bodies = write_bodies(workdir / "saturation.txt", 20_000_000, needed)
@@ -123,11 +125,13 @@ def main():
             check_all_accepted("relay half", relay_half)
         metrics = relay_metrics(relay.url)
         accepted = sum(v for (n, _), v in metrics.items() if n == "ordersync_checkouts_accepted_total")
+        stored = stored_orders(metrics)
         result["relay"] = {
             "vendors": args.vendors,
             "saturation": relay_sat,
             "half": relay_half,
             "accepted_total_metric": accepted,
+            "stored_in_outbox": stored,
             "peak_rss_mib": round(memory.peak_kib / 1024, 1),
             "vm_hwm_mib": round(memory.hwm_kib / 1024, 1),
         }

@@ -23,7 +23,7 @@ import statistics
 import time
 
 from ordersync_bench import (Processes, RelaySettings, closed_port_url, fill_by_wrk, log,
-                             machine_facts, metric_sum, queue_depth, relay_metrics, save_result,
+                             machine_facts, queue_depth, stored_orders, relay_metrics, save_result,
                              start_relay, work_dir, write_bodies)
 
 
@@ -46,7 +46,7 @@ def measure(relay, database, label, settle_s, sample_s) -> dict:
         label=label,
         waiting=queue_depth(metrics),
         waiting_by_destination={d: queue_depth(metrics, d) for d in ("cibler", "citrusad")},
-        accepted_total=metric_sum(metrics, "ordersync_checkouts_accepted_total"),
+        stored=stored_orders(metrics),
         outbox_mib=round(sum(p.stat().st_size for p in database.parent.glob(database.name + "*")) / 2**20, 1),
     )
     log(f"{label}: {reading}")

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Turns one run's results (target/bench-results/<run>/*.json) into the Markdown tables of
+BENCHMARKS.md's Relay, Reliability and Fuzzing sections.
+
+    python3 bench/report.py target/bench-results/<run>
+"""
+
+import json
+import sys
+from pathlib import Path
+
+
+def load(directory: Path, name: str):
+    path = directory / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def latency_row(label, run):
+    l = run["latency_ms"]
+    return f"| {label} | {run['rps']:,.0f} | {l['p50']:.2f} | {l['p99']:.2f} | {l['p99_9']:.2f} | {run.get('connections', '')} |"
+
+
+def ingest(r):
+    out = ["### Ingest", "",
+           f"Measured {r['machine']['date']}, 2 cores, load average at start {r['machine']['loadavg_at_start']}; "
+           f"{r['args']['duration']:.0f} s per run; disk: fdatasync p50 {r['disk']['fdatasync_ms_p50']} ms, "
+           f"p99 {r['disk']['fdatasync_ms_p99']} ms (≈ {r['disk']['serial_fsyncs_per_s']:,.0f} serial fsyncs/s).", "",
+           "| server, load | requests/s | p50 ms | p99 ms | p99.9 ms | connections |",
+           "|---|---:|---:|---:|---:|---:|",
+           latency_row("ceiling (axum, 202, no storage), saturation", r["ceiling"]["saturation"]),
+           latency_row("ceiling, half of its saturation", r["ceiling"]["half"]),
+           latency_row("relay (signed, SQLite, fsync per 202), saturation", r["relay"]["saturation"]),
+           latency_row("relay, half of its saturation", r["relay"]["half"]),
+           "",
+           f"Relay / ceiling: {r['relay_vs_ceiling']:.3f}. Non-202 answers: saturation "
+           f"{ {k: v for k, v in r['relay']['saturation']['statuses'].items() if k != '202'} or 'none'}, half "
+           f"{ {k: v for k, v in r['relay']['half']['statuses'].items() if k != '202'} or 'none'}. "
+           f"Relay peak RSS under this load: {r['relay']['peak_rss_mib']} MiB.", ""]
+    return out
+
+
+def delivery(r):
+    d = r["drain"]
+    return ["### Delivery", "",
+            f"Measured {r['machine']['date']}, 2 cores (relay and sandbox share them), load average at start "
+            f"{r['machine']['loadavg_at_start']}.", "",
+            "| figure | value |", "|---|---:|",
+            f"| orders stored, then drained | {r['fill']['accepted']:,.0f} |",
+            f"| drain time, CibleR (1 request per order, 8 in parallel) | {d['seconds']['cibler']} s "
+            f"({d['orders_per_second']['cibler']:,} orders/s) |",
+            f"| drain time, CitrusAd (batches) | {d['seconds']['citrusad']} s "
+            f"({d['orders_per_second']['citrusad']:,} orders/s) |",
+            f"| CitrusAd batches / mean fill / full (100) | {d['citrus_batches']:,} / {d['citrus_batch_fill']['mean']} / "
+            f"{d['citrus_batch_fill']['full_batches_share']:.1%} |",
+            f"| delivered (distinct) CibleR / CitrusAd | {d['distinct_delivered']['cibler']:,} / "
+            f"{d['distinct_delivered']['citrusad']:,} |",
+            f"| contract violations seen by the sandbox | {len(d['violations'])} |",
+            f"| relay peak RSS while draining | {d['peak_rss_mib']} MiB |", ""]
+
+
+def memory(r):
+    out = ["### Memory", "",
+           f"Measured {r['machine']['date']}, 2 cores, load average at start {r['machine']['loadavg_at_start']}; "
+           "vendors down throughout (every order stays pending/retrying).", "",
+           "| queue | filled by | RSS peak | RSS mean | outbox on disk |", "|---|---|---:|---:|---:|"]
+    for x in [r["idle"], *r["depths"]]:
+        out.append(f"| {x['label']} ({x['waiting']:,.0f} deliveries waiting) | {x.get('filled_by', '—')} | "
+                   f"{x['rss_peak_mib']} MiB | {x['rss_mean_mib']} MiB | {x['outbox_mib']} MiB |")
+    return out + [""]
+
+
+def crash(r):
+    out = ["### Crash (kill -9 under load)", "",
+           f"Measured {r['machine']['date']}, 2 cores, load average at start {r['machine']['loadavg_at_start']}. "
+           f"{r['kills']} kill -9 at random moments ({r['args']['min_gap']}–{r['args']['max_gap']} s apart) during "
+           f"{r['load_seconds']} s of continuous load from {r['args']['clients']} clients; sandbox faults: "
+           f"{r['injected_faults']} of {r['vendor_requests']:,} vendor requests.", "",
+           "| destination | accepted (2xx) | delivered | lost | repeat deliveries (rate) | dead |",
+           "|---|---:|---:|---:|---:|---:|"]
+    for dest, x in r["destinations"].items():
+        out.append(f"| {dest} | {r['accepted']:,} | {x['delivered_distinct']:,} | {x['lost']} | "
+                   f"{x['repeat_deliveries']} ({x['repeat_rate']:.2%}) | {x['dead']:.0f} |")
+    out += ["", f"Requests cut by a kill and re-sent by the client: {r['unanswered_attempts']}; of those "
+                f"answered 200 (the first attempt had been stored): {r['repeats_answered_200_after_a_crash']}. "
+                f"Restart to /healthz: mean {r['restart_seconds']['mean']} s, max {r['restart_seconds']['max']} s. "
+                f"Contract violations: {len(r['violations'])}.", ""]
+    return out
+
+
+def outage(rs):
+    out = ["### Vendor outage (10 minutes of simulated time)", "",
+           "| vendor down | scale | accepted | lost | dead | requests to it during the outage | "
+           "per simulated minute | attempts per order (mean / max; without backoff: 600) | "
+           "first delivery after it (simulated) | all delivered after it (simulated) |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rs:
+        a = r["attempts_per_order_during_outage"]
+        out.append(f"| {r['args']['vendor']} | {r['args']['scale']:.0f}× | {r['accepted']} | "
+                   f"{sum(r['lost'].values())} | {sum(r['dead'].values()):.0f} | {r['requests_during_outage']:,} | "
+                   f"{r['request_rate_per_simulated_minute']} | {a['mean']} / {a['max']} | "
+                   f"{r['first_delivery_after_outage_simulated_seconds']} s | {r['recovery_simulated_seconds']} s |")
+    r = rs[0]
+    out += ["", f"Measured {r['machine']['date']}, 2 cores. Relay timings divided by the scale: {r['relay_settings']}; "
+                f"checkouts keep arriving at {r['args']['rate']:.0f}/s (real) before, during and after the outage.", ""]
+    return out
+
+
+def fuzz(r):
+    out = ["### cargo fuzz", "", f"Run {r['date']}, 2 cores.", "",
+           "| target | outcome | executions | seconds | corpus |", "|---|---|---:|---:|---:|"]
+    for t in r["targets"]:
+        out.append(f"| {t['target']} | {t['outcome']} | {t['runs']:,} | {t['seconds']} | {t['corpus']} |")
+    return out + [""]
+
+
+def schemathesis(r):
+    c = r["test_cases"]
+    return ["### schemathesis", "",
+            f"Run {r['machine']['date']}, {r['args']['max_time']} s, phases {r['args']['phases']}, checks "
+            f"{', '.join(r['checks'])}: {c['generated']:,} test cases, {c['passed']:,} passed, {c['failed']} failed, "
+            f"{c['errored']} errored; exit code {r['exit_code']}; relay still up: {r['relay_survived']}.", ""]
+
+
+def main():
+    directory = Path(sys.argv[1] if len(sys.argv) > 1 else "target/bench-results")
+    sections = []
+    for name, render in (("ingest", ingest), ("delivery", delivery), ("memory", memory), ("crash", crash)):
+        r = load(directory, name)
+        if r:
+            sections += render(r)
+    outages = [r for r in (load(directory, "outage-citrusad"), load(directory, "outage-cibler")) if r]
+    if outages:
+        sections += outage(outages)
+    for name, render in (("fuzz", fuzz), ("schemathesis", schemathesis)):
+        r = load(directory, name)
+        if r:
+            sections += render(r)
+    print("\n".join(sections))
+
+
+if __name__ == "__main__":
+    main()
