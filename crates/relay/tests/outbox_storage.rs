@@ -340,6 +340,70 @@ mod cases {
         assert!(outbox.dead_letters(10).await.unwrap().is_empty());
     }
 
+    /// A batch's outcomes are recorded together; a row whose lease was lost is left alone.
+    pub async fn a_batch_of_outcomes_is_recorded_at_once(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        for id in ["x1", "x2", "x3"] {
+            outbox
+                .insert(checkout(id, InitialState::Pending), 0)
+                .await
+                .unwrap();
+        }
+        let claimed = outbox
+            .claim_due(Destination::Citrusad, 3, "batcher", LEASE, 0)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 3);
+        // x2's lease runs out and another worker takes it.
+        outbox
+            .release(Destination::Citrusad, "x2", "batcher")
+            .await
+            .unwrap();
+        let stolen = outbox
+            .claim_due(Destination::Citrusad, 1, "other", LEASE, 1)
+            .await
+            .unwrap();
+        assert_eq!(stolen[0].order_id, "x2");
+        let retry = Outcome::Retry {
+            next_attempt_at: 9_000,
+            error: "CitrusAd's answer did not include this order".into(),
+            vendor_status: Some(200),
+        };
+        let held = outbox
+            .record_all(
+                Destination::Citrusad,
+                "batcher",
+                vec![
+                    ("x1".into(), delivered()),
+                    ("x2".into(), delivered()),
+                    ("x3".into(), retry),
+                ],
+                2,
+            )
+            .await
+            .unwrap();
+        assert_eq!(held, [true, false, true]);
+        let citrus = |id: &'static str| {
+            let outbox = outbox.clone();
+            async move {
+                let status = outbox.status(id).await.unwrap().unwrap();
+                state(&status, Destination::Citrusad)
+            }
+        };
+        assert_eq!(citrus("x1").await, DeliveryState::Delivered);
+        assert_eq!(
+            citrus("x2").await,
+            DeliveryState::Pending,
+            "still the other's"
+        );
+        assert_eq!(citrus("x3").await, DeliveryState::Retrying);
+        assert!(outbox
+            .record_all(Destination::Citrusad, "batcher", Vec::new(), 3)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
     pub async fn release_frees_a_lease_without_counting_an_attempt(fresh: Fresh) {
         let outbox = fresh.open().await;
         outbox
@@ -532,6 +596,7 @@ both_backends!(
     a_lease_keeps_rows_from_other_workers_until_it_expires,
     outcomes_move_rows_through_their_states,
     retrying_dead_letters_can_be_narrowed,
+    a_batch_of_outcomes_is_recorded_at_once,
     release_frees_a_lease_without_counting_an_attempt,
     depth_counts_rows_by_destination_and_state,
     accepted_checkouts_survive_reopening,

@@ -111,6 +111,7 @@ impl CitrusWorker {
             attempt,
             answered_orders,
         } = answer;
+        let mut finished = Vec::with_capacity(batch.len());
         for (index, ready) in batch.iter().enumerate() {
             let own = match (&attempt, &answered_orders) {
                 (Attempt::Delivered { status, .. }, Some(entries)) => {
@@ -118,8 +119,11 @@ impl CitrusWorker {
                 }
                 (other, _) => other.clone(),
             };
-            self.finish(&ready.claimed, own, latency).await;
+            let outcome = self.shared.outcome(&ready.claimed, own, latency);
+            finished.push((&ready.claimed, outcome));
         }
+        // One transaction for the whole batch.
+        self.shared.finish_all(finished, latency).await;
     }
 
     async fn finish(&self, claimed: &ClaimedDelivery, attempt: Attempt, latency: Duration) {

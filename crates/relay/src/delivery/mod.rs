@@ -182,14 +182,49 @@ impl Shared {
         }
     }
 
+    /// Records the outcomes of one batch (one destination) in one transaction, and counts
+    /// them: a batch of 100 costs one durable commit, not 100.
+    async fn finish_all(&self, finished: Vec<(&ClaimedDelivery, Outcome)>, latency: Duration) {
+        let Some(destination) = finished.first().map(|(claimed, _)| claimed.destination) else {
+            return;
+        };
+        for (claimed, outcome) in &finished {
+            self.metrics
+                .delivery(claimed.destination, outcome_label(outcome), latency);
+        }
+        let outcomes = finished
+            .iter()
+            .map(|(claimed, outcome)| (claimed.order_id.clone(), outcome.clone()))
+            .collect();
+        match self
+            .outbox
+            .record_all(destination, &self.lease_owner, outcomes, clock::now_ms())
+            .await
+        {
+            Ok(held) => {
+                for ((claimed, _), held) in finished.iter().zip(held) {
+                    if !held {
+                        tracing::warn!(
+                            order_id = claimed.order_id.as_str(),
+                            destination = destination.as_str(),
+                            "lease lost before the outcome was recorded; another worker will retry"
+                        );
+                    }
+                }
+            }
+            Err(e) => tracing::error!(
+                orders = finished.len(),
+                destination = destination.as_str(),
+                error = %e,
+                "could not record a batch's delivery outcomes; the leases will expire and they are retried"
+            ),
+        }
+    }
+
     /// Records an outcome and counts it.
     async fn finish(&self, claimed: &ClaimedDelivery, outcome: Outcome, latency: Duration) {
-        let label = match &outcome {
-            Outcome::Delivered { .. } => "delivered",
-            Outcome::Retry { .. } => "retry",
-            Outcome::Dead { .. } => "dead",
-        };
-        self.metrics.delivery(claimed.destination, label, latency);
+        self.metrics
+            .delivery(claimed.destination, outcome_label(&outcome), latency);
         match self
             .outbox
             .record(
@@ -247,6 +282,15 @@ impl Shared {
                 tracing::warn!(order_id = row.order_id.as_str(), error = %e, "release failed; the lease will expire");
             }
         }
+    }
+}
+
+/// The `outcome` label of the deliveries metric.
+fn outcome_label(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Delivered { .. } => "delivered",
+        Outcome::Retry { .. } => "retry",
+        Outcome::Dead { .. } => "dead",
     }
 }
 

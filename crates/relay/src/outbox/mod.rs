@@ -262,6 +262,58 @@ pub enum StorageError {
     SchemaTooNew { found: i32, known: i32 },
 }
 
+/// The columns an outcome writes, for both backends.
+pub(crate) struct Recorded {
+    pub state: DeliveryState,
+    pub next_attempt_at: i64,
+    pub error: Option<String>,
+    pub vendor_status: Option<i32>,
+    pub vendor_response: Option<String>,
+    pub delivered_at: Option<i64>,
+}
+
+impl Recorded {
+    pub fn from_outcome(outcome: Outcome, now_ms: i64) -> Self {
+        match outcome {
+            Outcome::Delivered {
+                vendor_status,
+                vendor_response,
+            } => Recorded {
+                state: DeliveryState::Delivered,
+                next_attempt_at: now_ms,
+                error: None,
+                vendor_status: Some(i32::from(vendor_status)),
+                vendor_response,
+                delivered_at: Some(now_ms),
+            },
+            Outcome::Retry {
+                next_attempt_at,
+                error,
+                vendor_status,
+            } => Recorded {
+                state: DeliveryState::Retrying,
+                next_attempt_at,
+                error: Some(error),
+                vendor_status: vendor_status.map(i32::from),
+                vendor_response: None,
+                delivered_at: None,
+            },
+            Outcome::Dead {
+                error,
+                vendor_status,
+                vendor_response,
+            } => Recorded {
+                state: DeliveryState::Dead,
+                next_attempt_at: now_ms,
+                error: Some(error),
+                vendor_status: vendor_status.map(i32::from),
+                vendor_response,
+                delivered_at: None,
+            },
+        }
+    }
+}
+
 /// The durable outbox behind the relay. Every method is one transaction.
 #[async_trait]
 pub trait Outbox: Send + Sync + 'static {
@@ -294,6 +346,18 @@ pub trait Outbox: Send + Sync + 'static {
         outcome: Outcome,
         now_ms: i64,
     ) -> Result<bool, StorageError>;
+
+    /// Records the outcomes of several attempts at `destination` (one CitrusAd batch) in one
+    /// transaction, so a batch costs one durable commit instead of one per order. Returns, per
+    /// entry and in order, what [`Outbox::record`] would have: false where `lease_owner` no
+    /// longer held the row.
+    async fn record_all(
+        &self,
+        destination: Destination,
+        lease_owner: &str,
+        outcomes: Vec<(String, Outcome)>,
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StorageError>;
 
     /// Frees a lease without counting an attempt (graceful shutdown).
     async fn release(

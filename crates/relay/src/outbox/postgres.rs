@@ -18,12 +18,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 
 use super::{
     ClaimedDelivery, DeadLetter, DeliveryState, DepthRow, Destination, DestinationStatus,
-    InitialState, InsertOutcome, NewCheckout, OrderStatus, Outbox, Outcome, StorageError,
+    InitialState, InsertOutcome, NewCheckout, OrderStatus, Outbox, Outcome, Recorded, StorageError,
 };
 
 /// Connections one relay instance opens at most. A relay's work is short transactions
@@ -212,56 +212,38 @@ fn vendor_status(value: Option<i32>) -> Result<Option<u16>, StorageError> {
         .transpose()
 }
 
-/// The columns `record` writes for an outcome.
-struct Recorded {
-    state: DeliveryState,
-    next_attempt_at: i64,
-    error: Option<String>,
-    vendor_status: Option<i32>,
-    vendor_response: Option<String>,
-    delivered_at: Option<i64>,
-}
-
-impl Recorded {
-    fn from_outcome(outcome: Outcome, now_ms: i64) -> Self {
-        match outcome {
-            Outcome::Delivered {
-                vendor_status,
-                vendor_response,
-            } => Recorded {
-                state: DeliveryState::Delivered,
-                next_attempt_at: now_ms,
-                error: None,
-                vendor_status: Some(i32::from(vendor_status)),
-                vendor_response,
-                delivered_at: Some(now_ms),
-            },
-            Outcome::Retry {
-                next_attempt_at,
-                error,
-                vendor_status,
-            } => Recorded {
-                state: DeliveryState::Retrying,
-                next_attempt_at,
-                error: Some(error),
-                vendor_status: vendor_status.map(i32::from),
-                vendor_response: None,
-                delivered_at: None,
-            },
-            Outcome::Dead {
-                error,
-                vendor_status,
-                vendor_response,
-            } => Recorded {
-                state: DeliveryState::Dead,
-                next_attempt_at: now_ms,
-                error: Some(error),
-                vendor_status: vendor_status.map(i32::from),
-                vendor_response,
-                delivered_at: None,
-            },
-        }
-    }
+/// Records one outcome on `connection` (a pooled connection, or a transaction's). True when
+/// `lease_owner` still held the row.
+async fn record_one(
+    connection: &mut PgConnection,
+    destination: Destination,
+    order_id: &str,
+    lease_owner: &str,
+    outcome: Outcome,
+    now_ms: i64,
+) -> Result<bool, StorageError> {
+    let recorded = Recorded::from_outcome(outcome, now_ms);
+    let changed = sqlx::query(
+        "UPDATE ordersync_deliveries SET state = $1, attempts = attempts + 1, \
+         next_attempt_at = $2, last_error = COALESCE($3, last_error), vendor_status = $4, \
+         vendor_response = COALESCE($5, vendor_response), delivered_at = $6, \
+         updated_at = $7, lease_owner = NULL, lease_until = NULL \
+         WHERE destination = $8 AND order_id = $9 AND lease_owner = $10",
+    )
+    .bind(recorded.state.as_str())
+    .bind(recorded.next_attempt_at)
+    .bind(recorded.error)
+    .bind(recorded.vendor_status)
+    .bind(recorded.vendor_response)
+    .bind(recorded.delivered_at)
+    .bind(now_ms)
+    .bind(destination.as_str())
+    .bind(order_id)
+    .bind(lease_owner)
+    .execute(connection)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
 }
 
 #[async_trait]
@@ -388,28 +370,42 @@ impl Outbox for PostgresOutbox {
         outcome: Outcome,
         now_ms: i64,
     ) -> Result<bool, StorageError> {
-        let recorded = Recorded::from_outcome(outcome, now_ms);
-        let changed = sqlx::query(
-            "UPDATE ordersync_deliveries SET state = $1, attempts = attempts + 1, \
-             next_attempt_at = $2, last_error = COALESCE($3, last_error), vendor_status = $4, \
-             vendor_response = COALESCE($5, vendor_response), delivered_at = $6, \
-             updated_at = $7, lease_owner = NULL, lease_until = NULL \
-             WHERE destination = $8 AND order_id = $9 AND lease_owner = $10",
+        let mut connection = self.pool.acquire().await?;
+        record_one(
+            &mut connection,
+            destination,
+            order_id,
+            lease_owner,
+            outcome,
+            now_ms,
         )
-        .bind(recorded.state.as_str())
-        .bind(recorded.next_attempt_at)
-        .bind(recorded.error)
-        .bind(recorded.vendor_status)
-        .bind(recorded.vendor_response)
-        .bind(recorded.delivered_at)
-        .bind(now_ms)
-        .bind(destination.as_str())
-        .bind(order_id)
-        .bind(lease_owner)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed == 1)
+        .await
+    }
+
+    async fn record_all(
+        &self,
+        destination: Destination,
+        lease_owner: &str,
+        outcomes: Vec<(String, Outcome)>,
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StorageError> {
+        let mut tx = self.pool.begin().await?;
+        let mut held = Vec::with_capacity(outcomes.len());
+        for (order_id, outcome) in outcomes {
+            held.push(
+                record_one(
+                    &mut tx,
+                    destination,
+                    &order_id,
+                    lease_owner,
+                    outcome,
+                    now_ms,
+                )
+                .await?,
+            );
+        }
+        tx.commit().await?;
+        Ok(held)
     }
 
     async fn release(

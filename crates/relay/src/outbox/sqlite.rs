@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
 use sqlx::Row;
 
 use super::{
     ClaimedDelivery, DeadLetter, DeliveryState, DepthRow, Destination, DestinationStatus,
-    InitialState, InsertOutcome, NewCheckout, OrderStatus, Outbox, Outcome, StorageError,
+    InitialState, InsertOutcome, NewCheckout, OrderStatus, Outbox, Outcome, Recorded, StorageError,
 };
 
 const SCHEMA: &str = r#"
@@ -134,6 +134,40 @@ fn destination_status(row: &SqliteRow) -> Result<DestinationStatus, StorageError
             .then(|| row.try_get("next_attempt_at"))
             .transpose()?,
     })
+}
+
+/// Records one outcome on `connection` (a pooled connection, or a transaction's). True when
+/// `lease_owner` still held the row.
+async fn record_one(
+    connection: &mut SqliteConnection,
+    destination: Destination,
+    order_id: &str,
+    lease_owner: &str,
+    outcome: Outcome,
+    now_ms: i64,
+) -> Result<bool, StorageError> {
+    let recorded = Recorded::from_outcome(outcome, now_ms);
+    let changed = sqlx::query(
+        "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?, \
+         last_error = COALESCE(?, last_error), vendor_status = ?, \
+         vendor_response = COALESCE(?, vendor_response), delivered_at = ?, updated_at = ?, \
+         lease_owner = NULL, lease_until = NULL \
+         WHERE destination = ? AND order_id = ? AND lease_owner = ?",
+    )
+    .bind(recorded.state.as_str())
+    .bind(recorded.next_attempt_at)
+    .bind(recorded.error)
+    .bind(recorded.vendor_status.map(i64::from))
+    .bind(recorded.vendor_response)
+    .bind(recorded.delivered_at)
+    .bind(now_ms)
+    .bind(destination.as_str())
+    .bind(order_id)
+    .bind(lease_owner)
+    .execute(connection)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
 }
 
 #[async_trait]
@@ -257,64 +291,42 @@ impl Outbox for SqliteOutbox {
         outcome: Outcome,
         now_ms: i64,
     ) -> Result<bool, StorageError> {
-        let (state, next_at, error, vendor_status, vendor_response, delivered_at) = match outcome {
-            Outcome::Delivered {
-                vendor_status,
-                vendor_response,
-            } => (
-                DeliveryState::Delivered,
-                now_ms,
-                None,
-                Some(vendor_status),
-                vendor_response,
-                Some(now_ms),
-            ),
-            Outcome::Retry {
-                next_attempt_at,
-                error,
-                vendor_status,
-            } => (
-                DeliveryState::Retrying,
-                next_attempt_at,
-                Some(error),
-                vendor_status,
-                None,
-                None,
-            ),
-            Outcome::Dead {
-                error,
-                vendor_status,
-                vendor_response,
-            } => (
-                DeliveryState::Dead,
-                now_ms,
-                Some(error),
-                vendor_status,
-                vendor_response,
-                None,
-            ),
-        };
-        let changed = sqlx::query(
-            "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?, \
-             last_error = COALESCE(?, last_error), vendor_status = ?, \
-             vendor_response = COALESCE(?, vendor_response), delivered_at = ?, updated_at = ?, \
-             lease_owner = NULL, lease_until = NULL \
-             WHERE destination = ? AND order_id = ? AND lease_owner = ?",
+        let mut connection = self.pool.acquire().await?;
+        record_one(
+            &mut connection,
+            destination,
+            order_id,
+            lease_owner,
+            outcome,
+            now_ms,
         )
-        .bind(state.as_str())
-        .bind(next_at)
-        .bind(error)
-        .bind(vendor_status.map(i64::from))
-        .bind(vendor_response)
-        .bind(delivered_at)
-        .bind(now_ms)
-        .bind(destination.as_str())
-        .bind(order_id)
-        .bind(lease_owner)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed == 1)
+        .await
+    }
+
+    async fn record_all(
+        &self,
+        destination: Destination,
+        lease_owner: &str,
+        outcomes: Vec<(String, Outcome)>,
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StorageError> {
+        let mut tx = self.pool.begin().await?;
+        let mut held = Vec::with_capacity(outcomes.len());
+        for (order_id, outcome) in outcomes {
+            held.push(
+                record_one(
+                    &mut tx,
+                    destination,
+                    &order_id,
+                    lease_owner,
+                    outcome,
+                    now_ms,
+                )
+                .await?,
+            );
+        }
+        tx.commit().await?;
+        Ok(held)
     }
 
     async fn release(
