@@ -10,7 +10,15 @@ bash scripts/setup.sh build
 export CARGO_TARGET_DIR="${ORDERSYNC_WASM_TARGET_DIR:-target/wasm}"
 # cdylib only: built as cdylib + rlib together (Cargo.toml's list, which the tests need), the
 # module keeps ~11 KB more code (3.6 KB brotli) that LTO can no longer internalise and drop.
-cargo rustc --release --target wasm32-unknown-unknown -p ordersync --lib --crate-type cdylib --quiet
+#
+# std is rebuilt from the rust-src component with immediate-abort panics (size budget): with
+# the prebuilt std, `panic = "abort"` still links the panic hook, its message formatting and
+# `core::fmt` (about 2 KB brotli). Both flags are unstable; RUSTC_BOOTSTRAP=1 enables them on
+# the stable toolchain for this one build only (the tests and every other build use plain
+# stable). The first build compiles std too (a few minutes); later ones reuse it.
+RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
+  cargo rustc --release --target wasm32-unknown-unknown -p ordersync --lib --crate-type cdylib \
+  -Zbuild-std=std,panic_abort --quiet
 
 out=pkg
 rm -rf "$out"
