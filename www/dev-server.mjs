@@ -13,6 +13,7 @@
 // SIGINT or SIGTERM, then stops every process it started.
 import { fileURLToPath } from "node:url";
 import { once } from "node:events";
+import { existsSync } from "node:fs";
 import path from "node:path";
 
 import { createShopServer } from "./shop-server.mjs";
@@ -64,7 +65,8 @@ if (relayBin) {
   console.log(`demo: ${origin}/  (relay ${stack.relayUrl}, sandbox ${stack.sandboxUrl})`);
   console.log(`  order-confirmation page  ${origin}/`);
   console.log(`  inspector                ${origin}/inspector`);
-  console.log(`  Vite-built app           ${origin}/vite/  (after npm run build in examples/vite-app)`);
+  const viteBuilt = existsSync(path.join(root, "examples/vite-app/dist/index.html"));
+  console.log(`  Vite-built app           ${origin}/vite/${viteBuilt ? "" : "  (not built yet: scripts/test-e2e.sh builds it)"}`);
   console.log(`  relay (proxied)          ${origin}/ordersync/v1/checkouts  -> ${stack.relayUrl}`);
   console.log(`  vendor sandbox           ${stack.sandboxUrl}/__sandbox/requests`);
   console.log(`  logs                     ${path.relative(root, stack.logs.relay)}, ${path.relative(root, stack.logs.sandbox)}`);

@@ -48,8 +48,10 @@ function destinationCell(view, name, handoff) {
   const details = [`${destination.attempts} attempt${destination.attempts === 1 ? "" : "s"}`];
   if (destination.deliveredAt) details.push(`delivered ${time(Date.parse(destination.deliveredAt))}`);
   if (destination.nextAttemptAt && destination.state !== "delivered") details.push(`next try ${time(Date.parse(destination.nextAttemptAt))}`);
-  const errorClass = destination.state === "skipped" ? "" : "error-text";
-  const error = destination.lastError ? `<div class="note ${errorClass}">${escapeHtml(destination.lastError)}</div>` : "";
+  // A delivered order's last error is history (a retry that later succeeded): not red.
+  const settled = destination.state === "skipped" || destination.state === "delivered";
+  const errorText = destination.state === "delivered" ? `earlier: ${destination.lastError}` : destination.lastError;
+  const error = destination.lastError ? `<div class="note ${settled ? "" : "error-text"}">${escapeHtml(errorText)}</div>` : "";
   return `<td class="${destination.state === "dead" ? "fail" : ""}">${pill(destination.state)}<div class="note">${details.join(" · ")}</div>${error}</td>`;
 }
 

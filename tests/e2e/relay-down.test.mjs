@@ -83,3 +83,38 @@ test("relay down: hand-off queued, third-o sent with aligned arrays; delivered o
   await assertDeliveredAsSeeds(demo, "gift-code", order, cookieId);
   await context.close();
 });
+
+test("vendors down: the relay retries, the inspector shows the vendors' 503s in red, then the delivery", { timeout: 90_000 }, async () => {
+  const { context, page } = await demo.openPage();
+  const inspector = await context.newPage();
+  await inspector.goto(`${demo.base}/inspector`);
+  const vendors = inspector.locator("#vendors-switch");
+  await waitFor("the vendors switch", async () => (await vendors.getAttribute("data-down")) === "false");
+  await vendors.click();
+  await waitFor("the outage to begin", async () => (await vendors.getAttribute("data-down")) === "true");
+  try {
+    const report = await demo.report(page, `${demo.base}/?sample=one-item`);
+    assert.equal(report.relay.status, "accepted", "the relay takes the order while the vendors are down");
+    const orderId = report.orderId;
+    const row = inspector.locator(`#orders tr[data-order="${orderId}"]`);
+    await waitFor("the inspector to show the order retrying at both vendors", async () => {
+      const cells = await row.locator("td").allTextContents();
+      return cells.length === 6 && /retrying/.test(cells[4]) && /HTTP 503/.test(cells[4]) && /retrying/.test(cells[5]);
+    });
+    const failedCibler = inspector.locator(`#cibler .vendor-block.fail[data-order="${orderId}"]`);
+    await waitFor("a failed CibleR request shown", async () => (await failedCibler.count()) > 0);
+    assert.match(await failedCibler.first().textContent(), /HTTP 503 · injected fault: outage/, "the vendor's answer beside it");
+    assert.equal(await failedCibler.first().evaluate((e) => getComputedStyle(e).borderLeftColor), "rgb(179, 38, 30)", "in red");
+  } finally {
+    await vendors.click();
+    await waitFor("the outage to end", async () => (await vendors.getAttribute("data-down")) === "false");
+  }
+  const orderId = await page.evaluate(() => window.ordersyncReport.orderId);
+  await demo.waitDelivered(orderId);
+  const row = inspector.locator(`#orders tr[data-order="${orderId}"]`);
+  await waitFor("the inspector to show the order delivered", async () => {
+    const cells = await row.locator("td").allTextContents();
+    return cells.length === 6 && /^delivered/.test(cells[4]) && /^delivered/.test(cells[5]);
+  });
+  await context.close();
+});
