@@ -308,7 +308,13 @@ function printLoads(loads) {
 }
 
 const dir = argValue("--dir", path.join(os.tmpdir(), "ordersync-peers-bench"));
-log(`${machine()}, ${new Date().toISOString()}`);
+let head = "unknown";
+try {
+  head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT }).toString().trim();
+} catch {
+  // not a git checkout
+}
+log(`${machine()}, ${new Date().toISOString()}, tree ${head} (pkg/ as built)`);
 const ordersync = ordersyncSizes();
 let versions = {};
 let bundles = {};
@@ -325,7 +331,7 @@ if (!QUICK) {
 printSizes(ordersync, bundles, versions);
 const loads = await measureLoads(dir, [{ name: "ordersync", purchase: /\/ordersync\/v1\/checkouts$/ }, ...measured.slice(1)], bundles);
 printLoads(loads);
-console.log(`\nJSON ${JSON.stringify({ date: new Date().toISOString(), machine: machine(), versions, ordersync, bundles, loads })}`);
+console.log(`\nJSON ${JSON.stringify({ date: new Date().toISOString(), machine: machine(), head, versions, ordersync, bundles, loads })}`);
 const missing = Object.entries(loads).filter(([, r]) => r.purchaseSent.startsWith("0/")).map(([n]) => n);
 if (missing.includes("ordersync")) {
   console.error("[peers] ordersync's purchase request was never issued");
