@@ -26,8 +26,8 @@ use serde_json::json;
 const CIBLER_CONCURRENCY: usize = 4;
 /// The most CitrusAd orders one instance can have in flight (one batch).
 const CITRUS_BATCH: usize = 100;
-/// Time for everything to be delivered after the load: the dead instance's leases (4 s in
-/// the harness) must run out first, on a loaded 2-core machine.
+/// Time for everything to be delivered after the load: the dead instance's leases (7 s here)
+/// must run out first, on a loaded 2-core machine.
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(120);
 
 /// A PostgreSQL cluster, the sandbox, and `count` relays sharing one database.
@@ -45,6 +45,14 @@ impl Fleet {
         let sandbox = Sandbox::start(sandbox_flags);
         let options = RelayOptions {
             database_url: Some(cluster.url("ordersync")),
+            // Longer than the harness's 1 s, so a request slowed by a loaded machine is not
+            // abandoned and sent again while the vendor still handles the first (that would
+            // be a relay timeout, not two instances sharing an order); the lease must exceed
+            // 2 × timeout + linger.
+            env: vec![
+                ("ORDERSYNC_VENDOR_TIMEOUT".into(), "3s".into()),
+                ("ORDERSYNC_LEASE_DURATION".into(), "7s".into()),
+            ],
             ..RelayOptions::default()
         }
         // Every client here is 127.0.0.1: the per-client limit would throttle the test.
