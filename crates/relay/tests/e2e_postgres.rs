@@ -403,6 +403,26 @@ fn repeats_through_other_instances_are_answered_with_the_stored_order() {
     assert_eq!(cibler.len(), 1);
     assert_eq!(cibler[0]["body"]["orderContext"]["cookieId"], "");
     assert_eq!(fleet.sandbox.citrus_delivered(), vec!["3300001".to_owned()]);
+    // Counters are per instance; the queue depth is the shared database's, so every instance
+    // reports the same.
+    let metrics = |relay: &Relay| get(&format!("{}/metrics", relay.url)).text;
+    let (first, second) = (metrics(&fleet.relays[0]), metrics(&fleet.relays[1]));
+    assert!(
+        first.contains("ordersync_checkouts_accepted_total 1"),
+        "{first}"
+    );
+    assert!(
+        second.contains("ordersync_checkouts_duplicate_total 1"),
+        "{second}"
+    );
+    for text in [&first, &second] {
+        for destination in ["cibler", "citrusad"] {
+            let line = format!(
+                r#"ordersync_queue_depth{{destination="{destination}",state="delivered"}} 1"#
+            );
+            assert!(text.contains(&line), "{line} in:\n{text}");
+        }
+    }
     // The operator commands work on the shared database from anywhere.
     let (ok, out, err) = fleet.relays[1].operator(&["dead-letters", "list"], &[]);
     assert!(ok, "{out}{err}");
