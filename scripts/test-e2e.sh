@@ -24,17 +24,7 @@ bash scripts/setup.sh e2e || fail_early "set-up failed"
 bash scripts/build-package.sh || fail_early "the package did not build"
 cargo build -p ordersync-relay --locked --quiet || fail_early "the relay did not build"
 
-# The Vite example installs ordersync as a shop would, from the package's tarball (only the
-# files package.json ships), without recording it: its lockfile pins Vite's tree only.
-pack_dir=target/npm-pack
-rm -rf "$pack_dir" && mkdir -p "$pack_dir"
-tarball=$(npm pack --pack-destination "$pack_dir" --silent 2>/dev/null | tail -1)
-[ -f "$pack_dir/$tarball" ] || fail_early "npm pack produced no tarball"
-(
-  cd examples/vite-app &&
-    npm install --no-save --no-audit --no-fund --loglevel=error "../../$pack_dir/$tarball" &&
-    node_modules/.bin/vite build --logLevel warn
-) || fail_early "the Vite example did not build"
+bash scripts/build-vite-example.sh || fail_early "the Vite example did not build"
 
 log="$log_dir/node-test.tap"
 say "running tests/e2e/*.test.mjs (log: $log, screenshots: $log_dir/)"
