@@ -71,6 +71,10 @@ async function readBody(req) {
   return Buffer.concat(chunks);
 }
 
+function isJson(req) {
+  return (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase() === "application/json";
+}
+
 function parseJson(buffer) {
   try {
     return JSON.parse(buffer.toString("utf8"));
@@ -382,6 +386,11 @@ export function createShopServer({ root, withRelay }) {
       return send(res, 200, { mode: signed ? "relay+sandbox" : "local endpoint", citrusBaseUrl: citrusBaseUrl(), samples: sampleMenu() });
     }
     if (pathname === "/demo/state" && req.method === "GET") return send(res, 200, await demoState());
+    if (pathname.startsWith("/demo/") && req.method === "POST" && !isJson(req)) {
+      // A page on another site can POST text/plain to loopback without asking; JSON needs a
+      // CORS preflight this server never grants, so the demo's switches only obey its pages.
+      return sendError(res, 415, "Content-Type must be application/json");
+    }
     if (pathname === "/demo/relay" && req.method === "POST") return switchRelay(req, res);
     if (pathname === "/demo/vendors" && ["GET", "POST"].includes(req.method)) return vendorOutage(req, res);
     if (pathname === "/demo/relay" && req.method === "GET") return send(res, 200, { running: stack ? stack.relayRunning : null });
