@@ -23,6 +23,8 @@ export async function assertSignedHandoff(demo, seen, order, cookieId) {
   const [handoff] = handoffs;
   assert.deepEqual(Object.keys(handoff.body).sort(), ["cookieId", "token"], "a signed hand-off: token and cookieId only");
   assert.equal(handoff.body.token, order.token, "the token is the one the shop's server signed, untouched");
+  // A "simple" request (no CORS preflight), as the shared contract says; the body is JSON.
+  assert.match((await handoff.request.allHeaders())["content-type"] ?? "", /^text\/plain;charset=UTF-8$/i);
   assert.equal(handoff.body.cookieId, cookieId, "cookieId is the browser's cibler_id cookie");
   const claims = decodeJwt(handoff.body.token);
   assert.equal(claims.orderId, order.orderId);
