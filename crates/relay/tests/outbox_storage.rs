@@ -705,6 +705,42 @@ mod postgres_only {
         assert!(error.to_string().contains("upgrade this relay"));
     }
 
+    /// After the first start (which creates the tables), the relay's database user needs no
+    /// more than SELECT, INSERT and UPDATE on them.
+    #[tokio::test]
+    async fn once_migrated_the_relay_needs_only_read_and_write_privileges() {
+        let fresh = Fresh::postgres();
+        PostgresOutbox::open(&fresh.url).await.unwrap();
+        let Keep::Database(database) = &fresh._keep else {
+            unreachable!()
+        };
+        let role = format!("relay_rw_{}", database.name());
+        database.psql(&format!(
+            "CREATE ROLE {role} LOGIN; \
+             REVOKE CREATE ON SCHEMA public FROM PUBLIC; \
+             GRANT SELECT, INSERT, UPDATE ON ordersync_checkouts, ordersync_deliveries, \
+               ordersync_schema_migrations TO {role}"
+        ));
+        let url = fresh.url.replace("://ordersync@", &format!("://{role}@"));
+        let outbox = outbox::open_for_delivery(&url)
+            .await
+            .expect("opens unprivileged");
+        outbox
+            .insert(checkout("p", InitialState::Pending), 0)
+            .await
+            .unwrap();
+        let claimed = outbox
+            .claim_due(Destination::Cibler, 1, "w", LEASE, 0)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert!(outbox
+            .record(Destination::Cibler, "p", "w", delivered(), 1)
+            .await
+            .unwrap());
+        database.psql(&format!("DROP OWNED BY {role}; DROP ROLE {role}"));
+    }
+
     #[tokio::test]
     async fn a_starting_instance_leaves_the_leases_of_live_ones() {
         let fresh = Fresh::postgres();

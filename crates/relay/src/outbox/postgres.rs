@@ -133,12 +133,21 @@ impl PostgresOutbox {
             .bind(MIGRATION_LOCK_KEY)
             .execute(&mut *tx)
             .await?;
-        sqlx::raw_sql(
-            "CREATE TABLE IF NOT EXISTS ordersync_schema_migrations (\
-               version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-        )
-        .execute(&mut *tx)
-        .await?;
+        // Looked up first rather than `CREATE TABLE IF NOT EXISTS`, which needs the CREATE
+        // privilege even when the table exists: after the first start, the relay's database
+        // user needs only SELECT, INSERT and UPDATE on its tables.
+        let bookkept: bool =
+            sqlx::query_scalar("SELECT to_regclass('ordersync_schema_migrations') IS NOT NULL")
+                .fetch_one(&mut *tx)
+                .await?;
+        if !bookkept {
+            sqlx::raw_sql(
+                "CREATE TABLE ordersync_schema_migrations (version INTEGER PRIMARY KEY, \
+                 description TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
         let applied: Vec<i32> =
             sqlx::query_scalar("SELECT version FROM ordersync_schema_migrations")
                 .fetch_all(&mut *tx)
