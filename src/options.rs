@@ -214,10 +214,17 @@ pub fn handoff_body(order: &Order, cookie_id: Option<&str>, now: &str) -> String
             body.push_str("{\"checkout\":");
             match (input, order.checkout.order_date.is_none()) {
                 (Input::Object(members), true) => {
-                    let mut members = members.clone();
-                    members.retain(|(key, _)| key != "orderDate");
-                    members.push(("orderDate".to_owned(), Input::String(now.to_owned())));
-                    push_json(&mut body, &Input::Object(members));
+                    // The members as given, but `orderDate` (null when it is there) last, as now.
+                    body.push('{');
+                    for (key, member) in members.iter().filter(|(key, _)| key != "orderDate") {
+                        push_json_string(&mut body, key);
+                        body.push(':');
+                        push_json(&mut body, member);
+                        body.push(',');
+                    }
+                    body.push_str("\"orderDate\":");
+                    push_json_string(&mut body, now);
+                    body.push('}');
                 }
                 _ => push_json(&mut body, input),
             }
