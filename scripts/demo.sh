@@ -16,31 +16,36 @@
 # anyway, so the two commands share one build. A debug relay is plenty for a demo's traffic.
 #
 # Settings: PORT (8080), RELAY_PORT (8787), SANDBOX_PORT (8788), ORDERSYNC_RELAY_BIN (a relay
-# binary to use instead of building one).
+# binary to use instead of building one), ORDERSYNC_DEMO_DIR (.ordersync: the outbox and logs),
+# ORDERSYNC_DEMO_NO_BUILD=1 (start with what is already built).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT="${PORT:-8080}"
 RELAY_PORT="${RELAY_PORT:-8787}"
 SANDBOX_PORT="${SANDBOX_PORT:-8788}"
-data_dir=.ordersync
+data_dir="${ORDERSYNC_DEMO_DIR:-.ordersync}"
 
 say() { printf '[demo] %s\n' "$*" >&2; }
 
-say "building the npm package (pkg/)"
-bash scripts/build-package.sh
-
 relay_bin="${ORDERSYNC_RELAY_BIN:-}"
-if [ -z "$relay_bin" ]; then
-  say "building the relay (cargo build -p ordersync-relay; a few minutes the first time)"
-  cargo build -p ordersync-relay --locked --quiet
-  relay_bin=target/debug/ordersync-relay
-fi
-
-# The Vite example (served under /vite/) is built when its packages are installed
-# (scripts/setup.sh e2e, which `npm test` runs); the demo does not need it.
-if [ -x examples/vite-app/node_modules/.bin/vite ]; then
-  bash scripts/build-vite-example.sh >/dev/null || say "the Vite example did not build; /vite/ will say so"
+if [ -n "${ORDERSYNC_DEMO_NO_BUILD:-}" ]; then
+  # A quick restart (and the end-to-end test of this script): use what is already built.
+  relay_bin="${relay_bin:-target/debug/ordersync-relay}"
+  [ -f pkg/ordersync.js ] && [ -x "$relay_bin" ] || { say "ORDERSYNC_DEMO_NO_BUILD: pkg/ or $relay_bin is not built"; exit 1; }
+else
+  say "building the npm package (pkg/)"
+  bash scripts/build-package.sh
+  if [ -z "$relay_bin" ]; then
+    say "building the relay (cargo build -p ordersync-relay; a few minutes the first time)"
+    cargo build -p ordersync-relay --locked --quiet
+    relay_bin=target/debug/ordersync-relay
+  fi
+  # The Vite example (served under /vite/) is built when its packages are installed
+  # (scripts/setup.sh e2e, which `npm test` runs); the demo does not need it.
+  if [ -x examples/vite-app/node_modules/.bin/vite ]; then
+    bash scripts/build-vite-example.sh >/dev/null || say "the Vite example did not build; /vite/ will say so"
+  fi
 fi
 
 # Every demo starts from an empty outbox and fresh logs.
