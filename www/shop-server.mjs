@@ -325,7 +325,9 @@ export function createShopServer({ root, withRelay }) {
 
   /** The vendors' outage switch: the sandbox answers 503 to every vendor request while on. */
   async function vendorOutage(req, res) {
-    if (!stack) return sendError(res, 409, "no sandbox in local-endpoint mode");
+    if (!stack) {
+      return req.method === "GET" ? send(res, 200, { down: null }) : sendError(res, 409, "no sandbox in local-endpoint mode");
+    }
     const faultsUrl = `${stack.sandboxUrl}/__sandbox/faults`;
     if (req.method === "POST") {
       const body = parseJson(await readBody(req));
