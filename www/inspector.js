@@ -164,7 +164,7 @@ function setupVendorsSwitch() {
     button.disabled = down === null;
     button.dataset.down = String(down);
     button.textContent = down === null ? "none" : down ? "outage (503) · end it" : "up · cause an outage";
-    button.className = `switch ${down ? "off" : "on"}`;
+    button.className = down === null ? "switch" : `switch ${down ? "off" : "on"}`;
   };
   button.addEventListener("click", async () => {
     button.disabled = true;
