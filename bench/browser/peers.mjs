@@ -1,9 +1,9 @@
 // ordersync's release files beside the trackers a shop would pick instead, in one run:
 //
-//   node bench/browser/peers.mjs [--loads 5] [--dir /tmp/some-folder] [--quick]
+//   node bench/browser/peers.mjs [--loads 10] [--dir /tmp/some-folder] [--only a,b] [--quick]
 //
-// 1. Installs the current releases of the peers (and esbuild, pinned) with npm into a
-//    temporary folder, never the project's node_modules.
+// 1. Installs the current releases of the peers (and esbuild, pinned) with npm into a fresh
+//    temporary folder (removed at exit), never the project's node_modules.
 // 2. Bundles a minimal "track one purchase" page for each with esbuild (minified ESM, code
 //    splitting on, so lazy `import()` chunks stay separate files) and prints raw, gzip -9 and
 //    brotli -q 11 bytes: the entry and its static imports ("initial"), and every chunk.
@@ -17,7 +17,7 @@
 // --only a,b: measure the loads of these peers only (all are still installed and bundled).
 // ordersync is measured twice: its page as is, and with <link rel=modulepreload / preload>.
 // --quick: ordersync only (no npm install, one load): the smoke run `npm test` can afford.
-import { mkdirSync, writeFileSync, readFileSync, existsSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import os from "node:os";
@@ -26,7 +26,7 @@ import { sizes, addSizes, ZERO, startServer, launchChromium, stats, machine, arg
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const QUICK = process.argv.includes("--quick");
-const LOADS = Number(argValue("--loads", QUICK ? 1 : 5));
+const LOADS = Number(argValue("--loads", QUICK ? 1 : 10));
 const ESBUILD = "esbuild@0.28.2";
 const ORDER_ID = "4242";
 
@@ -312,7 +312,12 @@ function printLoads(loads) {
   }
 }
 
-const dir = argValue("--dir", path.join(os.tmpdir(), "ordersync-peers-bench"));
+// A fresh folder per run, so "current releases" means current; --dir reuses one (and keeps it).
+const given = argValue("--dir", null);
+const dir = given ?? mkdtempSync(path.join(os.tmpdir(), "ordersync-peers-"));
+process.on("exit", () => {
+  if (!given) rmSync(dir, { recursive: true, force: true });
+});
 let head = "unknown";
 try {
   head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT }).toString().trim();
