@@ -387,7 +387,7 @@ fn numeric_text(input: &Input) -> Result<&str, Reason> {
 /// A non-negative whole number given as a JSON number or a digit string.
 fn whole_number(text: &str) -> Result<u64, Reason> {
     let decimal = Decimal::parse(text)?;
-    if decimal.negative && decimal.mantissa != 0 {
+    if decimal.negative && decimal.mantissa != Some(0) {
         return Err(Reason::Negative);
     }
     decimal.scaled(0).map_err(|e| match e {

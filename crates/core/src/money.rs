@@ -31,7 +31,7 @@ impl Money {
     /// and more than two (non-zero) decimals.
     pub fn parse(text: &str) -> Result<Money, Reason> {
         let decimal = Decimal::parse(text)?;
-        if decimal.negative && decimal.mantissa != 0 {
+        if decimal.negative && decimal.mantissa != Some(0) {
             return Err(Reason::Negative);
         }
         let minor = decimal.scaled(2).map_err(|e| match e {
@@ -57,7 +57,10 @@ impl Money {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Decimal {
     pub negative: bool,
-    pub mantissa: u128,
+    /// The significant digits, or `None` when they do not fit in a u64. u64 rather than u128
+    /// for the browser module's size budget (no 128-bit multiply and divide helpers): a value
+    /// whose digits overflow a u64 can only scale to an overflow or a fraction, never to a u64.
+    pub mantissa: Option<u64>,
     pub exponent: i64,
 }
 
@@ -134,25 +137,36 @@ impl Decimal {
         while let [rest @ .., b'0'] = frac_digits {
             frac_digits = rest;
         }
-        let mut mantissa: u128 = 0;
+        let mut digits = int_digits
+            .iter()
+            .chain(frac_digits)
+            .skip_while(|&&d| d == b'0');
+        let mut mantissa: Option<u64> = Some(0);
         let mut significant = 0;
-        for &d in int_digits.iter().chain(frac_digits) {
-            if mantissa == 0 && d == b'0' {
-                continue;
-            }
+        // Trailing zeros of the significant digits go to the exponent, as they did when the
+        // mantissa was normalised after the fact.
+        let mut zeros_held = 0;
+        for &d in &mut digits {
             significant += 1;
             if significant > MAX_SIGNIFICANT_DIGITS {
                 return Err(Reason::TooLarge);
             }
-            mantissa = mantissa * 10 + u128::from(d - b'0');
+            if d == b'0' {
+                zeros_held += 1;
+                continue;
+            }
+            for digit in core::iter::repeat_n(0, zeros_held).chain([u64::from(d - b'0')]) {
+                mantissa = mantissa
+                    .and_then(|m| m.checked_mul(10))
+                    .and_then(|m| m.checked_add(digit));
+            }
+            zeros_held = 0;
         }
         exponent -= frac_digits.len() as i64;
-        if mantissa == 0 {
+        if mantissa == Some(0) {
             exponent = 0;
-        }
-        while mantissa != 0 && mantissa % 10 == 0 {
-            mantissa /= 10;
-            exponent += 1;
+        } else {
+            exponent += zeros_held as i64;
         }
         Ok(Decimal {
             negative,
@@ -163,22 +177,18 @@ impl Decimal {
 
     /// The value times `10^scale` as an integer, if it is one and fits in a u64.
     pub fn scaled(self, scale: u32) -> Result<u64, ScaleError> {
-        if self.mantissa == 0 {
+        if self.mantissa == Some(0) {
             return Ok(0);
         }
         let shift = self.exponent + i64::from(scale);
         if shift < 0 {
             return Err(ScaleError::Fraction);
         }
-        if shift > 38 {
-            return Err(ScaleError::Overflow);
+        let mut value = self.mantissa.ok_or(ScaleError::Overflow)?;
+        for _ in 0..shift {
+            value = value.checked_mul(10).ok_or(ScaleError::Overflow)?;
         }
-        let factor = 10u128.pow(shift as u32);
-        let value = self
-            .mantissa
-            .checked_mul(factor)
-            .ok_or(ScaleError::Overflow)?;
-        u64::try_from(value).map_err(|_| ScaleError::Overflow)
+        Ok(value)
     }
 }
 
@@ -235,5 +245,108 @@ mod tests {
             Money(Money::MAX_MINOR_UNITS).to_decimal_string(),
             "999999999999.99"
         );
+    }
+
+    /// The u128 scaling this module used before the u64 mantissa, kept as the reference: both
+    /// must give the same result (value or error) for every text.
+    fn reference_scaled(text: &str, scale: u32) -> Result<u64, String> {
+        Decimal::parse(text).map_err(|r| format!("{r:?}"))?;
+        let bytes = text.trim_start_matches('-');
+        let (number, exp) = match bytes.find(['e', 'E']) {
+            Some(at) => (
+                &bytes[..at],
+                bytes[at + 1..]
+                    .parse::<i64>()
+                    .unwrap_or(1_000_000)
+                    .clamp(-1_000_000, 1_000_000),
+            ),
+            None => (bytes, 0),
+        };
+        let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+        let frac = frac.trim_end_matches('0');
+        let digits: String = format!("{int}{frac}").trim_start_matches('0').to_owned();
+        if digits.len() > MAX_SIGNIFICANT_DIGITS {
+            return Err("TooLarge".to_owned());
+        }
+        if digits.is_empty() {
+            return Ok(0);
+        }
+        let mut mantissa: u128 = digits.parse().unwrap();
+        let mut exponent = exp - frac.len() as i64;
+        while mantissa % 10 == 0 {
+            mantissa /= 10;
+            exponent += 1;
+        }
+        let shift = exponent + i64::from(scale);
+        if shift < 0 {
+            return Err("Fraction".to_owned());
+        }
+        if shift > 38 {
+            return Err("Overflow".to_owned());
+        }
+        let value = mantissa
+            .checked_mul(10u128.pow(shift as u32))
+            .ok_or("Overflow")?;
+        u64::try_from(value).map_err(|_| "Overflow".to_owned())
+    }
+
+    fn ours(text: &str, scale: u32) -> Result<u64, String> {
+        let decimal = Decimal::parse(text).map_err(|r| format!("{r:?}"))?;
+        decimal.scaled(scale).map_err(|e| match e {
+            ScaleError::Fraction => "Fraction".to_owned(),
+            ScaleError::Overflow => "Overflow".to_owned(),
+        })
+    }
+
+    #[test]
+    fn u64_mantissa_agrees_with_the_u128_reference_at_the_edges() {
+        for text in [
+            "18446744073709551615",
+            "18446744073709551616",
+            "184467440737095516150",
+            "1844674407370955161.5",
+            "0.18446744073709551616",
+            "123456789012345678901234567890",
+            "1234567890123456789012345678901",
+            "100000000000000000000000000000e-28",
+            "1000000000000000000000000000000",
+            "0.000000000000000000000000000001",
+            "1e18",
+            "1e19",
+            "1e20",
+            "10e18",
+            "0.1e20",
+            "99999999999999999999e-18",
+            "0e999",
+            "-0.0e-999",
+            "5",
+        ] {
+            for scale in [0, 2] {
+                assert_eq!(
+                    ours(text, scale),
+                    reference_scaled(text, scale),
+                    "{text} at {scale}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn u64_mantissa_agrees_with_the_u128_reference(
+            int in "-?[0-9]{1,24}",
+            frac in proptest::option::of("[0-9]{1,24}"),
+            exp in proptest::option::of(-45i64..45),
+            scale in 0u32..3,
+        ) {
+            let mut text = int;
+            if let Some(frac) = frac {
+                text = format!("{text}.{frac}");
+            }
+            if let Some(exp) = exp {
+                text = format!("{text}e{exp}");
+            }
+            proptest::prop_assert_eq!(ours(&text, scale), reference_scaled(&text, scale), "{}", text);
+        }
     }
 }

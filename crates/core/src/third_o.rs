@@ -1,7 +1,7 @@
 //! CitrusAd's front-end order report: `GET /v1/resource/third-o` with index-aligned
 //! `procods` / `pris` / `quas`.
 
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{percent_decode_str, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::checkout::{check_text, Checkout};
 use crate::error::{FieldPath, Reason, ValidationError};
@@ -21,6 +21,21 @@ pub(crate) const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+/// Appends `value` percent-encoded exactly as [`COMPONENT`] encodes it (upper-case hex),
+/// without `percent-encoding`'s 768-byte `%00`…`%FF` table: the browser module's size budget.
+pub(crate) fn push_component(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &byte in value.as_bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+    }
+}
 
 /// What the page configures for the front-end path (never a secret: the key is publishable).
 #[derive(Debug, Clone, Copy)]
@@ -102,7 +117,7 @@ impl ThirdOQuery {
             }
             out.push_str(name);
             out.push('=');
-            out.extend(utf8_percent_encode(value, COMPONENT));
+            push_component(&mut out, value);
         };
         add("key", &self.key);
         if let Some(teaid) = &self.teaid {
@@ -265,4 +280,27 @@ fn decimal_string(value: u64) -> String {
     let mut out = String::new();
     crate::error::push_decimal(&mut out, value);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use percent_encoding::utf8_percent_encode;
+
+    #[test]
+    fn push_component_encodes_like_the_component_set() {
+        let every_char: String = (0u32..0x800).filter_map(char::from_u32).collect();
+        for value in [
+            "",
+            "abc-._~XYZ09",
+            "a b&c=d/e?f#g+h%i",
+            "é€😀",
+            every_char.as_str(),
+        ] {
+            let mut ours = String::new();
+            push_component(&mut ours, value);
+            let theirs: String = utf8_percent_encode(value, COMPONENT).collect();
+            assert_eq!(ours, theirs, "{value:?}");
+        }
+    }
 }
