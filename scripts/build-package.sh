@@ -27,6 +27,39 @@ wasm-bindgen --target web --out-dir "$out" \
 node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
   "$out/ordersync_bg.wasm" -o "$out/ordersync_bg.wasm"
 
+# Size budget: src/orchestrate.js (the hand-written browser-API plumbing that Rust imports as a
+# wasm-bindgen snippet) is inlined into the glue, so a page still loads two files and makes no
+# third sequential request. Its top-level names all start with `os` (no clash with the glue's:
+# a clash would be a SyntaxError, caught by `node --check` below); `export` is dropped, and the
+# glue's `import ... from './snippets/...'` lines become a plain object of its functions.
+node --input-type=module - "$out" <<'JS'
+import { readFileSync, writeFileSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+const out = process.argv[2];
+const files = readdirSync(join(out, "snippets"), { recursive: true }).filter((f) => f.endsWith(".js"));
+if (files.length !== 1) throw new Error(`expected one snippet in ${out}/snippets, found ${files.length}`);
+const snippet = readFileSync(join(out, "snippets", files[0]), "utf8");
+const names = [...snippet.matchAll(/^export function (\w+)/gm)].map((m) => m[1]);
+const body = snippet.replace(/^export function /gm, "function ");
+if (/^\s*(export|import)\b/m.test(body)) throw new Error("the snippet has other imports or exports: inline it by hand");
+const gluePath = join(out, "ordersync.js");
+let glue = readFileSync(gluePath, "utf8");
+let inlined = false;
+glue = glue
+  .replace(/^import \{[^}]*\} from ['"]\.\/snippets\/[^'"]+['"];?\n/gm, () => {
+    inlined = true;
+    return "";
+  })
+  .replace(/^import \* as (\w+) from ['"]\.\/snippets\/[^'"]+['"];?\n/gm, (_, ns) => {
+    inlined = true;
+    return `const ${ns} = { __proto__: null, ${names.join(", ")} };\n`;
+  });
+if (!inlined || /from ['"]\.\/snippets\//.test(glue)) throw new Error("the glue's snippet imports were not all replaced");
+const header = glue.match(/^\/\*.*\*\/\n/)?.[0] ?? "";
+writeFileSync(gluePath, header + body + glue.slice(header.length));
+rmSync(join(out, "snippets"), { recursive: true });
+JS
+
 # Size budget: the glue a page loads without its doc comments (they stay in ordersync.d.ts),
 # line comments, blank lines and indentation: about 0.7 KB brotli. Whole lines only, so no code
 # is touched; nothing is stripped if a line has an odd number of backticks (a template literal

@@ -14,13 +14,6 @@ extern "C" {
     #[wasm_bindgen(catch, js_namespace = Reflect, js_name = set)]
     fn reflect_set(target: &JsValue, key: &JsValue, value: &JsValue) -> Result<bool, JsValue>;
 
-    #[wasm_bindgen(catch, js_namespace = Reflect, js_name = apply)]
-    fn reflect_apply(
-        function: &JsValue,
-        this: &JsValue,
-        args: &JsValue,
-    ) -> Result<JsValue, JsValue>;
-
     #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
     fn object_keys(value: &JsValue) -> Result<js_sys::Array, JsValue>;
 
@@ -34,15 +27,6 @@ extern "C" {
 
     #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
     fn json_parse(text: &str) -> Result<JsValue, JsValue>;
-
-    #[wasm_bindgen(js_namespace = Promise, js_name = resolve)]
-    fn promise_resolve(value: &JsValue) -> js_sys::Promise;
-
-    #[wasm_bindgen(js_namespace = Promise, js_name = all)]
-    fn promise_all(values: &js_sys::Array) -> js_sys::Promise;
-
-    #[wasm_bindgen(js_namespace = Date, js_name = now)]
-    fn date_now() -> f64;
 
     /// `globalThis` (every browser since 2019, Node 12+). One accessor, where
     /// `js_sys::global()` probes four names with a lazy cell each.
@@ -83,19 +67,6 @@ pub fn object() -> JsValue {
     js_sys::Object::new().into()
 }
 
-/// `target[name](...args)`; `Err` when it is not a function or the call throws.
-pub fn call(target: &JsValue, name: &str, args: &[&JsValue]) -> Result<JsValue, JsValue> {
-    let function = get(target, name);
-    if !function.is_function() {
-        return Err(JsValue::UNDEFINED);
-    }
-    let list = js_sys::Array::new();
-    for arg in args {
-        list.push(arg);
-    }
-    reflect_apply(&function, target, &list)
-}
-
 /// The own enumerable string keys of an object; empty when listing them throws.
 pub fn keys(value: &JsValue) -> js_sys::Array {
     object_keys(value).unwrap_or_else(|_| js_sys::Array::new())
@@ -112,24 +83,6 @@ pub fn number_text(value: &JsValue) -> String {
 
 pub fn parse_json(text: &str) -> Option<JsValue> {
     json_parse(text).ok()
-}
-
-pub fn resolved(value: &JsValue) -> js_sys::Promise {
-    promise_resolve(value)
-}
-
-pub fn all(promises: &js_sys::Array) -> js_sys::Promise {
-    promise_all(promises)
-}
-
-/// `promise.then(on_ok, on_err)`; `Err` when `promise` is not a thenable.
-pub fn then(promise: &JsValue, on_ok: &JsValue, on_err: &JsValue) -> Result<JsValue, JsValue> {
-    call(promise, "then", &[on_ok, on_err])
-}
-
-/// Milliseconds since the epoch, as a whole number.
-pub fn now_ms() -> u64 {
-    date_now() as u64
 }
 
 /// Now as RFC 3339 in UTC with milliseconds (`2026-11-22T11:39:42.123Z`).

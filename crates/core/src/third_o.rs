@@ -1,7 +1,7 @@
 //! CitrusAd's front-end order report: `GET /v1/resource/third-o` with index-aligned
 //! `procods` / `pris` / `quas`.
 
-use percent_encoding::{percent_decode_str, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::percent_decode_str;
 
 use crate::checkout::{check_text, Checkout};
 use crate::error::{FieldPath, Reason, ValidationError};
@@ -16,7 +16,8 @@ pub const MAX_URL_BYTES: usize = 8000;
 
 /// Everything but RFC 3986 unreserved characters is percent-encoded (query values here, the
 /// CibleR path segment in `wire::cibler`).
-pub(crate) const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+#[cfg(any(feature = "json", test))]
+pub(crate) const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
