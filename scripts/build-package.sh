@@ -60,25 +60,11 @@ writeFileSync(gluePath, header + body + glue.slice(header.length));
 rmSync(join(out, "snippets"), { recursive: true });
 JS
 
-# Size budget: the glue a page loads without its doc comments (they stay in ordersync.d.ts),
-# line comments, blank lines and indentation: about 0.7 KB brotli. Whole lines only, so no code
-# is touched; nothing is stripped if a line has an odd number of backticks (a template literal
-# could then span lines, and its text must not change).
-node --input-type=module - "$out/ordersync.js" <<'JS'
-import { readFileSync, writeFileSync } from "node:fs";
-const path = process.argv[2];
-const glue = readFileSync(path, "utf8");
-const spansLines = glue.split("\n").some((line) => (line.split("`").length - 1) % 2 === 1);
-if (spansLines) {
-  console.error(`${path}: a template literal may span lines; glue left as generated`);
-} else {
-  const stripped = glue
-    .replace(/^[ \t]*\/\*\*[\s\S]*?\*\/[ \t]*\n/gm, "")
-    .replace(/^[ \t]*\/\/.*\n/gm, "")
-    .replace(/^[ \t]*\n/gm, "")
-    .replace(/^[ \t]+/gm, "");
-  writeFileSync(path, stripped);
-}
-JS
+# Size budget: the glue a page loads (wasm-bindgen's and src/orchestrate.js) minified with terser
+# (npm, pinned): comments, whitespace and local names go; exports, string keys (the wasm import
+# names) and the `@ts-self-types` comment stay. The docs stay in ordersync.d.ts.
+node_modules/.bin/terser "$out/ordersync.js" --module --compress passes=2 --mangle \
+  --comments '/@ts-self-types/' --output "$out/ordersync.min.js"
+mv "$out/ordersync.min.js" "$out/ordersync.js"
 node --check "$out/ordersync.js"
 echo "built $out/: $(cd "$out" && ls | tr '\n' ' ')" >&2
