@@ -116,6 +116,8 @@ export interface RelayReport {
   status: RelayStatus;
   reason?: string;
   httpStatus?: number;
+  /** The checkout field the relay's refusal (400) names: the browser validates only the fields it reads. */
+  field?: string;
 }
 
 export type PixelStatus = "sent" | "failed" | "skipped";

@@ -4,7 +4,7 @@
 //! static messages (no `format!`: `core::fmt` would cost the bundle kilobytes).
 
 use ordersync_core::third_o::{FrontendConfig, ThirdOQuery};
-use ordersync_core::{Checkout, Input, ValidationError};
+use ordersync_core::{FrontendCheckout, Input, ValidationError};
 use wasm_bindgen::JsValue;
 
 use crate::input::{self, push_json, push_json_string};
@@ -59,9 +59,10 @@ pub enum Source {
     Plain(Input),
 }
 
-/// A validated checkout and the form it came in.
+/// A checkout, validated in the fields the browser reads (the relay validates the rest and
+/// answers 400 naming the field), and the form it came in.
 pub struct Order {
-    pub checkout: Checkout,
+    pub checkout: FrontendCheckout,
     pub source: Source,
 }
 
@@ -69,7 +70,8 @@ const MUST_BE_OBJECT: &str = "must be an object";
 const MUST_BE_STRING: &str = "must be a string";
 const REQUIRED: &str = "is required";
 
-/// `options.token` (decoded) or `options.checkout`, validated by the core.
+/// `options.token` (decoded) or `options.checkout`, validated by the core in the fields the
+/// browser reads ([`FrontendCheckout`]).
 pub fn order(options: &JsValue) -> Result<Order, Problem> {
     if !options.is_object() {
         return Err(Problem::new("options", MUST_BE_OBJECT));
@@ -98,7 +100,7 @@ pub fn order(options: &JsValue) -> Result<Order, Problem> {
         }
         (false, true) => (input::from_js(&plain), None),
     };
-    let checkout = Checkout::from_input(&input).map_err(|error| {
+    let checkout = FrontendCheckout::from_input(&input).map_err(|error| {
         let mut problem = Problem::from(error);
         if problem.field.is_empty() {
             // The checkout itself (not one of its fields) is the wrong type.
@@ -189,14 +191,18 @@ pub fn citrus(options: &JsValue) -> Result<Option<Citrus>, Problem> {
 }
 
 /// The third-o GET URL for `checkout`; `now` (RFC 3339) stands in for a missing order date.
-pub fn third_o_url(checkout: &Checkout, citrus: &Citrus, now: &str) -> Result<String, Problem> {
+pub fn third_o_url(
+    checkout: &FrontendCheckout,
+    citrus: &Citrus,
+    now: &str,
+) -> Result<String, Problem> {
     let config = FrontendConfig {
         base_url: &citrus.base_url,
         publishable_key: &citrus.publishable_key,
         team_id: citrus.team_id.as_deref(),
         catalog_id: &citrus.catalog_id,
     };
-    let query = ThirdOQuery::from_checkout(checkout, &config, now)?;
+    let query = ThirdOQuery::from_frontend(checkout, &config, now)?;
     Ok(query.to_url(&citrus.base_url)?)
 }
 

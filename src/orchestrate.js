@@ -155,16 +155,11 @@ const osSendPixel = (url) =>
 // How a relay request ended: [kind, HTTP status]. Kinds: "delivered" (2xx), "refused" (another
 // 4xx: retrying cannot help), "retry" (network error, timeout, 408, 429, 5xx), "beacon",
 // "none" (no transport at all).
-function osClassify(outcome) {
+// Every response body is cancelled, but a refusal's when `readRefusal` (then the caller reads it).
+function osClassify(outcome, readRefusal) {
   if (outcome === null || typeof outcome != "object") {
     return [outcome === osBeaconQueued ? "beacon" : outcome === osNoTransport ? "none" : "retry"];
   }
-  // Release the body: until it is read or cancelled, Chromium keeps counting a finished
-  // keepalive request against the 64 KiB of keepalive bodies a page may have in flight, and
-  // refuses later hand-offs with a network error.
-  try {
-    outcome.body.cancel().catch(() => {});
-  } catch {}
   let code = 0;
   try {
     const status = outcome.status;
@@ -172,7 +167,28 @@ function osClassify(outcome) {
   } catch {}
   const kind =
     code > 199 && code < 300 ? "delivered" : code > 399 && code < 500 && code != 408 && code != 429 ? "refused" : "retry";
+  // Release the body: until it is read or cancelled, Chromium keeps counting a finished
+  // keepalive request against the 64 KiB of keepalive bodies a page may have in flight, and
+  // refuses later hand-offs with a network error.
+  if (kind != "refused" || !readRefusal) {
+    try {
+      outcome.body.cancel().catch(() => {});
+    } catch {}
+  }
   return [kind, code];
+}
+
+// The field the relay's refusal names (`{"error": {"field"}}`, its 400 for a checkout the
+// browser does not fully validate), or undefined.
+function osRefusedField(response) {
+  try {
+    return response
+      .json()
+      .then((body) => body.error.field)
+      .then((field) => (typeof field == "string" ? field : undefined), () => {});
+  } catch {
+    return Promise.resolve();
+  }
 }
 
 function osChannel(status, reason) {
@@ -193,13 +209,13 @@ function osReportOut(report) {
 
 // The relay's outcome in the report; whether the relay was reached (took the hand-off or
 // refused it for good).
-function osRecordRelay(report, [kind, code], queued) {
+function osRecordRelay(report, [kind, code], queued, field) {
   const lost = queued ? osQueued : osFailed;
   report.relay =
     kind == "delivered"
       ? { status: "accepted", httpStatus: code }
       : kind == "refused"
-        ? { status: "rejected", reason: "the relay refused the hand-off (not retried)", httpStatus: code }
+        ? { status: "rejected", reason: "the relay refused the hand-off (not retried)", httpStatus: code, field }
         : kind == "beacon"
           ? osChannel("beacon", "fetch is unavailable; handed to navigator.sendBeacon")
           : kind == "none"
@@ -257,9 +273,13 @@ function osReport(cookieId, orderId, errorField, errorMessage, relayUrl, body, k
   osClaim(orderId);
   const relay = osPost(relayUrl, body, keepalive);
   const early = pixelPlanned && always ? osSendPixel(pixelUrl) : null;
+  let result;
   return relay.then((outcome) => {
     osInFlight.delete(orderId);
-    const reached = osRecordRelay(report, osClassify(outcome), queued);
+    result = osClassify(outcome, true);
+    return result[0] == "refused" ? osRefusedField(outcome) : undefined;
+  }).then((field) => {
+    const reached = osRecordRelay(report, result, queued, field);
     if (reached) {
       const storage = osStorage();
       if (storage) osRemovePending(storage, orderId, Date.now());

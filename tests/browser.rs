@@ -164,11 +164,12 @@ fn third_o_errors_name_the_item_and_field() {
             "has more than 2 decimals",
         ),
         (
-            r#""totalSpent":150.0"#,
-            r#""totalSpent":"abc""#,
-            "totalSpent",
-            "must be a number or a decimal string",
+            r#""orderDate":"2026-11-22T10:00:00Z""#,
+            r#""orderDate":"2026-11-22 10:00""#,
+            "orderDate",
+            "must be an RFC 3339 date-time with Z or +HH:MM, e.g. 2021-12-02T15:00:00Z",
         ),
+        (r#""sessionId":"sess-1","#, "", "sessionId", "is required"),
     ];
     for (from, to, field, message) in cases {
         let checkout = checkout_json(&id, 3).replacen(from, to, 1);
@@ -190,6 +191,41 @@ fn third_o_errors_name_the_item_and_field() {
         checkout_json(&id, 1)
     )));
     assert_eq!(text(&bad_base, "error.field"), "citrus.baseUrl");
+}
+
+/// The browser validates only the fields it reads (order id and date, customer and session ids,
+/// each item's code, quantity and unit price); the relay validates the whole checkout and its
+/// 400 names the field, which the report passes on.
+#[wasm_bindgen_test]
+async fn a_checkout_wrong_only_where_the_browser_does_not_read_is_left_to_the_relay() {
+    run_js("localStorage.clear();");
+    let id = order_id("unread");
+    let checkout = checkout_json(&id, 2)
+        .replacen(r#""totalSpent":150.0"#, r#""totalSpent":"abc""#, 1)
+        .replacen(r#""email":"ann@example.com""#, r#""email":"nobody""#, 1);
+    let url = ordersync::third_o_url(parse(&format!(
+        r#"{{"checkout":{checkout},"citrus":{}}}"#,
+        citrus_json("fallback")
+    )));
+    assert!(text(&url, "url").contains("procods=G0&pris=1.50&quas=1&procods=G1"));
+
+    let name = format!("unread{}", order_id("u"));
+    set_status_naming(&name, 400, "totalSpent").await;
+    let report = report(parse(&format!(
+        r#"{{"relayUrl":"{}","checkout":{checkout},"citrus":{}}}"#,
+        relay(&name),
+        citrus_json("fallback")
+    )))
+    .await;
+    assert!(at(&report, "error").is_undefined());
+    assert_eq!(text(&report, "relay.status"), "rejected");
+    assert_eq!(number(&report, "relay.httpStatus"), 400.0);
+    assert_eq!(text(&report, "relay.field"), "totalSpent");
+    assert_eq!(text(&report, "pixel.status"), "skipped");
+    let posts = relay_posts(&requests_for(&id).await);
+    assert_eq!(posts.len(), 1);
+    assert_eq!(text(&posts[0], "body.checkout.totalSpent"), "abc");
+    run_js("localStorage.clear();");
 }
 
 #[wasm_bindgen_test]
@@ -349,10 +385,10 @@ async fn hostile_options_resolve_to_reports() {
         (parse(r#"{"token": 7, "relayUrl": "/x"}"#), "token"),
         (
             run_js(&format!(
-                "const c = {}; c.totalSpent = NaN; return {{ relayUrl: '/x', checkout: c }};",
+                "const c = {}; c.sessionId = NaN; return {{ relayUrl: '/x', checkout: c }};",
                 checkout_json("1", 1)
             )),
-            "totalSpent",
+            "sessionId",
         ),
         (
             run_js(&format!(
@@ -381,7 +417,8 @@ async fn hostile_options_resolve_to_reports() {
                 "const c = {}; c.items[0].self = c; return {{ relayUrl: '/x', checkout: c }};",
                 checkout_json("1", 1)
             )),
-            "items[0].self",
+            // An unknown key (even a cycle) is the relay's to refuse: the browser hands it on.
+            "",
         ),
         (
             run_js(&format!(

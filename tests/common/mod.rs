@@ -122,6 +122,12 @@ pub async fn set_status(name: &str, status: u16) {
     fetch(&format!("{}/__status/{name}/{status}", server()), "PUT").await;
 }
 
+/// Like [`set_status`], with an error body naming `field` (as the relay's 400 does).
+pub async fn set_status_naming(name: &str, status: u16, field: &str) {
+    let url = format!("{}/__status/{name}/{status}?field={field}", server());
+    fetch(&url, "PUT").await;
+}
+
 /// Every request the server recorded whose body or query mentions `order_id`.
 pub async fn requests_for(order_id: &str) -> Vec<JsValue> {
     let all = fetch(&format!("{}/__requests", server()), "GET").await;

@@ -5,7 +5,8 @@
 //
 //   POST /r/<name>/v1/checkouts    -> the status set for <name> (default 202)
 //   GET  <any>/v1/resource/third-o -> 200
-//   PUT  /__status/<name>/<code>   -> sets the relay status for <name>
+//   PUT  /__status/<name>/<code>   -> sets the relay status for <name>; with `?field=F`, its
+//                                     error body names F, as the relay's 400 names the field
 //   GET  /__requests               -> every recorded request, in order, as JSON
 //
 // Prints "listening http://127.0.0.1:PORT" once ready. Loopback only; stops on SIGTERM or
@@ -14,6 +15,7 @@ import http from "node:http";
 
 const maxSeconds = Number(process.argv[process.argv.indexOf("--max-seconds") + 1]) || 900;
 const statuses = new Map();
+const fields = new Map();
 const recorded = [];
 
 function cors(res) {
@@ -48,6 +50,7 @@ const server = http.createServer((req, res) => {
     const control = url.pathname.match(/^\/__status\/([^/]+)\/(\d{3})$/);
     if (control && req.method === "PUT") {
       statuses.set(control[1], Number(control[2]));
+      fields.set(control[1], url.searchParams.get("field") ?? undefined);
       return send(res, 200, { ok: true });
     }
     let body = text;
@@ -70,7 +73,7 @@ const server = http.createServer((req, res) => {
       if (status === 429) res.setHeader("Retry-After", "1");
       return send(res, status, status < 300
         ? { orderId, status: "accepted" }
-        : { error: { message: "test server answered " + status } });
+        : { error: { message: "test server answered " + status, field: fields.get(relay[1]) } });
     }
     if (url.pathname.endsWith("/v1/resource/third-o") && req.method === "GET") {
       return send(res, 200, {});

@@ -109,7 +109,7 @@ impl Checkout {
             shipping_cost: next().into_money(),
             gift_code: next().into_optional_text(),
             discount_amount: next().into_optional_money(),
-            items: items(input.get("items"))?,
+            items: items(input.get("items"), line_item)?,
         })
     }
 
@@ -160,7 +160,10 @@ fn refuse_unknown(
     Ok(())
 }
 
-fn items(input: Option<&Input>) -> Result<Vec<LineItem>, ValidationError> {
+fn items<T>(
+    input: Option<&Input>,
+    line_item: fn(usize, &Input) -> Result<T, ValidationError>,
+) -> Result<Vec<T>, ValidationError> {
     let field = FieldPath::top("items");
     let list = match input {
         None | Some(Input::Null) => return Ok(Vec::new()),
@@ -196,6 +199,105 @@ fn line_item(index: usize, input: &Input) -> Result<LineItem, ValidationError> {
         substituted_for: next().into_optional_text(),
         seller_id: next().into_optional_text(),
         catalog_id: next().into_optional_text(),
+    })
+}
+
+/// The part of a checkout the browser module reads: what the relay hand-off and the CitrusAd
+/// third-o request are built from. The relay validates the whole checkout (and answers 400
+/// naming the field); the browser validates only these fields, with the same field paths and
+/// reasons as [`Checkout::from_input`], in a fraction of its code (the browser's size budget).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrontendCheckout {
+    pub order_id: String,
+    pub order_date: Option<String>,
+    pub customer_guid: String,
+    pub customer_id: Option<String>,
+    pub session_id: String,
+    pub items: Vec<FrontendItem>,
+}
+
+/// The part of a line item the third-o request carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrontendItem {
+    pub gtin: String,
+    pub quantity: u64,
+    pub regular_unit_price: Money,
+}
+
+const FRONTEND_FIELDS: [&str; 5] = [
+    "orderId",
+    "orderDate",
+    "customerGuid",
+    "customerId",
+    "sessionId",
+];
+
+/// `(kind, optional)` of each of [`FRONTEND_FIELDS`], as in [`CHECKOUT_KINDS`].
+const FRONTEND_KINDS: [(Kind, bool); 5] = [
+    (Kind::OrderId, false),
+    (Kind::Timestamp, true),
+    (Kind::Text, false),
+    (Kind::Text, true),
+    (Kind::Text, false),
+];
+
+const FRONTEND_ITEM_FIELDS: [&str; 3] = ["gtin", "quantity", "regularUnitPrice"];
+
+/// `(kind, optional)` of each of [`FRONTEND_ITEM_FIELDS`], as in [`ITEM_KINDS`].
+const FRONTEND_ITEM_KINDS: [(Kind, bool); 3] = [
+    (Kind::Text, false),
+    (Kind::Quantity, false),
+    (Kind::Money, false),
+];
+
+impl FrontendCheckout {
+    /// Validates the fields the browser reads, in the order [`Checkout::from_input`] does, so a
+    /// checkout whose only faults are in these fields gets the same error; faults elsewhere
+    /// (email, amounts, unknown keys, ...) are left to the relay.
+    pub fn from_input(input: &Input) -> Result<FrontendCheckout, ValidationError> {
+        if !matches!(input, Input::Object(_)) {
+            return Err(ValidationError::new(
+                FieldPath::top("checkout"),
+                Reason::NotAnObject,
+            ));
+        }
+        let mut values = read_fields(input, &FRONTEND_KINDS, &FRONTEND_FIELDS, None)?.into_iter();
+        let mut next = || values.next().unwrap_or(Value::Absent);
+        Ok(FrontendCheckout {
+            order_id: next().into_text(),
+            order_date: next().into_optional_text(),
+            customer_guid: next().into_text(),
+            customer_id: next().into_optional_text(),
+            session_id: next().into_text(),
+            items: items(input.get("items"), frontend_item)?,
+        })
+    }
+
+    /// CitrusAd's customer id: `customerId` when given, else `customerGuid`.
+    pub fn citrus_customer_id(&self) -> &str {
+        self.customer_id.as_deref().unwrap_or(&self.customer_guid)
+    }
+}
+
+fn frontend_item(index: usize, input: &Input) -> Result<FrontendItem, ValidationError> {
+    if !matches!(input, Input::Object(_)) {
+        return Err(ValidationError::new(
+            FieldPath::item(index, ""),
+            Reason::NotAnObject,
+        ));
+    }
+    let fields = read_fields(
+        input,
+        &FRONTEND_ITEM_KINDS,
+        &FRONTEND_ITEM_FIELDS,
+        Some(index),
+    )?;
+    let mut values = fields.into_iter();
+    let mut next = || values.next().unwrap_or(Value::Absent);
+    Ok(FrontendItem {
+        gtin: next().into_text(),
+        quantity: next().into_count(),
+        regular_unit_price: next().into_money(),
     })
 }
 

@@ -14,7 +14,7 @@ pub mod timestamp;
 #[cfg(feature = "json")]
 pub mod wire;
 
-pub use checkout::{Checkout, LineItem};
+pub use checkout::{Checkout, FrontendCheckout, FrontendItem, LineItem};
 pub use error::{FieldPath, Reason, ValidationError};
 pub use input::Input;
 pub use money::Money;

@@ -3,7 +3,7 @@
 
 use percent_encoding::percent_decode_str;
 
-use crate::checkout::{check_text, Checkout};
+use crate::checkout::{check_text, Checkout, FrontendCheckout};
 use crate::error::{FieldPath, Reason, ValidationError};
 use crate::money::Money;
 use crate::timestamp::is_rfc3339;
@@ -47,6 +47,14 @@ pub struct FrontendConfig<'a> {
     pub catalog_id: &'a str,
 }
 
+/// The order-level values of a third-o query.
+struct Order<'a> {
+    order_id: &'a str,
+    order_date: &'a str,
+    session_id: &'a str,
+    customer_id: &'a str,
+}
+
 /// The third-o parameters, one entry per line item in each of the three arrays.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThirdOQuery {
@@ -70,6 +78,48 @@ impl ThirdOQuery {
         config: &FrontendConfig<'_>,
         now: &str,
     ) -> Result<ThirdOQuery, ValidationError> {
+        let items = &checkout.items;
+        Self::build(
+            config,
+            Order {
+                order_id: &checkout.order_id,
+                order_date: checkout.order_date_or(now),
+                session_id: &checkout.session_id,
+                customer_id: checkout.citrus_customer_id(),
+            },
+            items
+                .iter()
+                .map(|i| (&i.gtin, i.regular_unit_price, i.quantity)),
+        )
+    }
+
+    /// The same query from the fields the browser module validates ([`FrontendCheckout`]):
+    /// equal to [`ThirdOQuery::from_checkout`] for every checkout that accepts.
+    pub fn from_frontend(
+        checkout: &FrontendCheckout,
+        config: &FrontendConfig<'_>,
+        now: &str,
+    ) -> Result<ThirdOQuery, ValidationError> {
+        let items = &checkout.items;
+        Self::build(
+            config,
+            Order {
+                order_id: &checkout.order_id,
+                order_date: checkout.order_date.as_deref().unwrap_or(now),
+                session_id: &checkout.session_id,
+                customer_id: checkout.citrus_customer_id(),
+            },
+            items
+                .iter()
+                .map(|i| (&i.gtin, i.regular_unit_price, i.quantity)),
+        )
+    }
+
+    fn build<'a>(
+        config: &FrontendConfig<'_>,
+        order: Order<'_>,
+        items: impl ExactSizeIterator<Item = (&'a String, Money, u64)> + Clone,
+    ) -> Result<ThirdOQuery, ValidationError> {
         check_text(
             config.publishable_key,
             &FieldPath::top("citrus.publishableKey"),
@@ -78,34 +128,34 @@ impl ThirdOQuery {
         if let Some(team) = config.team_id {
             check_text(team, &FieldPath::top("citrus.teamId"))?;
         }
-        if checkout.items.is_empty() {
+        if items.len() == 0 {
             return Err(ValidationError::new(
                 FieldPath::top("items"),
                 Reason::NoItems,
             ));
         }
-        let ordts = checkout.order_date_or(now);
-        if !is_rfc3339(ordts) {
+        if !is_rfc3339(order.order_date) {
             return Err(ValidationError::new(
                 FieldPath::top("orderDate"),
                 Reason::InvalidTimestamp,
             ));
         }
-        let items = &checkout.items;
         Ok(ThirdOQuery {
             key: config.publishable_key.to_owned(),
             teaid: config.team_id.map(str::to_owned),
             catid: config.catalog_id.to_owned(),
-            ordid: checkout.order_id.clone(),
-            ordts: ordts.to_owned(),
-            sesid: checkout.session_id.clone(),
-            cusid: Some(checkout.citrus_customer_id().to_owned()),
-            procods: items.iter().map(|i| i.gtin.clone()).collect(),
+            ordid: order.order_id.to_owned(),
+            ordts: order.order_date.to_owned(),
+            sesid: order.session_id.to_owned(),
+            cusid: Some(order.customer_id.to_owned()),
+            procods: items.clone().map(|(gtin, _, _)| gtin.clone()).collect(),
             pris: items
-                .iter()
-                .map(|i| i.regular_unit_price.to_decimal_string())
+                .clone()
+                .map(|(_, price, _)| price.to_decimal_string())
                 .collect(),
-            quas: items.iter().map(|i| decimal_string(i.quantity)).collect(),
+            quas: items
+                .map(|(_, _, quantity)| decimal_string(quantity))
+                .collect(),
         })
     }
 
