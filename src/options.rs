@@ -202,8 +202,7 @@ pub fn third_o_url(
         team_id: citrus.team_id.as_deref(),
         catalog_id: &citrus.catalog_id,
     };
-    let query = ThirdOQuery::from_frontend(checkout, &config, now)?;
-    Ok(query.to_url(&citrus.base_url)?)
+    Ok(ThirdOQuery::frontend_url(checkout, &config, now)?)
 }
 
 /// The relay hand-off body: `{"token": …, "cookieId": …}` or `{"checkout": …, "cookieId": …}`.

@@ -187,7 +187,44 @@ fn assert_agree(full: &Checkout, frontend: &FrontendCheckout) -> Result<(), Test
         ThirdOQuery::from_frontend(frontend, &config(), NOW),
         ThirdOQuery::from_checkout(full, &config(), NOW)
     );
+    assert_same_url(full, frontend, &config())
+}
+
+/// The URL written straight from the browser's fields is the one the full path builds.
+fn assert_same_url(
+    full: &Checkout,
+    frontend: &FrontendCheckout,
+    config: &FrontendConfig<'_>,
+) -> Result<(), TestCaseError> {
+    let direct = ThirdOQuery::frontend_url(frontend, config, NOW);
+    let built =
+        ThirdOQuery::from_checkout(full, config, NOW).and_then(|q| q.to_url(config.base_url));
+    prop_assert_eq!(direct, built);
     Ok(())
+}
+
+/// Frontend configurations, good and bad in each field.
+fn any_config() -> impl Strategy<Value = FrontendConfig<'static>> {
+    (
+        prop_oneof![
+            Just("https://example.test"),
+            Just("http://x.test/base/"),
+            Just("ftp://x"),
+            Just("https://"),
+            Just("https://a.test?q"),
+        ],
+        prop_oneof![Just("pk"), Just("pk 1/ü"), Just(""), Just(" ")],
+        prop_oneof![Just(None), Just(Some("t&1")), Just(Some(""))],
+        prop_oneof![Just("c"), Just(""), Just("cat\u{7}")],
+    )
+        .prop_map(
+            |(base_url, publishable_key, team_id, catalog_id)| FrontendConfig {
+                base_url,
+                publishable_key,
+                team_id,
+                catalog_id,
+            },
+        )
 }
 
 proptest! {
@@ -219,6 +256,35 @@ proptest! {
             }
             (full, frontend) => prop_assert!(false, "full {:?}, frontend {:?}", full, frontend),
         }
+    }
+}
+
+proptest! {
+    #[test]
+    fn the_direct_url_equals_the_built_one_for_any_options(
+        input in checkout_input(),
+        config in any_config(),
+        extra_items in 0usize..200,
+    ) {
+        let Input::Object(mut members) = input else { unreachable!() };
+        // Sometimes long enough to pass the 8000-byte limit.
+        let filler = Input::object([
+            ("gtin", Input::str("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")),
+            ("quantity", Input::num("1")),
+            ("regularUnitPrice", Input::str("1.00")),
+            ("totalOrderItemPriceAfterDiscounts", Input::str("1.00")),
+        ]);
+        for (key, member) in &mut members {
+            if key == "items" {
+                if let Input::Array(items) = member {
+                    items.extend(std::iter::repeat_n(filler.clone(), extra_items));
+                }
+            }
+        }
+        let input = Input::Object(members);
+        let full = Checkout::from_input(&input).expect("valid");
+        let frontend = FrontendCheckout::from_input(&input).expect("valid");
+        assert_same_url(&full, &frontend, &config)?;
     }
 }
 
