@@ -87,6 +87,7 @@ def main():
         log(f"ceiling: saturation, {args.connections} connections, {args.duration}s")
         wrk(ceiling_url, sample, min(2, args.duration), args.connections)  # warm-up
         ceiling_sat = wrk(ceiling_url, sample, args.duration, args.connections)
+        ceiling_sat["connections"] = args.connections
         log(f"ceiling: {ceiling_sat['rps']:.0f} rps, p99 {ceiling_sat['latency_ms']['p99']} ms")
         ceiling_half = paced_run(ceiling_url, sample, ceiling_sat["rps"] / 2, args.duration, calibrate_s)
         ceiling.kill9()
@@ -106,7 +107,8 @@ def main():
         relay_url = f"{relay.url}/v1/checkouts"
         probe_bodies = write_bodies(workdir / "probe.txt", 10_000_000, 20_000)
         probe = wrk(relay_url, probe_bodies, min(3, args.duration), args.connections)
-        needed = min(args.max_orders, math.ceil(probe["rps"] * args.duration * 1.5) + 1000)
+        # Generous: the short probe runs cold, and a repeat (200) is cheaper than a new order.
+        needed = min(args.max_orders, math.ceil(probe["rps"] * args.duration * 3) + 5000)
         log(f"relay probe: {probe['rps']:.0f} rps; generating {needed} signed hand-offs per run")
         sat_bodies = write_bodies(workdir / "saturation.txt", 20_000_000, needed)
         half_bodies = write_bodies(workdir / "half.txt", 30_000_000, needed)
@@ -117,6 +119,7 @@ def main():
         with MemorySampler(relay) as memory:
             log(f"relay: saturation, {args.connections} connections, {args.duration}s")
             relay_sat = wrk(relay_url, sat_bodies, args.duration, args.connections)
+            relay_sat["connections"] = args.connections
             log(f"relay: {relay_sat['rps']:.0f} rps, p99 {relay_sat['latency_ms']['p99']} ms")
             check_all_accepted("relay saturation", relay_sat)
             relay_half = paced_run(relay_url, half_bodies, relay_sat["rps"] / 2, args.duration,

@@ -440,15 +440,18 @@ def save_result(name: str, result: dict) -> Path:
 
 
 def fsync_floor(directory: Path, count: int = 300) -> dict:
-    """The disk's cost of one durable commit: `count` 4 KiB appends, each followed by
-    fdatasync, in `directory`. A relay that fsyncs once per checkout cannot accept more
-    checkouts per second than this serially allows."""
+    """The disk's cost of one durable commit: `count` 4 KiB writes into a preallocated file
+    (as SQLite reuses its WAL), each followed by fdatasync, in `directory`. A writer that
+    syncs once per checkout, one at a time, cannot commit more checkouts per second than
+    `serial_fsyncs_per_s`; doing better needs several commits per sync (group commit)."""
     path = directory / "fsync-probe"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
     timings = []
     try:
-        for _ in range(count):
-            os.write(fd, b"x" * 4096)
+        os.write(fd, b"\0" * (4 << 20))
+        os.fsync(fd)
+        for n in range(count):
+            os.pwrite(fd, b"x" * 4096, (n % 1024) * 4096)
             start = time.perf_counter()
             os.fdatasync(fd)
             timings.append(time.perf_counter() - start)

@@ -39,6 +39,15 @@ def ingest(r):
     return out
 
 
+def ingest_live(r):
+    return [f"With live delivery to a local sandbox in the same run (`--vendors sandbox`; the sandbox's work "
+            f"shares the 2 cores): relay saturation {r['relay']['saturation']['rps']:,.0f} requests/s, p99 "
+            f"{r['relay']['saturation']['latency_ms']['p99']:.1f} ms; half load {r['relay']['half']['rps']:,.0f} "
+            f"requests/s, p50 {r['relay']['half']['latency_ms']['p50']:.2f} ms, p99 "
+            f"{r['relay']['half']['latency_ms']['p99']:.1f} ms, p99.9 {r['relay']['half']['latency_ms']['p99_9']:.1f} ms "
+            f"(load average at start {r['machine']['loadavg_at_start']}).", ""]
+
+
 def delivery(r):
     d = r["drain"]
     return ["### Delivery", "",
@@ -124,7 +133,8 @@ def schemathesis(r):
 def main():
     directory = Path(sys.argv[1] if len(sys.argv) > 1 else "target/bench-results")
     sections = []
-    for name, render in (("ingest", ingest), ("delivery", delivery), ("memory", memory), ("crash", crash)):
+    for name, render in (("ingest", ingest), ("ingest-live", ingest_live), ("delivery", delivery),
+                         ("memory", memory), ("crash", crash)):
         r = load(directory, name)
         if r:
             sections += render(r)
