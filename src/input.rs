@@ -36,9 +36,14 @@ fn convert(value: &JsValue, depth: u8) -> Input {
     if value.as_f64().is_some() || value.is_bigint() {
         return Input::Number(js::number_text(value));
     }
+    if value.is_symbol() {
+        // Neither absent nor an object: `false` is refused by every field as the wrong type,
+        // so the error names the Symbol's own place ("checkout", "items[0]").
+        return Input::Bool(false);
+    }
     let array = js::is_array(value);
     if depth >= MAX_DEPTH || !(value.is_object() || value.is_function()) {
-        // A symbol, or a container too deep to be any checkout field: keep its kind only.
+        // A container too deep to be any checkout field: keep its kind only.
         return if array {
             Input::Array(Vec::new())
         } else {
@@ -46,7 +51,7 @@ fn convert(value: &JsValue, depth: u8) -> Input {
         };
     }
     if array {
-        let length = js::get(value, "length").as_f64().unwrap_or(0.0);
+        let length = js::get_own(value, "length").as_f64().unwrap_or(0.0);
         let count = (length.max(0.0) as u32).min(MAX_ENTRIES);
         let entries = (0..count)
             .map(|index| convert(&js::get_index(value, index), depth + 1))
@@ -58,7 +63,7 @@ fn convert(value: &JsValue, depth: u8) -> Input {
     let members = (0..count)
         .filter_map(|index| keys.get(index).as_string())
         .map(|key| {
-            let member = convert(&js::get(value, &key), depth + 1);
+            let member = convert(&js::get_own(value, &key), depth + 1);
             (key, member)
         })
         .collect();

@@ -34,6 +34,14 @@ extern "C" {
     static GLOBAL_THIS: JsValue;
 }
 
+#[wasm_bindgen(module = "/src/orchestrate.js")]
+extern "C" {
+    /// `target[key]` when `key` is the target's own property (a getter there still runs),
+    /// else `undefined`; never throws.
+    #[wasm_bindgen(js_name = osOwn)]
+    fn own(target: &JsValue, key: &JsValue) -> JsValue;
+}
+
 /// The global object (`window`, `self` or Node's `globalThis`).
 pub fn global() -> JsValue {
     GLOBAL_THIS.with(JsValue::clone)
@@ -47,9 +55,21 @@ pub fn get(target: &JsValue, key: &str) -> JsValue {
     reflect_get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// `target[index]` for arrays; `undefined` when reading it throws.
+/// `target[key]` when it is `target`'s own property, else `undefined` (also when `target` is
+/// not an object or reading it throws). What the page passes (options, checkout, items) is
+/// read this way, so a polluted `Object.prototype` cannot supply a relay URL, citrus options
+/// or checkout fields the shop never gave.
+pub fn get_own(target: &JsValue, key: &str) -> JsValue {
+    if !target.is_object() && !target.is_function() {
+        return JsValue::UNDEFINED;
+    }
+    own(target, &JsValue::from_str(key))
+}
+
+/// `target[index]` for arrays, own elements only (a hole stays `undefined` even when
+/// `Array.prototype` has that index).
 pub fn get_index(target: &JsValue, index: u32) -> JsValue {
-    reflect_get(target, &JsValue::from(index)).unwrap_or(JsValue::UNDEFINED)
+    own(target, &JsValue::from(index))
 }
 
 /// `target[key]` as a string, when it is one.

@@ -91,8 +91,9 @@ export type CheckoutSource =
   | { token: string; checkout?: undefined }
   | { checkout: Checkout; token?: undefined };
 
+/** Options and checkouts are read from their own properties only (getters included), never from a prototype. */
 export type ReportOptions = CheckoutSource & {
-  /** The relay's base URL, absolute or a path on this site ("/ordersync"). */
+  /** The relay's base URL, absolute http(s) or a path on this site ("/ordersync", not "//host"); no query, fragment or backslash; at most 2,048 bytes. */
   relayUrl: string;
   citrus?: CitrusOptions;
 };

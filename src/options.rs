@@ -76,8 +76,8 @@ pub fn order(options: &JsValue) -> Result<Order, Problem> {
     if !options.is_object() {
         return Err(Problem::new("options", MUST_BE_OBJECT));
     }
-    let token = js::get(options, "token");
-    let plain = js::get(options, "checkout");
+    let token = js::get_own(options, "token");
+    let plain = js::get_own(options, "checkout");
     let given = |value: &JsValue| !value.is_undefined() && !value.is_null();
     let (input, source) = match (given(&token), given(&plain)) {
         (true, true) => {
@@ -120,27 +120,37 @@ pub fn order(options: &JsValue) -> Result<Order, Problem> {
     Ok(Order { checkout, source })
 }
 
+/// The longest `relayUrl` taken: a base URL is short, and a longer one would only be queued
+/// and retried for days against servers that refuse long request lines.
+pub const MAX_RELAY_URL_BYTES: usize = 2048;
+
 /// `{relayUrl}/v1/checkouts`. `relayUrl` is an absolute http(s) URL or a path on the shop's
 /// own origin (where a reverse proxy forwards to the relay, out of reach of ad blockers).
+///
+/// A path must not start with `//` or `/\`: browsers read both as a protocol-relative URL
+/// naming another host. Backslashes are refused anywhere (URL parsers read them as `/` in
+/// http(s) URLs, so they never mean what they seem), and so is a URL over 2,048 bytes.
 pub fn checkouts_url(options: &JsValue) -> Result<String, Problem> {
     const FIELD: &str = "relayUrl";
-    let url = js::get(options, FIELD);
+    let url = js::get_own(options, FIELD);
     if url.is_undefined() || url.is_null() {
         return Err(Problem::new(FIELD, REQUIRED));
     }
     let url = url
         .as_string()
         .ok_or_else(|| Problem::new(FIELD, MUST_BE_STRING))?;
+    if url.len() > MAX_RELAY_URL_BYTES {
+        return Err(Problem::new(FIELD, "must be at most 2048 bytes long"));
+    }
     let base = url.trim_end_matches('/');
-    let scheme_ok = ["https://", "http://", "/"]
-        .iter()
-        .any(|prefix| url.starts_with(prefix));
-    let clean =
-        !url.contains(['?', '#']) && !url.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !scheme_ok || !clean {
+    let absolute = url.starts_with("https://") || url.starts_with("http://");
+    let site_path = url.starts_with('/') && !url.starts_with("//");
+    let clean = !url.contains(['?', '#', '\\'])
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !(absolute || site_path) || !clean {
         return Err(Problem::new(
             FIELD,
-            "must be an http(s) URL or a path on this site, without query or fragment",
+            "must be an http(s) URL or a path on this site (not //host), without query, fragment or backslash",
         ));
     }
     Ok([base, CHECKOUTS_PATH].concat())
@@ -148,7 +158,7 @@ pub fn checkouts_url(options: &JsValue) -> Result<String, Problem> {
 
 /// `options.citrus`, `None` when absent.
 pub fn citrus(options: &JsValue) -> Result<Option<Citrus>, Problem> {
-    let citrus = js::get(options, "citrus");
+    let citrus = js::get_own(options, "citrus");
     if citrus.is_undefined() || citrus.is_null() {
         return Ok(None);
     }
@@ -156,7 +166,7 @@ pub fn citrus(options: &JsValue) -> Result<Option<Citrus>, Problem> {
         return Err(Problem::new("citrus", MUST_BE_OBJECT));
     }
     let text = |name: &'static str, field: &'static str, required: bool| {
-        let value = js::get(&citrus, name);
+        let value = js::get_own(&citrus, name);
         if value.is_undefined() || value.is_null() {
             return if required {
                 Err(Problem::new(field, REQUIRED))

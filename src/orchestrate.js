@@ -28,6 +28,7 @@ const osTimeoutMs = 1e4;
 const osNetworkError = 0;
 const osBeaconQueued = 1;
 const osNoTransport = 2;
+const osTimedOut = 3;
 
 const osSkipped = "skipped";
 const osQueued = "queued";
@@ -84,20 +85,28 @@ function osLines(text, count) {
 
 const osFormat = (rows) => rows.map((row) => row.join("\t") + "\n").join("");
 
+// A stored time further ahead than this was not written by this code (a clock set back by
+// more than a day aside): the entry is corrupt and dropped, never trusted for years.
+const osSkew = osDay;
+
+// The orders already reported, without the expired and the corrupt: [expires, orderId].
+const osReported = (storage, now) =>
+  osLines(osRead(storage, osReportedKey), 2).filter(([expires]) => expires > now && expires <= now + osReportedTtl + osSkew);
+
 function osWasReported(storage, orderId, now) {
-  return osLines(osRead(storage, osReportedKey), 2).some(([expires, id]) => id === orderId && expires > now);
+  return osReported(storage, now).some(([, id]) => id === orderId);
 }
 
 function osRememberReported(storage, orderId, now) {
-  const rows = osLines(osRead(storage, osReportedKey), 2).filter(([expires, id]) => expires > now && id !== orderId);
+  const rows = osReported(storage, now).filter(([, id]) => id !== orderId);
   rows.push([now + osReportedTtl, orderId]);
   osWrite(storage, osReportedKey, osFormat(rows.slice(-osMaxReported)));
 }
 
-// The hand-offs still to deliver, oldest first, without those past their age:
-// [created, url, orderId, body].
+// The hand-offs still to deliver, oldest first, without those past their age and those
+// created in the future (corrupt): [created, url, orderId, body].
 const osPending = (storage, now) =>
-  osLines(osRead(storage, osPendingKey), 4).filter(([created]) => created + osPendingTtl > now);
+  osLines(osRead(storage, osPendingKey), 4).filter(([created]) => created + osPendingTtl > now && created <= now + osSkew);
 
 function osAddPending(storage, row, now) {
   const rows = osPending(storage, now).filter((kept) => kept[2] !== row[2]);
@@ -119,14 +128,28 @@ function osClaim(orderId) {
 }
 
 // `fetch(url, init)` with a timeout, its rejection turned into `osNetworkError`; undefined when
-// `fetch` is missing or throws at once.
+// `fetch` is missing or throws at once. The abort signal cancels the request, but a `fetch`
+// (a page's wrapper, a polyfill) may ignore it and never settle: a timer resolves the request
+// as `osTimedOut` after the same time, so no report or flush waits forever.
 function osFetch(url, init) {
   try {
     init.signal = AbortSignal.timeout(osTimeoutMs);
   } catch {}
   try {
     const settled = globalThis.fetch(url, init).then(undefined, () => osNetworkError);
-    return settled instanceof Promise ? settled : undefined;
+    if (!(settled instanceof Promise)) return;
+    let timer;
+    const late = new Promise((resolve) => {
+      try {
+        timer = setTimeout(resolve, osTimeoutMs + 500, osTimedOut);
+      } catch {}
+    });
+    return Promise.race([settled, late]).then((outcome) => {
+      try {
+        clearTimeout(timer);
+      } catch {}
+      return outcome;
+    });
   } catch {}
 }
 
@@ -153,12 +176,13 @@ const osSendPixel = (url) =>
   osFetch(url, { mode: "no-cors", keepalive: true }) || Promise.resolve(osNoTransport);
 
 // How a relay request ended: [kind, HTTP status]. Kinds: "delivered" (2xx), "refused" (another
-// 4xx: retrying cannot help), "retry" (network error, timeout, 408, 429, 5xx), "beacon",
+// 4xx: retrying cannot help), "retry" (network error, aborted by the signal's timeout, 408, 429,
+// 5xx), "late" (no answer, not even to the abort, within the timeout: retried too), "beacon",
 // "none" (no transport at all).
 // Every response body is cancelled, but a refusal's when `readRefusal` (then the caller reads it).
 function osClassify(outcome, readRefusal) {
   if (outcome === null || typeof outcome != "object") {
-    return [outcome === osBeaconQueued ? "beacon" : outcome === osNoTransport ? "none" : "retry"];
+    return [outcome === osBeaconQueued ? "beacon" : outcome === osNoTransport ? "none" : outcome === osTimedOut ? "late" : "retry"];
   }
   let code = 0;
   try {
@@ -223,8 +247,10 @@ function osRecordRelay(report, [kind, code], queued, field) {
             : {
                 status: lost,
                 reason: queued
-                  ? "the relay could not be reached or asked to retry; queued in localStorage for a later retry"
-                  : "the relay could not be reached and localStorage is unavailable, so nothing was queued",
+                  ? (kind == "late" ? "the relay gave no answer within 10 s (timed out)" : "the relay could not be reached or asked to retry") +
+                    "; queued in localStorage for a later retry"
+                  : (kind == "late" ? "the relay gave no answer within 10 s (timed out)" : "the relay could not be reached") +
+                    " and localStorage is unavailable, so nothing was queued",
                 httpStatus: code,
               };
   return kind == "delivered" || kind == "refused" || kind == "beacon";
@@ -237,7 +263,8 @@ function osAfterPixel(report, outcome) {
     pixel.reason = null;
   } else {
     pixel.status = osFailed;
-    pixel.reason = outcome === osNoTransport ? "fetch is unavailable" : "the request failed (network error or blocked)";
+    pixel.reason =
+      outcome === osNoTransport ? "fetch is unavailable" : outcome === osTimedOut ? "no answer within 10 s (timed out)" : "the request failed (network error or blocked)";
   }
 }
 
@@ -327,7 +354,7 @@ export function osFlush() {
       rows.forEach(([, , orderId], index) => {
         osInFlight.delete(orderId);
         const [kind] = osClassify(outcomes[index]);
-        if (kind == "retry" || kind == "none") return;
+        if (kind == "retry" || kind == "late" || kind == "none") return;
         if (kind == "refused") result.rejected++;
         else result.delivered++;
         if (storage) osRemovePending(storage, orderId, now);
@@ -338,6 +365,16 @@ export function osFlush() {
   } catch {
     return Promise.resolve(result);
   }
+}
+
+// Rust's own-property read of what the page passes (options, checkout, items): `target[key]`
+// when `key` is the target's own property (so a getter there still runs, and a polluted
+// `Object.prototype` supplies nothing), else undefined; undefined too when a getter or a Proxy
+// trap throws.
+export function osOwn(target, key) {
+  try {
+    return Object.prototype.hasOwnProperty.call(target, key) ? target[key] : undefined;
+  } catch {}
 }
 
 // Run by `init()`: retries what earlier pages left queued, and again whenever the browser
