@@ -48,6 +48,13 @@ def ingest_live(r):
             f"(load average at start {r['machine']['loadavg_at_start']}).", ""]
 
 
+def low_rate(r):
+    l = r["relay"]["latency_ms"]
+    return [f"Far below saturation (`bench/low_rate.py`, {r['machine']['date']}): {r['relay']['rps']} requests/s, "
+            f"p50 {l['p50']:.2f} ms, p99 {l['p99']:.1f} ms, max {l['max']:.1f} ms; disk fdatasync p99 "
+            f"{r['disk']['fdatasync_ms_p99']} ms.", ""]
+
+
 def delivery(r):
     d = r["drain"]
     return ["### Delivery", "",
@@ -133,7 +140,8 @@ def schemathesis(r):
 def main():
     directory = Path(sys.argv[1] if len(sys.argv) > 1 else "target/bench-results")
     sections = []
-    for name, render in (("ingest", ingest), ("ingest-live", ingest_live), ("delivery", delivery),
+    for name, render in (("ingest", ingest), ("ingest-live", ingest_live), ("low-rate", low_rate),
+                         ("delivery", delivery),
                          ("memory", memory), ("crash", crash)):
         r = load(directory, name)
         if r:
