@@ -29,12 +29,15 @@ impl FieldPath {
         }
     }
 
-    /// A key the caller sent that we do not know, named as it was sent.
+    /// A key the caller sent that we do not know, named as it was sent; the empty key is
+    /// named `""` so that every error still names a field.
     pub fn unknown(item: Option<usize>, key: &str) -> Self {
-        Self {
-            item,
-            name: Cow::Owned(key.to_owned()),
-        }
+        let name = if key.is_empty() {
+            Cow::Borrowed("\"\"")
+        } else {
+            Cow::Owned(key.to_owned())
+        };
+        Self { item, name }
     }
 
     /// `orderId`, `items[3].quantity`, or `items[3]` for the item itself.
@@ -171,6 +174,19 @@ mod tests {
             "items[12].quantity"
         );
         assert_eq!(FieldPath::item(0, "").to_path_string(), "items[0]");
+    }
+
+    #[test]
+    fn an_empty_unknown_key_is_still_named() {
+        assert_eq!(FieldPath::unknown(None, "").to_path_string(), "\"\"");
+        assert_eq!(
+            FieldPath::unknown(Some(2), "").to_path_string(),
+            "items[2].\"\""
+        );
+        assert_eq!(
+            FieldPath::unknown(None, "totalSpend").to_path_string(),
+            "totalSpend"
+        );
     }
 
     #[test]
