@@ -2,9 +2,11 @@
 //! the real relay process arrives at the sandbox exactly as the seed prints it (compared as
 //! JSON values), with the headers the seed shows, and the sandbox finds no violation.
 //!
-//! Two CitrusAd request examples are not valid JSON as printed (a `]` and `}` close
-//! `orderItems` and the order after the first item; one also has a trailing comma); we expect
-//! their evident meaning, which the matching response examples confirm: two items in one order.
+//! The expected bodies are the files in `crates/core/tests/seed_examples/`, the one copy of
+//! each seed request example. Two CitrusAd examples are not valid JSON as printed (a `]` and `}`
+//! close `orderItems` and the order after the first item; one also has a trailing comma); that
+//! folder holds them minimally repaired to their evident meaning, which the matching response
+//! examples confirm: two items in one order (see its README).
 
 mod common;
 
@@ -15,29 +17,22 @@ use serde_json::{json, Value};
 
 const COOKIE: &str = "CIB1.395406195.1569857337";
 
-fn cibler_expected(order_id: u64, total_spent: &str, taxes: &str, discount: &str) -> Value {
-    let text = format!(
-        r#"{{
-      "orderContext":{{
-        "key": "xxxx-xxxx-xxxx-xxxx-xxxx",
-        "email":"test@gmail.com",
-        "country":"CH / FRA",
-        "environnement":"Prod",
-        "siteId": 13,
-        "customerGuid":"bbc47c1f-020e-4885-a01d-53f5921a7210",
-        "cookieId":"CIB1.395406195.1569857337"
-      }},
-      "orderInformation":{{
-        "orderId":{order_id},
-        "totalSpent":{total_spent},
-        "taxes": {taxes},
-        "giftCode":"MANO66FZC4F4RTZ",
-        "shippingCost":0.00,
-        "discountAmount":{discount}
-      }}
-    }}"#
-    );
-    serde_json::from_str(&text).unwrap()
+const CIBLER_DEPOSIT: &str =
+    include_str!("../../core/tests/seed_examples/cibler-deposit-150chf.json");
+const CIBLER_ACTIVATION: &str =
+    include_str!("../../core/tests/seed_examples/cibler-bonus-activation-20chf.json");
+const CITRUS_SINGLE_ITEM: &str =
+    include_str!("../../core/tests/seed_examples/citrus-single-item.json");
+const CITRUS_MULTI_ITEM: &str =
+    include_str!("../../core/tests/seed_examples/citrus-multi-item.json");
+const CITRUS_MULTIPLE_ORDERS: &str =
+    include_str!("../../core/tests/seed_examples/citrus-multiple-orders.json");
+const CITRUS_MARKETPLACE: &str =
+    include_str!("../../core/tests/seed_examples/citrus-marketplace.json");
+
+/// A seed request example, exactly as `seed_examples/` holds it.
+fn seed_example(text: &str) -> Value {
+    serde_json::from_str(text).expect("a seed example is valid JSON")
 }
 
 fn cibler_checkout(order_id: u64, total_spent: &str, taxes: &str, discount: &str) -> Value {
@@ -62,11 +57,11 @@ fn both_cibler_examples_arrive_exactly_as_the_seed_shows() {
     let relay = Relay::start(&sandbox, RelayOptions::vendors(Vendors::Cibler));
     let examples = [
         // "Body example for a 150CHF deposit with 30CHF bonus code"
-        (234567865u64, "150.0", "20.00", "30.00"),
+        (234567865u64, "150.0", "20.00", "30.00", CIBLER_DEPOSIT),
         // "Body example for a 20CHF bonus code activation"
-        (234567866u64, "0.0", "0.00", "20.00"),
+        (234567866u64, "0.0", "0.00", "20.00", CIBLER_ACTIVATION),
     ];
-    for (order_id, total, taxes, discount) in examples {
+    for (order_id, total, taxes, discount, _) in examples {
         let reply = relay.hand_off(
             &cibler_checkout(order_id, total, taxes, discount),
             Some(COOKIE),
@@ -79,7 +74,7 @@ fn both_cibler_examples_arrive_exactly_as_the_seed_shows() {
         (requests.len() >= 2).then_some(requests)
     });
     assert_eq!(received.len(), 2, "one request per order, no retry needed");
-    for (order_id, total, taxes, discount) in examples {
+    for (order_id, _, _, _, seed) in examples {
         let request = received
             .iter()
             .find(|r| r["body"]["orderInformation"]["orderId"] == order_id)
@@ -93,10 +88,7 @@ fn both_cibler_examples_arrive_exactly_as_the_seed_shows() {
             decoded,
             format!("/api/campaignBehaviors/order/{CIBLER_CUSTOMER}")
         );
-        assert_eq!(
-            request["body"],
-            cibler_expected(order_id, total, taxes, discount)
-        );
+        assert_eq!(request["body"], seed_example(seed));
         assert_eq!(request["violations"], json!([]));
         assert_eq!(request["status"], 200);
         let content_type = request["headers"]["content-type"].as_str().unwrap_or("");
@@ -144,17 +136,6 @@ fn citrus_checkout(customer: &str, session: &str, id: &str, items: Vec<Value>) -
         "taxes": 0,
         "shippingCost": 0,
         "items": items
-    })
-}
-
-fn citrus_order(customer: &str, team: &str, session: &str, id: &str, items: Vec<Value>) -> Value {
-    json!({
-        "customerId": customer,
-        "teamId": team,
-        "sessionId": session,
-        "orderDate": "2021-12-02T15:00:00Z",
-        "id": id,
-        "orderItems": items
     })
 }
 
@@ -216,10 +197,9 @@ fn citrus_single_item_order_arrives_exactly_as_the_seed_shows() {
         "npc-s243-ir",
         "5cat7-9964-4f",
         ORDER_ID,
-        items.clone(),
+        items,
     )]);
-    let expected = json!({"orders": [citrus_order("npc-s243-ir", CITRUS_TEAM, "5cat7-9964-4f", ORDER_ID, items)]});
-    assert_eq!(body, expected);
+    assert_eq!(body, seed_example(CITRUS_SINGLE_ITEM));
 }
 
 #[test]
@@ -229,10 +209,9 @@ fn citrus_multi_item_order_arrives_exactly_as_the_seed_shows() {
         "npc-s243-ir",
         "5cat7-9964-4f",
         ORDER_ID,
-        items.clone(),
+        items,
     )]);
-    let expected = json!({"orders": [citrus_order("npc-s243-ir", CITRUS_TEAM, "5cat7-9964-4f", ORDER_ID, items)]});
-    assert_eq!(body, expected);
+    assert_eq!(body, seed_example(CITRUS_MULTI_ITEM));
 }
 
 #[test]
@@ -242,10 +221,9 @@ fn citrus_marketplace_order_arrives_exactly_as_the_seed_shows() {
         "npc-s243-ir",
         "5cat7-9964-4f",
         ORDER_ID,
-        items.clone(),
+        items,
     )]);
-    let expected = json!({"orders": [citrus_order("npc-s243-ir", CITRUS_TEAM, "5cat7-9964-4f", ORDER_ID, items)]});
-    assert_eq!(body, expected);
+    assert_eq!(body, seed_example(CITRUS_MARKETPLACE));
     assert!(body["orders"][0]["orderItems"][1].get("sellerId").is_none());
 }
 
@@ -263,9 +241,9 @@ fn citrus_multiple_orders_arrive_in_one_batch_in_order_as_the_seed_shows() {
     ]);
     // The seed's second order carries another team id ("a7e5cat7-…"); one relay holds one
     // CitrusAd team id, so both orders carry the configured one. Everything else is as printed.
-    let expected = json!({"orders": [
-        citrus_order("npc-s243-ir", CITRUS_TEAM, "5cat7-9964-4f", ORDER_ID, vec![seed_item()]),
-        citrus_order("rw3-v3ag-ol0", CITRUS_TEAM, "2m342-2dfe-0f", second_id, vec![seed_item()]),
-    ]});
+    let mut expected = seed_example(CITRUS_MULTIPLE_ORDERS);
+    assert_eq!(expected["orders"][0]["teamId"], CITRUS_TEAM);
+    assert_ne!(expected["orders"][1]["teamId"], CITRUS_TEAM);
+    expected["orders"][1]["teamId"] = json!(CITRUS_TEAM);
     assert_eq!(body, expected);
 }

@@ -142,49 +142,12 @@ mod tests {
     use super::*;
     use axum::http::header::CONTENT_TYPE;
 
-    /// The seed's first body example, exactly as printed.
-    const DEPOSIT: &str = r#"
-    {
-      "orderContext":{
-        "key": "xxxx-xxxx-xxxx-xxxx-xxxx",
-        "email":"test@gmail.com",
-        "country":"CH / FRA",
-        "environnement":"Prod",
-        "siteId": 13,
-        "customerGuid":"bbc47c1f-020e-4885-a01d-53f5921a7210",
-        "cookieId":"CIB1.395406195.1569857337"
-      },
-      "orderInformation":{
-        "orderId":234567865,
-        "totalSpent":150.0,
-        "taxes": 20.00,
-        "giftCode":"MANO66FZC4F4RTZ",
-        "shippingCost":0.00,
-        "discountAmount":30.00
-      }
-    }"#;
-
-    /// The seed's second body example, exactly as printed.
-    const ACTIVATION: &str = r#"
-     {
-       "orderContext":{
-         "key": "xxxx-xxxx-xxxx-xxxx-xxxx",
-         "email":"test@gmail.com",
-         "country":"CH / FRA",
-         "environnement":"Prod",
-         "siteId": 13,
-         "customerGuid":"bbc47c1f-020e-4885-a01d-53f5921a7210",
-         "cookieId":"CIB1.395406195.1569857337"
-       },
-       "orderInformation":{
-         "orderId":234567866,
-         "totalSpent":0.0,
-         "taxes": 0.00,
-         "giftCode":"MANO66FZC4F4RTZ",
-         "shippingCost":0.00,
-         "discountAmount":20.00
-       }
-     }"#;
+    /// The seed's two body examples, exactly as printed, from the one copy the workspace
+    /// keeps of them (`crates/core/tests/seed_examples/`).
+    const DEPOSIT: &str =
+        include_str!("../../../core/tests/seed_examples/cibler-deposit-150chf.json");
+    const ACTIVATION: &str =
+        include_str!("../../../core/tests/seed_examples/cibler-bonus-activation-20chf.json");
 
     fn json_headers() -> HeaderMap {
         let mut headers = HeaderMap::new();

@@ -349,143 +349,18 @@ mod tests {
     use super::*;
     use axum::http::header::CONTENT_TYPE;
 
-    /// The seed's four request bodies. The first and third parse as printed; the second and
-    /// fourth have a `]` and `}` that close `orderItems` and the order after the first item,
-    /// and the fourth a trailing comma: repaired to their evident meaning (two items in one
-    /// order, which the matching response example confirms), nothing else changed.
-    pub(crate) const SINGLE_ITEM: &str = r#"{
-    "orders": [
-       {
-        "customerId": "npc-s243-ir",
-        "teamId": "9f48572c-0a5b-4997-9a0e-ed74f4d32dc6",
-        "sessionId": "5cat7-9964-4f",
-        "orderDate": "2021-12-02T15:00:00Z",
-        "id": "3h30e938-c158-4d78-a0af-b48bbwfrcss4",
-        "orderItems": [
-            {
-                  "gtin": "9891998566P",
-                  "quantity": 3,
-                  "regularUnitPrice": 1.00,
-                  "totalOrderItemPriceAfterDiscounts": 3.00,
-                  "catalogId": "6adb93d0-7he4-4d4e-9b47-e5d3714c976a",
-                  "citrusDiscountAmount": 0.0,
-                  "substitutedFor": null,
-                  "sellerId": "seller_id_601_64"
-                }
-              ]
-            }
-    ]
-}"#;
-
-    const MULTI_ITEM_REPAIRED: &str = r#"{
-    "orders": [
-       {
-        "customerId": "npc-s243-ir",
-        "teamId": "9f48572c-0a5b-4997-9a0e-ed74f4d32dc6",
-        "sessionId": "5cat7-9964-4f",
-        "orderDate": "2021-12-02T15:00:00Z",
-        "id": "3h30e938-c158-4d78-a0af-b48bbwfrcss4",
-        "orderItems": [
-            {
-                  "gtin": "9891998566P",
-                  "quantity": 3,
-                  "regularUnitPrice": 1.00,
-                  "totalOrderItemPriceAfterDiscounts": 3.00,
-                  "catalogId": "6adb93d0-7he4-4d4e-9b47-e5d3714c976a",
-                  "citrusDiscountAmount": 0.0,
-                  "substitutedFor": null,
-                  "sellerId": "seller_id_601_64"
-                },
-          {
-                  "gtin": "9891998566P",
-                  "quantity": 3,
-                  "regularUnitPrice": 1.00,
-                  "totalOrderItemPriceAfterDiscounts": 3.00,
-                  "catalogId": "6adb93d0-7he4-4d4e-9b47-e5d3714c976a",
-                  "citrusDiscountAmount": 0.0,
-                  "substitutedFor": null,
-                  "sellerId": "seller_id_601_64"
-                }
-              ]
-            }
-    ]
-}"#;
-
-    const MULTIPLE_ORDERS: &str = r#"{
-    "orders": [
-       {
-        "customerId": "npc-s243-ir",
-        "teamId": "9f48572c-0a5b-4997-9a0e-ed74f4d32dc6",
-        "sessionId": "5cat7-9964-4f",
-        "orderDate": "2021-12-02T15:00:00Z",
-        "id": "3h30e938-c158-4d78-a0af-b48bbwfrcss4",
-        "orderItems": [
-            {
-                  "gtin": "9891998566P",
-                  "quantity": 3,
-                  "regularUnitPrice": 1.00,
-                  "totalOrderItemPriceAfterDiscounts": 3.00,
-                  "catalogId": "6adb93d0-7he4-4d4e-9b47-e5d3714c976a",
-                  "citrusDiscountAmount": 0.0,
-                  "substitutedFor": null,
-                  "sellerId": "seller_id_601_64"
-                }
-              ]
-            },
-        {
-      		  "customerId": "rw3-v3ag-ol0",
-            "teamId": "a7e5cat7-9964-4ff3-bbb1-94bf9b53a366",
-            "sessionId": "2m342-2dfe-0f",
-      		  "orderDate": "2021-12-02T15:00:00Z",
-      		  "id": "i32dm3e4-c158-43d78-43ww32x-m2ide3e3",
-      		  "orderItems": [
-            {
-                  "gtin": "9891998566P",
-                  "quantity": 3,
-                  "regularUnitPrice": 1.00,
-                  "totalOrderItemPriceAfterDiscounts": 3.00,
-                  "catalogId": "6adb93d0-7he4-4d4e-9b47-e5d3714c976a",
-                  "citrusDiscountAmount": 0.0,
-                  "substitutedFor": null,
-                  "sellerId": "seller_id_601_64"
-                }
-              ]
-            }
-    ]
-}"#;
-
-    const MARKETPLACE_REPAIRED: &str = r#"{
-    "orders": [
-       {
-        "customerId": "npc-s243-ir",
-        "teamId": "9f48572c-0a5b-4997-9a0e-ed74f4d32dc6",
-        "sessionId": "5cat7-9964-4f",
-        "orderDate": "2021-12-02T15:00:00Z",
-        "id": "3h30e938-c158-4d78-a0af-b48bbwfrcss4",
-        "orderItems": [
-            {
-                  "gtin": "9891998566P",
-                  "quantity": 3,
-                  "regularUnitPrice": 1.00,
-                  "totalOrderItemPriceAfterDiscounts": 3.00,
-                  "catalogId": "6adb93d0-7he4-4d4e-9b47-e5d3714c976a",
-                  "citrusDiscountAmount": 0.0,
-                  "substitutedFor": null,
-                  "sellerId": "seller_id_601_64"
-                },
-          {
-                  "gtin": "9891998566P",
-                  "quantity": 3,
-                  "regularUnitPrice": 1.00,
-                  "totalOrderItemPriceAfterDiscounts": 3.00,
-                  "catalogId": "6adb93d0-7he4-4d4e-9b47-e5d3714c976a",
-                  "citrusDiscountAmount": 0.0,
-                  "substitutedFor": null
-                }
-              ]
-            }
-    ]
-}"#;
+    /// The seed's four request bodies, from the one copy the workspace keeps of them
+    /// (`crates/core/tests/seed_examples/`). The first and third parse as printed; the second
+    /// and fourth are held there minimally repaired to their evident meaning (two items in one
+    /// order, which the matching response example confirms), as its README says.
+    pub(crate) const SINGLE_ITEM: &str =
+        include_str!("../../../core/tests/seed_examples/citrus-single-item.json");
+    const MULTI_ITEM_REPAIRED: &str =
+        include_str!("../../../core/tests/seed_examples/citrus-multi-item.json");
+    const MULTIPLE_ORDERS: &str =
+        include_str!("../../../core/tests/seed_examples/citrus-multiple-orders.json");
+    const MARKETPLACE_REPAIRED: &str =
+        include_str!("../../../core/tests/seed_examples/citrus-marketplace.json");
 
     fn headers(authorization: Option<&str>) -> HeaderMap {
         let mut headers = HeaderMap::new();
