@@ -330,3 +330,54 @@ async fn operations_endpoints_answer_and_hold_no_secret() {
         assert!(responses.get(code).is_some(), "missing {code}");
     }
 }
+
+/// Clients that hang up right after sending (hyper then drops their handlers): a commit that
+/// had started is not cancelled with the connection (before the fix none completed here), and
+/// what is on disk and what `/metrics` counts agree. Hand-offs whose connection was gone
+/// before their commit began are not stored, which the client learns by getting no 202.
+#[tokio::test]
+async fn a_client_hanging_up_does_not_cancel_a_started_commit_or_its_count() {
+    use tokio::io::AsyncWriteExt;
+
+    let relay = start(1000).await;
+    let address = relay.base.trim_start_matches("http://").to_owned();
+    let orders: Vec<String> = (0..100).map(|i| format!("{}", 7_000 + i)).collect();
+    let mut sends = Vec::new();
+    for order in &orders {
+        let body = handoff(order);
+        let request = format!(
+            "POST /v1/checkouts HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let address = address.clone();
+        sends.push(tokio::spawn(async move {
+            let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+            stream.write_all(request.as_bytes()).await.unwrap();
+            // Hang up without reading the answer.
+            stream.shutdown().await.unwrap();
+        }));
+    }
+    for send in sends {
+        send.await.unwrap();
+    }
+    // Let every commit that started finish, then compare the disk with the counter.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut stored;
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stored = 0;
+        for order in &orders {
+            if relay.get(&format!("/v1/checkouts/{order}")).await.0 == 200 {
+                stored += 1;
+            }
+        }
+        let (_, metrics) = relay.get("/metrics").await;
+        let line = format!("ordersync_checkouts_accepted_total {stored}\n");
+        if metrics.contains(&line) || std::time::Instant::now() > deadline {
+            assert!(metrics.contains(&line), "{stored} stored, but: {metrics}");
+            break;
+        }
+    }
+    assert!(stored > 0, "no started commit completed");
+}

@@ -13,7 +13,8 @@ use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::clock;
 use crate::outbox::{
-    DeliveryState, Destination, DestinationStatus, InitialState, InsertOutcome, OrderStatus,
+    DeliveryState, Destination, DestinationStatus, InitialState, InsertOutcome, NewCheckout,
+    OrderStatus,
 };
 
 /// The hand-off body (documentation only: the relay reads it without a float in between).
@@ -236,26 +237,18 @@ async fn accept(
             (*d, state)
         })
         .collect();
-    let stored = state
-        .outbox
-        .insert(accepted.new_checkout, clock::now_ms())
-        .await
-        .map_err(|e| {
-            tracing::error!(order_id = order_id.as_str(), error = %e, "storing a checkout failed");
-            (
-                "storage_unavailable",
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "storage unavailable; retry later",
-                )
-                .with_retry_after(5),
+    let stored = store(state, accepted.new_checkout).await.map_err(|()| {
+        (
+            "storage_unavailable",
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage unavailable; retry later",
             )
-        })?;
+            .with_retry_after(5),
+        )
+    })?;
     Ok(match stored {
         InsertOutcome::Inserted => {
-            state.metrics.accepted();
-            state.wakers.wake_all();
-            tracing::info!(order_id = order_id.as_str(), "checkout accepted");
             let answer = HandoffAnswer {
                 order_id,
                 status: "accepted".into(),
@@ -264,11 +257,36 @@ async fn accept(
             (StatusCode::ACCEPTED, Json(answer)).into_response()
         }
         InsertOutcome::Existing(existing) => {
-            state.metrics.duplicate();
-            tracing::info!(order_id = order_id.as_str(), "checkout already stored");
             (StatusCode::OK, Json(existing_answer(&existing))).into_response()
         }
     })
+}
+
+/// Stores the checkout, then counts it and wakes the delivery workers, in a task of its own:
+/// when a client hangs up while its checkout is being committed, axum drops the handler's
+/// future, but an order that reaches the disk must still be counted and delivered promptly.
+async fn store(state: &AppState, checkout: NewCheckout) -> Result<InsertOutcome, ()> {
+    let state = state.clone();
+    let task = tokio::spawn(async move {
+        let order_id = checkout.order_id.clone();
+        let stored = state.outbox.insert(checkout, clock::now_ms()).await;
+        match &stored {
+            Ok(InsertOutcome::Inserted) => {
+                state.metrics.accepted();
+                state.wakers.wake_all();
+                tracing::info!(order_id = order_id.as_str(), "checkout accepted");
+            }
+            Ok(InsertOutcome::Existing(_)) => {
+                state.metrics.duplicate();
+                tracing::info!(order_id = order_id.as_str(), "checkout already stored");
+            }
+            Err(e) => {
+                tracing::error!(order_id = order_id.as_str(), error = %e, "storing a checkout failed");
+            }
+        }
+        stored.map_err(|_| ())
+    });
+    task.await.unwrap_or(Err(()))
 }
 
 fn existing_answer(status: &OrderStatus) -> HandoffAnswer {
