@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use common::postgres::{PgCluster, PgDatabase};
 use ordersync_relay::outbox::{
-    self, DeliveryState, Destination, InitialState, InsertOutcome, NewCheckout, OrderStatus,
-    Outbox, Outcome, PostgresOutbox, SqliteOutbox, StorageError,
+    self, DeliveryState, Destination, GroupCommit, InitialState, InsertOutcome, NewCheckout,
+    OrderStatus, Outbox, Outcome, PostgresOutbox, SqliteOutbox, StorageError,
 };
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -626,6 +626,103 @@ mod sqlite_only {
         assert_eq!(outbox.pragma("journal_mode").await.unwrap(), "wal");
         // 2 = FULL: each commit waits for the WAL to reach the disk.
         assert_eq!(outbox.pragma("synchronous").await.unwrap(), "2");
+    }
+
+    /// A window long enough that every write below joins the first one's group.
+    const WIDE: GroupCommit = GroupCommit {
+        window: Duration::from_millis(300),
+        max_group: 256,
+    };
+
+    /// Starts `count` inserts at once on `outbox` (so they reach its writer together).
+    async fn insert_at_once(
+        outbox: &Arc<SqliteOutbox>,
+        order_ids: impl Iterator<Item = String>,
+    ) -> Vec<InsertOutcome> {
+        let tasks: Vec<_> = order_ids
+            .map(|order_id| {
+                let outbox = Arc::clone(outbox);
+                tokio::spawn(async move {
+                    outbox
+                        .insert(checkout(&order_id, InitialState::Pending), 0)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(task.await.unwrap());
+        }
+        outcomes
+    }
+
+    #[tokio::test]
+    async fn writes_arriving_together_share_one_commit() {
+        let fresh = Fresh::sqlite();
+        let outbox = Arc::new(SqliteOutbox::open_with(&fresh.url, WIDE).await.unwrap());
+        let outcomes = insert_at_once(&outbox, (0..40).map(|i| format!("group-{i}"))).await;
+        assert!(outcomes.iter().all(|o| *o == InsertOutcome::Inserted));
+        let commits = outbox.group_commits();
+        assert!(
+            (1..=3).contains(&commits),
+            "40 inserts started together took {commits} commits"
+        );
+        // Committed means visible to a separate reader (and on disk).
+        let reopened = fresh.open().await;
+        for i in 0..40 {
+            assert!(reopened
+                .status(&format!("group-{i}"))
+                .await
+                .unwrap()
+                .is_some());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_repeat_inside_one_group_sees_the_first_as_a_repeat_across_groups_would() {
+        let fresh = Fresh::sqlite();
+        let outbox = Arc::new(SqliteOutbox::open_with(&fresh.url, WIDE).await.unwrap());
+        let outcomes = insert_at_once(&outbox, (0..12).map(|_| "same".to_owned())).await;
+        assert!(outbox.group_commits() <= 3);
+        let inserted = outcomes
+            .iter()
+            .filter(|o| **o == InsertOutcome::Inserted)
+            .count();
+        assert_eq!(inserted, 1, "{outcomes:?}");
+        for outcome in &outcomes {
+            if let InsertOutcome::Existing(status) = outcome {
+                assert_eq!(status.order_id, "same");
+                assert_eq!(state(status, Destination::Cibler), DeliveryState::Pending);
+                assert_eq!(status.destinations.len(), 2);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn claims_and_outcomes_join_the_hand_offs_group() {
+        let fresh = Fresh::sqlite();
+        let outbox = Arc::new(SqliteOutbox::open_with(&fresh.url, WIDE).await.unwrap());
+        insert_at_once(&outbox, ["due".to_owned()].into_iter()).await;
+        let before = outbox.group_commits();
+        let claiming = {
+            let outbox = Arc::clone(&outbox);
+            tokio::spawn(async move {
+                outbox
+                    .claim_due(Destination::Cibler, 10, "w", LEASE, i64::MAX / 2)
+                    .await
+                    .unwrap()
+            })
+        };
+        let inserted = insert_at_once(&outbox, (0..5).map(|i| format!("late-{i}"))).await;
+        let claimed = claiming.await.unwrap();
+        assert_eq!(
+            claimed.len(),
+            1,
+            "the claim saw only what was committed before"
+        );
+        assert!(inserted.iter().all(|o| *o == InsertOutcome::Inserted));
+        assert_eq!(outbox.group_commits() - before, 1);
     }
 
     #[tokio::test]

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 pub use postgres::PostgresOutbox;
-pub use sqlite::SqliteOutbox;
+pub use sqlite::{GroupCommit, SqliteOutbox};
 
 /// Where an order goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
@@ -243,6 +243,13 @@ pub enum StorageError {
     Database(#[from] sqlx::Error),
     #[error("storage holds an unexpected value: {0}")]
     Corrupt(String),
+    /// The SQLite group commit this write was part of failed: every write of that group gets
+    /// this same error (shared, since one failed commit answers many callers).
+    #[error("storage error: {0}")]
+    GroupCommit(std::sync::Arc<sqlx::Error>),
+    /// The SQLite outbox's writer task is gone (the outbox was closed).
+    #[error("storage writer stopped")]
+    WriterStopped,
     /// Holds only the URL's scheme: the rest may carry a password.
     #[error(
         "unsupported database URL scheme {0:?}: use sqlite://PATH or postgres://HOST/DATABASE"

@@ -1,5 +1,13 @@
 //! The SQLite outbox: one file, WAL journal, `synchronous=FULL`, so a committed insert has
 //! reached the disk before the relay answers 202.
+//!
+//! Every write goes through one writer task ([`writer`]) that owns the only writing connection
+//! and commits the writes arriving close together in one transaction (group commit); reads
+//! (status, dead letters, depth, readiness) use a separate pool, which WAL lets run beside the
+//! writer without ever taking the write lock.
+
+mod statements;
+mod writer;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -7,13 +15,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
+    SqliteSynchronous,
 };
-use sqlx::Row;
+use sqlx::ConnectOptions;
+
+pub use writer::GroupCommit;
+use writer::{Write, Writer, Written};
 
 use super::{
-    ClaimedDelivery, DeadLetter, DeliveryState, DepthRow, Destination, DestinationStatus,
-    InitialState, InsertOutcome, NewCheckout, OrderStatus, Outbox, Outcome, Recorded, StorageError,
+    ClaimedDelivery, DeadLetter, DepthRow, Destination, InsertOutcome, NewCheckout, OrderStatus,
+    Outbox, Outcome, StorageError,
 };
 
 const SCHEMA: &str = r#"
@@ -48,29 +59,48 @@ CREATE INDEX IF NOT EXISTS deliveries_by_order ON deliveries (order_id);
 /// The outbox in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteOutbox {
-    pool: SqlitePool,
+    /// Read-only use: never writes, so never waits on the write lock.
+    readers: SqlitePool,
+    writer: Writer,
 }
+
+/// Connections for reads. Status and metrics reads are short; more would only compete with
+/// the writer for the 2 cores.
+const READ_CONNECTIONS: u32 = 4;
 
 impl SqliteOutbox {
     /// Opens (creating if needed) the database a `sqlite://PATH` URL names and applies the
-    /// schema. WAL lets status reads run beside the single writer; `synchronous=FULL` makes each
-    /// commit wait for fsync of the WAL, which is what makes a 202 mean "on disk".
+    /// schema, with the default [`GroupCommit`] policy.
     pub async fn open(database_url: &str) -> Result<Self, StorageError> {
+        Self::open_with(database_url, GroupCommit::default()).await
+    }
+
+    /// As [`SqliteOutbox::open`], grouping writes by `policy`. WAL lets reads run beside the
+    /// single writer; `synchronous=FULL` makes each commit wait for fsync of the WAL, which is
+    /// what makes a 202 mean "on disk". The busy timeout matters only when another process
+    /// (an operator command) writes the same file: this process's writes never wait on each
+    /// other.
+    pub async fn open_with(database_url: &str, policy: GroupCommit) -> Result<Self, StorageError> {
         let options = SqliteConnectOptions::from_str(database_url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+        let mut writing: SqliteConnection = options.connect().await?;
+        sqlx::raw_sql(SCHEMA).execute(&mut writing).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
             .connect_with(options)
             .await?;
-        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            readers,
+            writer: Writer::spawn(writing, policy),
+        })
     }
 
-    /// Reads a PRAGMA's value (tests check the durability settings are really in force).
+    /// Reads a PRAGMA's value on the writing connection (tests check the durability settings
+    /// are really in force where commits happen).
     pub async fn pragma(&self, name: &str) -> Result<String, StorageError> {
         let query = match name {
             "journal_mode" => "PRAGMA journal_mode",
@@ -78,96 +108,41 @@ impl SqliteOutbox {
             "foreign_keys" => "PRAGMA foreign_keys",
             _ => return Err(StorageError::Corrupt(format!("pragma {name} not readable"))),
         };
-        let row = sqlx::query(query).fetch_one(&self.pool).await?;
-        let value: sqlx::Result<String> = row.try_get(0);
-        Ok(match value {
-            Ok(text) => text,
-            Err(_) => row.try_get::<i64, _>(0)?.to_string(),
-        })
+        match self.writer.submit(Write::Pragma(query)).await? {
+            Written::Pragma(value) => Ok(value),
+            other => Err(unexpected(&other)),
+        }
     }
 
     /// Frees every lease. A SQLite outbox belongs to one relay process, so at that process's
     /// start every lease left in the file is a crashed predecessor's: its rows are due again at
     /// once instead of after the lease runs out. Returns how many rows were freed.
     pub async fn release_orphaned_leases(&self) -> Result<u64, StorageError> {
-        let freed = sqlx::query(
-            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL \
-             WHERE lease_owner IS NOT NULL",
-        )
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(freed)
+        self.changed(Write::ReleaseAllLeases).await
     }
 
+    /// How many transactions the writer has committed since this outbox was opened; with
+    /// group commit, fewer than the writes it was given.
+    pub fn group_commits(&self) -> u64 {
+        self.writer.commits()
+    }
+
+    /// Closes the read connections. The writer stops once every handle to it is dropped.
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.readers.close().await;
     }
 
-    async fn destination_rows(
-        &self,
-        order_id: &str,
-    ) -> Result<Vec<DestinationStatus>, StorageError> {
-        let rows = sqlx::query(
-            "SELECT destination, state, attempts, last_error, created_at, updated_at, \
-             delivered_at, next_attempt_at FROM deliveries WHERE order_id = ? ORDER BY destination",
-        )
-        .bind(order_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(destination_status).collect()
+    async fn changed(&self, write: Write) -> Result<u64, StorageError> {
+        match self.writer.submit(write).await? {
+            Written::Changed(count) => Ok(count),
+            other => Err(unexpected(&other)),
+        }
     }
 }
 
-fn destination_status(row: &SqliteRow) -> Result<DestinationStatus, StorageError> {
-    let state: DeliveryState = row.try_get::<String, _>("state")?.parse()?;
-    let waiting = matches!(state, DeliveryState::Pending | DeliveryState::Retrying);
-    Ok(DestinationStatus {
-        destination: row.try_get::<String, _>("destination")?.parse()?,
-        state,
-        attempts: row.try_get::<i64, _>("attempts")? as u32,
-        last_error: row.try_get("last_error")?,
-        created_at_ms: row.try_get("created_at")?,
-        updated_at_ms: row.try_get("updated_at")?,
-        delivered_at_ms: row.try_get("delivered_at")?,
-        next_attempt_at_ms: waiting
-            .then(|| row.try_get("next_attempt_at"))
-            .transpose()?,
-    })
-}
-
-/// Records one outcome on `connection` (a pooled connection, or a transaction's). True when
-/// `lease_owner` still held the row.
-async fn record_one(
-    connection: &mut SqliteConnection,
-    destination: Destination,
-    order_id: &str,
-    lease_owner: &str,
-    outcome: Outcome,
-    now_ms: i64,
-) -> Result<bool, StorageError> {
-    let recorded = Recorded::from_outcome(outcome, now_ms);
-    let changed = sqlx::query(
-        "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?, \
-         last_error = COALESCE(?, last_error), vendor_status = ?, \
-         vendor_response = COALESCE(?, vendor_response), delivered_at = ?, updated_at = ?, \
-         lease_owner = NULL, lease_until = NULL \
-         WHERE destination = ? AND order_id = ? AND lease_owner = ?",
-    )
-    .bind(recorded.state.as_str())
-    .bind(recorded.next_attempt_at)
-    .bind(recorded.error)
-    .bind(recorded.vendor_status.map(i64::from))
-    .bind(recorded.vendor_response)
-    .bind(recorded.delivered_at)
-    .bind(now_ms)
-    .bind(destination.as_str())
-    .bind(order_id)
-    .bind(lease_owner)
-    .execute(connection)
-    .await?
-    .rows_affected();
-    Ok(changed == 1)
+/// The writer answered a write with the result of another kind (a bug, not bad data).
+fn unexpected(written: &Written) -> StorageError {
+    StorageError::Corrupt(format!("the outbox writer answered {written:?}"))
 }
 
 #[async_trait]
@@ -177,50 +152,14 @@ impl Outbox for SqliteOutbox {
         checkout: NewCheckout,
         now_ms: i64,
     ) -> Result<InsertOutcome, StorageError> {
-        let mut tx = self.pool.begin().await?;
-        // The first statement writes, so the transaction takes the write lock at once and
-        // two concurrent inserts of one order id serialize instead of failing.
-        let inserted = sqlx::query(
-            "INSERT INTO checkouts (order_id, checkout_json, cookie_id, accepted_at) \
-             VALUES (?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",
-        )
-        .bind(&checkout.order_id)
-        .bind(&checkout.checkout_json)
-        .bind(&checkout.cookie_id)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            tx.rollback().await?;
-            let status = self.status(&checkout.order_id).await?.ok_or_else(|| {
-                StorageError::Corrupt(format!("order {} vanished", checkout.order_id))
-            })?;
-            return Ok(InsertOutcome::Existing(status));
+        match self
+            .writer
+            .submit(Write::Insert { checkout, now_ms })
+            .await?
+        {
+            Written::Inserted(outcome) => Ok(outcome),
+            other => Err(unexpected(&other)),
         }
-        for (destination, initial) in &checkout.destinations {
-            let (state, reason) = match initial {
-                InitialState::Pending => (DeliveryState::Pending, None),
-                InitialState::Skipped { reason } => (DeliveryState::Skipped, Some(reason)),
-            };
-            sqlx::query(
-                "INSERT INTO deliveries (destination, order_id, state, next_attempt_at, \
-                 budget_started_at, last_error, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(destination.as_str())
-            .bind(&checkout.order_id)
-            .bind(state.as_str())
-            .bind(now_ms)
-            .bind(now_ms)
-            .bind(reason)
-            .bind(now_ms)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(InsertOutcome::Inserted)
     }
 
     async fn claim_due(
@@ -231,56 +170,17 @@ impl Outbox for SqliteOutbox {
         lease: Duration,
         now_ms: i64,
     ) -> Result<Vec<ClaimedDelivery>, StorageError> {
-        let lease_until = now_ms.saturating_add(lease.as_millis() as i64);
-        let mut tx = self.pool.begin().await?;
-        let claimed = sqlx::query(
-            "UPDATE deliveries SET lease_owner = ?, lease_until = ? \
-             WHERE rowid IN ( \
-               SELECT rowid FROM deliveries \
-               WHERE destination = ? AND state IN ('pending', 'retrying') \
-                 AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?) \
-               ORDER BY next_attempt_at, rowid LIMIT ?) \
-             RETURNING rowid, order_id, attempts, budget_started_at, next_attempt_at",
-        )
-        .bind(lease_owner)
-        .bind(lease_until)
-        .bind(destination.as_str())
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await?;
-        // RETURNING comes in no promised order: restore oldest due first.
-        let mut claimed = claimed
-            .into_iter()
-            .map(|row| {
-                let key = (
-                    row.try_get::<i64, _>("next_attempt_at")?,
-                    row.try_get::<i64, _>("rowid")?,
-                );
-                Ok((key, row))
-            })
-            .collect::<Result<Vec<_>, StorageError>>()?;
-        claimed.sort_by_key(|(key, _)| *key);
-        let mut out = Vec::with_capacity(claimed.len());
-        for (_, row) in &claimed {
-            let order_id: String = row.try_get("order_id")?;
-            let checkout =
-                sqlx::query("SELECT checkout_json, cookie_id FROM checkouts WHERE order_id = ?")
-                    .bind(&order_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            out.push(ClaimedDelivery {
-                destination,
-                checkout_json: checkout.try_get("checkout_json")?,
-                cookie_id: checkout.try_get("cookie_id")?,
-                attempts: row.try_get::<i64, _>("attempts")? as u32,
-                budget_started_at: row.try_get("budget_started_at")?,
-                order_id,
-            });
+        let write = Write::Claim {
+            destination,
+            limit,
+            lease_owner: lease_owner.to_owned(),
+            lease_until: now_ms.saturating_add(lease.as_millis() as i64),
+            now_ms,
+        };
+        match self.writer.submit(write).await? {
+            Written::Claimed(claimed) => Ok(claimed),
+            other => Err(unexpected(&other)),
         }
-        tx.commit().await?;
-        Ok(out)
     }
 
     async fn record(
@@ -291,16 +191,15 @@ impl Outbox for SqliteOutbox {
         outcome: Outcome,
         now_ms: i64,
     ) -> Result<bool, StorageError> {
-        let mut connection = self.pool.acquire().await?;
-        record_one(
-            &mut connection,
-            destination,
-            order_id,
-            lease_owner,
-            outcome,
-            now_ms,
-        )
-        .await
+        let held = self
+            .record_all(
+                destination,
+                lease_owner,
+                vec![(order_id.to_owned(), outcome)],
+                now_ms,
+            )
+            .await?;
+        Ok(held.first().copied().unwrap_or(false))
     }
 
     async fn record_all(
@@ -310,23 +209,16 @@ impl Outbox for SqliteOutbox {
         outcomes: Vec<(String, Outcome)>,
         now_ms: i64,
     ) -> Result<Vec<bool>, StorageError> {
-        let mut tx = self.pool.begin().await?;
-        let mut held = Vec::with_capacity(outcomes.len());
-        for (order_id, outcome) in outcomes {
-            held.push(
-                record_one(
-                    &mut tx,
-                    destination,
-                    &order_id,
-                    lease_owner,
-                    outcome,
-                    now_ms,
-                )
-                .await?,
-            );
+        let write = Write::Record {
+            destination,
+            lease_owner: lease_owner.to_owned(),
+            outcomes,
+            now_ms,
+        };
+        match self.writer.submit(write).await? {
+            Written::Recorded(held) => Ok(held),
+            other => Err(unexpected(&other)),
         }
-        tx.commit().await?;
-        Ok(held)
     }
 
     async fn release(
@@ -335,58 +227,25 @@ impl Outbox for SqliteOutbox {
         order_id: &str,
         lease_owner: &str,
     ) -> Result<(), StorageError> {
-        sqlx::query(
-            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL \
-             WHERE destination = ? AND order_id = ? AND lease_owner = ?",
-        )
-        .bind(destination.as_str())
-        .bind(order_id)
-        .bind(lease_owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let write = Write::Release {
+            destination,
+            order_id: order_id.to_owned(),
+            lease_owner: lease_owner.to_owned(),
+        };
+        match self.writer.submit(write).await? {
+            Written::Released => Ok(()),
+            other => Err(unexpected(&other)),
+        }
     }
 
     async fn status(&self, order_id: &str) -> Result<Option<OrderStatus>, StorageError> {
-        let accepted: Option<i64> =
-            sqlx::query_scalar("SELECT accepted_at FROM checkouts WHERE order_id = ?")
-                .bind(order_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        let Some(accepted_at_ms) = accepted else {
-            return Ok(None);
-        };
-        Ok(Some(OrderStatus {
-            order_id: order_id.to_owned(),
-            accepted_at_ms,
-            destinations: self.destination_rows(order_id).await?,
-        }))
+        let mut connection = self.readers.acquire().await?;
+        statements::status(&mut connection, order_id).await
     }
 
     async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>, StorageError> {
-        let rows = sqlx::query(
-            "SELECT order_id, destination, attempts, last_error, vendor_status, \
-             vendor_response, updated_at FROM deliveries WHERE state = 'dead' \
-             ORDER BY updated_at, order_id LIMIT ?",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(DeadLetter {
-                    order_id: row.try_get("order_id")?,
-                    destination: row.try_get::<String, _>("destination")?.parse()?,
-                    attempts: row.try_get::<i64, _>("attempts")? as u32,
-                    error: row.try_get("last_error")?,
-                    vendor_status: row
-                        .try_get::<Option<i64>, _>("vendor_status")?
-                        .map(|s| s as u16),
-                    vendor_response: row.try_get("vendor_response")?,
-                    updated_at_ms: row.try_get("updated_at")?,
-                })
-            })
-            .collect()
+        let mut connection = self.readers.acquire().await?;
+        statements::dead_letters(&mut connection, limit).await
     }
 
     async fn retry_dead(
@@ -395,44 +254,21 @@ impl Outbox for SqliteOutbox {
         destination: Option<Destination>,
         now_ms: i64,
     ) -> Result<u64, StorageError> {
-        let changed = sqlx::query(
-            "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, \
-             budget_started_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL \
-             WHERE state = 'dead' AND (? IS NULL OR order_id = ?) \
-               AND (? IS NULL OR destination = ?)",
-        )
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(order_id)
-        .bind(order_id)
-        .bind(destination.map(Destination::as_str))
-        .bind(destination.map(Destination::as_str))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed)
+        self.changed(Write::RetryDead {
+            order_id: order_id.map(str::to_owned),
+            destination,
+            now_ms,
+        })
+        .await
     }
 
     async fn depth(&self) -> Result<Vec<DepthRow>, StorageError> {
-        let rows = sqlx::query(
-            "SELECT destination, state, COUNT(*) AS n FROM deliveries GROUP BY destination, state",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(DepthRow {
-                    destination: row.try_get::<String, _>("destination")?.parse()?,
-                    state: row.try_get::<String, _>("state")?.parse()?,
-                    count: row.try_get::<i64, _>("n")? as u64,
-                })
-            })
-            .collect()
+        let mut connection = self.readers.acquire().await?;
+        statements::depth(&mut connection).await
     }
 
     async fn ping(&self) -> Result<(), StorageError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
         Ok(())
     }
 }
