@@ -700,6 +700,33 @@ mod sqlite_only {
     }
 
     #[tokio::test]
+    async fn a_failing_write_fails_alone_and_its_group_is_still_stored() {
+        let fresh = Fresh::sqlite();
+        let outbox = Arc::new(SqliteOutbox::open_with(&fresh.url, WIDE).await.unwrap());
+        // The same destination twice breaks the deliveries table's primary key.
+        let mut broken = checkout("broken", InitialState::Pending);
+        broken
+            .destinations
+            .push((Destination::Cibler, InitialState::Pending));
+        let failing = {
+            let outbox = Arc::clone(&outbox);
+            tokio::spawn(async move { outbox.insert(broken, 0).await })
+        };
+        let others = insert_at_once(&outbox, (0..6).map(|i| format!("fine-{i}"))).await;
+        assert!(failing.await.unwrap().is_err());
+        assert!(others.iter().all(|o| *o == InsertOutcome::Inserted));
+        let reopened = fresh.open().await;
+        assert!(reopened.status("broken").await.unwrap().is_none());
+        for i in 0..6 {
+            assert!(reopened
+                .status(&format!("fine-{i}"))
+                .await
+                .unwrap()
+                .is_some());
+        }
+    }
+
+    #[tokio::test]
     async fn claims_and_outcomes_join_the_hand_offs_group() {
         let fresh = Fresh::sqlite();
         let outbox = Arc::new(SqliteOutbox::open_with(&fresh.url, WIDE).await.unwrap());

@@ -1,8 +1,10 @@
 //! The SQL of the SQLite outbox, each function on one connection: the writer's (inside its
 //! group transaction) or a reader's.
 
-use sqlx::sqlite::{SqliteConnection, SqliteRow};
-use sqlx::Row;
+use std::collections::HashMap;
+
+use sqlx::sqlite::{Sqlite, SqliteConnection, SqliteRow};
+use sqlx::{QueryBuilder, Row};
 
 use super::super::{
     ClaimedDelivery, DeadLetter, DeliveryState, DepthRow, Destination, DestinationStatus,
@@ -36,27 +38,30 @@ pub(super) async fn insert(
             })?;
         return Ok(InsertOutcome::Existing(status));
     }
-    for (destination, initial) in &checkout.destinations {
+    if checkout.destinations.is_empty() {
+        return Ok(InsertOutcome::Inserted);
+    }
+    // All destinations in one statement: every statement is a round trip to the connection's
+    // thread, and the writer's statements are what bounds the relay's ingest.
+    let mut deliveries = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO deliveries (destination, order_id, state, next_attempt_at, \
+         budget_started_at, last_error, created_at, updated_at) ",
+    );
+    deliveries.push_values(&checkout.destinations, |mut row, (destination, initial)| {
         let (state, reason) = match initial {
             InitialState::Pending => (DeliveryState::Pending, None),
-            InitialState::Skipped { reason } => (DeliveryState::Skipped, Some(reason)),
+            InitialState::Skipped { reason } => (DeliveryState::Skipped, Some(reason.as_str())),
         };
-        sqlx::query(
-            "INSERT INTO deliveries (destination, order_id, state, next_attempt_at, \
-             budget_started_at, last_error, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(destination.as_str())
-        .bind(&checkout.order_id)
-        .bind(state.as_str())
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(reason)
-        .bind(now_ms)
-        .bind(now_ms)
-        .execute(&mut *connection)
-        .await?;
-    }
+        row.push_bind(destination.as_str())
+            .push_bind(checkout.order_id.as_str())
+            .push_bind(state.as_str())
+            .push_bind(now_ms)
+            .push_bind(now_ms)
+            .push_bind(reason)
+            .push_bind(now_ms)
+            .push_bind(now_ms);
+    });
+    deliveries.build().execute(&mut *connection).await?;
     Ok(InsertOutcome::Inserted)
 }
 
@@ -99,18 +104,40 @@ pub(super) async fn claim_due(
         })
         .collect::<Result<Vec<_>, StorageError>>()?;
     claimed.sort_by_key(|(key, _)| *key);
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The claimed rows' checkouts in one query rather than one per row.
+    let mut select =
+        QueryBuilder::<Sqlite>::new("SELECT order_id, checkout_json, cookie_id FROM checkouts ");
+    select.push("WHERE order_id IN (");
+    let mut ids = select.separated(", ");
+    for (_, row) in &claimed {
+        ids.push_bind(row.try_get::<String, _>("order_id")?);
+    }
+    select.push(")");
+    let mut checkouts: HashMap<String, (String, Option<String>)> = select
+        .build()
+        .fetch_all(&mut *connection)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok((
+                row.try_get("order_id")?,
+                (row.try_get("checkout_json")?, row.try_get("cookie_id")?),
+            ))
+        })
+        .collect::<Result<_, StorageError>>()?;
     let mut out = Vec::with_capacity(claimed.len());
     for (_, row) in &claimed {
         let order_id: String = row.try_get("order_id")?;
-        let checkout =
-            sqlx::query("SELECT checkout_json, cookie_id FROM checkouts WHERE order_id = ?")
-                .bind(&order_id)
-                .fetch_one(&mut *connection)
-                .await?;
+        let (checkout_json, cookie_id) = checkouts.remove(&order_id).ok_or_else(|| {
+            StorageError::Corrupt(format!("delivery of order {order_id} has no checkout"))
+        })?;
         out.push(ClaimedDelivery {
             destination,
-            checkout_json: checkout.try_get("checkout_json")?,
-            cookie_id: checkout.try_get("cookie_id")?,
+            checkout_json,
+            cookie_id,
             attempts: row.try_get::<i64, _>("attempts")? as u32,
             budget_started_at: row.try_get("budget_started_at")?,
             order_id,

@@ -6,8 +6,8 @@
 //! connection, they queued on that lock inside SQLite's busy handler (which sleeps in steps of
 //! up to 100 ms), and each paid its own fsync. Here they queue on a channel instead: the writer
 //! takes every write waiting, plus those arriving within [`GroupCommit::window`] of the group's
-//! first one (up to [`GroupCommit::max_group`]), applies each inside its own savepoint, commits
-//! once, and only then answers every caller. A 202 therefore still means "on disk"; a failed
+//! first one (up to [`GroupCommit::max_group`]), applies them in one transaction, commits once,
+//! and only then answers every caller. A 202 therefore still means "on disk"; a failed
 //! commit fails every write of the group with the same error.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -183,7 +183,7 @@ async fn commit_group(
     group: &mut Vec<Request>,
     commits: &AtomicU64,
 ) {
-    match apply_group(connection, group).await {
+    match apply_together(connection, group).await {
         Ok(results) => {
             // Counted before anyone is answered, so a caller sees its own commit counted.
             commits.fetch_add(1, Ordering::Relaxed);
@@ -192,7 +192,17 @@ async fn commit_group(
                 let _ = request.reply.send(result);
             }
         }
-        Err(error) => {
+        Err(GroupFailure::Write) => {
+            // One write of the group failed and the whole transaction was rolled back: the
+            // others should not fail with it, so each is applied again in its own transaction
+            // (in the same order, so the first of two repeats still wins). Rare: every write
+            // here is an upsert or a guarded update.
+            for request in group.drain(..) {
+                let result = apply_alone(connection, &request.write, commits).await;
+                let _ = request.reply.send(result);
+            }
+        }
+        Err(GroupFailure::Commit(error)) => {
             tracing::error!(%error, writes = group.len(), "an outbox group commit failed");
             let shared = Arc::new(error);
             for request in group.drain(..) {
@@ -204,32 +214,55 @@ async fn commit_group(
     }
 }
 
-/// One transaction for the whole group; each write in its own savepoint, so a write that fails
-/// (its caller gets that error) leaves the others of the group intact. `Err` only when the
-/// transaction itself failed: then nothing of the group was committed.
-async fn apply_group(
+enum GroupFailure {
+    /// A write failed; nothing of the group was committed.
+    Write,
+    /// The transaction could not begin or commit; nothing of the group was committed.
+    Commit(sqlx::Error),
+}
+
+impl From<sqlx::Error> for GroupFailure {
+    fn from(error: sqlx::Error) -> Self {
+        GroupFailure::Commit(error)
+    }
+}
+
+/// The whole group in one transaction, so it costs one fsync. No savepoint per write: each
+/// would cost two more statements, and a write failing is rare enough to be handled by
+/// redoing the group write by write ([`GroupFailure::Write`]).
+async fn apply_together(
     connection: &mut SqliteConnection,
     group: &[Request],
-) -> Result<Vec<Result<Written, StorageError>>, sqlx::Error> {
+) -> Result<Vec<Result<Written, StorageError>>, GroupFailure> {
     // IMMEDIATE: the write lock is taken once, for the whole group, before any write of it
     // runs (only another process, an operator command, can be holding it).
     let mut transaction = connection.begin_with("BEGIN IMMEDIATE").await?;
     let mut results = Vec::with_capacity(group.len());
     for request in group {
-        let mut savepoint = Connection::begin(&mut *transaction).await?;
-        match apply(&mut savepoint, &request.write).await {
-            Ok(written) => {
-                savepoint.commit().await?;
-                results.push(Ok(written));
-            }
+        match apply(&mut transaction, &request.write).await {
+            Ok(written) => results.push(Ok(written)),
             Err(error) => {
-                savepoint.rollback().await?;
-                results.push(Err(error));
+                tracing::warn!(%error, "an outbox write failed; its group is redone write by write");
+                transaction.rollback().await?;
+                return Err(GroupFailure::Write);
             }
         }
     }
     transaction.commit().await?;
     Ok(results)
+}
+
+/// One write in its own transaction.
+async fn apply_alone(
+    connection: &mut SqliteConnection,
+    write: &Write,
+    commits: &AtomicU64,
+) -> Result<Written, StorageError> {
+    let mut transaction = connection.begin_with("BEGIN IMMEDIATE").await?;
+    let written = apply(&mut transaction, write).await?;
+    transaction.commit().await?;
+    commits.fetch_add(1, Ordering::Relaxed);
+    Ok(written)
 }
 
 async fn apply(connection: &mut SqliteConnection, write: &Write) -> Result<Written, StorageError> {
