@@ -5,9 +5,9 @@
 //! lock per file. When hand-offs and delivery workers each committed on their own pooled
 //! connection, they queued on that lock inside SQLite's busy handler (which sleeps in steps of
 //! up to 100 ms), and each paid its own fsync. Here they queue on a channel instead: the writer
-//! takes every write waiting, plus those arriving within [`GroupCommit::window`] of the group's
-//! first one (up to [`GroupCommit::max_group`]), applies them in one transaction, commits once,
-//! and only then answers every caller. A 202 therefore still means "on disk"; a failed
+//! takes every write waiting, plus (when several hand-offs were waiting) those arriving within
+//! [`GroupCommit::window`] of the group's first one (up to [`GroupCommit::max_group`]),
+//! applies them in one transaction, commits once, and only then answers every caller. A 202 therefore still means "on disk"; a failed
 //! commit fails every write of the group with the same error.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,9 +27,10 @@ use super::statements;
 /// How writes are grouped into one transaction.
 #[derive(Debug, Clone, Copy)]
 pub struct GroupCommit {
-    /// How long after the first write of a group others may still join it. Measured from the
-    /// moment that first write was queued: a write that already waited while the previous
-    /// group committed does not wait again.
+    /// How long after the first write of a group others may still join it, when other hand-offs were
+    /// already waiting beside it (a lone hand-off is committed at once). Measured from the moment
+    /// that first write was queued: a write that already waited while the previous group
+    /// committed does not wait again.
     pub window: Duration,
     /// At most this many writes per transaction (bounds a group's latency and memory).
     pub max_group: usize,
@@ -156,17 +157,28 @@ async fn run(
     }
 }
 
-/// Adds to `group` whatever is already queued, then whatever arrives before `deadline`.
+/// Adds to `group` whatever is already queued; then, if several hand-offs were (the relay is
+/// under concurrent load), whatever arrives before `deadline`. Otherwise the group is committed
+/// at once: lingering would only add the window to a lone hand-off's latency (delivery claims
+/// and outcomes waiting beside it do not justify that), and under load hand-offs queue up on
+/// their own while the previous group commits.
 async fn gather(
     requests: &mut mpsc::Receiver<Request>,
     group: &mut Vec<Request>,
     deadline: Instant,
     max_group: usize,
 ) {
+    let hand_offs = |group: &[Request]| {
+        group
+            .iter()
+            .filter(|r| matches!(r.write, Write::Insert { .. }))
+            .count()
+    };
     while group.len() < max_group {
         match requests.try_recv() {
             Ok(request) => group.push(request),
             Err(mpsc::error::TryRecvError::Disconnected) => return,
+            Err(mpsc::error::TryRecvError::Empty) if hand_offs(group) < 2 => return,
             Err(mpsc::error::TryRecvError::Empty) => {
                 match tokio::time::timeout_at(deadline, requests.recv()).await {
                     Ok(Some(request)) => group.push(request),
