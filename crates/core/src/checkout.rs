@@ -56,7 +56,8 @@ pub struct LineItem {
     pub catalog_id: Option<String>,
 }
 
-const CHECKOUT_FIELDS: [&str; 13] = [
+/// The checkout's keys, as on the wire.
+pub const CHECKOUT_FIELDS: [&str; 13] = [
     "orderId",
     "orderDate",
     "email",
@@ -72,7 +73,8 @@ const CHECKOUT_FIELDS: [&str; 13] = [
     "items",
 ];
 
-const ITEM_FIELDS: [&str; 8] = [
+/// A line item's keys, as on the wire.
+pub const ITEM_FIELDS: [&str; 8] = [
     "gtin",
     "quantity",
     "regularUnitPrice",

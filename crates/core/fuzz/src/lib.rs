@@ -5,6 +5,7 @@
 //! saves under `artifacts/`.
 
 use arbitrary::{Arbitrary, Unstructured};
+use ordersync_core::checkout::{CHECKOUT_FIELDS, ITEM_FIELDS, JWT_CLAIMS};
 use ordersync_core::third_o::{FrontendConfig, ThirdOQuery};
 use ordersync_core::wire::{
     checkout_from_json, checkout_to_json, CiblerConfig, CiblerOrder, CitrusConfig, CitrusOrder,
@@ -92,38 +93,20 @@ pub fn check_money(text: &str) {
     }
 }
 
-/// The keys a checkout and its items know, so generated objects reach deep validation
-/// instead of stopping at the first unknown key.
-const KEYS: &[&str] = &[
-    "orderId",
-    "orderDate",
-    "email",
-    "country",
-    "customerGuid",
-    "customerId",
-    "sessionId",
-    "totalSpent",
-    "taxes",
-    "shippingCost",
-    "giftCode",
-    "discountAmount",
-    "items",
-    "gtin",
-    "quantity",
-    "regularUnitPrice",
-    "totalOrderItemPriceAfterDiscounts",
-    "citrusDiscountAmount",
-    "substitutedFor",
-    "sellerId",
-    "catalogId",
-    "exp",
-    "iat",
-    "nbf",
-    "iss",
-    "aud",
-    "sub",
-    "jti",
-];
+/// The keys a checkout and its items know (and the JWT claims a checkout tolerates), so
+/// generated objects reach deep validation instead of stopping at the first unknown key.
+fn known_key(index: usize) -> &'static str {
+    let all = || {
+        CHECKOUT_FIELDS
+            .iter()
+            .chain(&ITEM_FIELDS)
+            .chain(&JWT_CLAIMS)
+    };
+    all()
+        .nth(index % all().count())
+        .copied()
+        .unwrap_or("orderId")
+}
 
 /// Number literals near the edges of what the core must judge.
 const NUMBERS: &[&str] = &[
@@ -201,7 +184,7 @@ impl Tree {
 impl Key {
     fn name(&self) -> String {
         match self {
-            Key::Known(i) => KEYS[*i as usize % KEYS.len()].to_owned(),
+            Key::Known(i) => known_key(*i as usize).to_owned(),
             Key::Other(name) => name.clone(),
         }
     }
@@ -211,7 +194,7 @@ impl Key {
 /// plus fuzzer-chosen extra members; it reaches the deepest checks often.
 pub fn checkout_shaped(u: &mut Unstructured<'_>) -> arbitrary::Result<Input> {
     let mut members: Vec<(String, Input)> = Vec::new();
-    for key in &KEYS[..12] {
+    for key in CHECKOUT_FIELDS.iter().filter(|key| **key != "items") {
         if u.ratio(9u8, 10u8)? {
             members.push(((*key).to_owned(), Tree::arbitrary(u)?.to_input(1)));
         }
@@ -220,7 +203,7 @@ pub fn checkout_shaped(u: &mut Unstructured<'_>) -> arbitrary::Result<Input> {
     let mut items = Vec::new();
     for _ in 0..item_count {
         let mut item = Vec::new();
-        for key in &KEYS[13..21] {
+        for key in &ITEM_FIELDS {
             if u.ratio(8u8, 10u8)? {
                 item.push(((*key).to_owned(), Tree::arbitrary(u)?.to_input(2)));
             }
