@@ -17,13 +17,13 @@ export CARGO_TARGET_DIR="${ORDERSYNC_WASM_TARGET_DIR:-target/wasm}"
 # the stable toolchain for this one build only (the tests and every other build use plain
 # stable). The first build compiles std too (a few minutes); later ones reuse it.
 RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
-  cargo rustc --release --target wasm32-unknown-unknown -p ordersync --lib --crate-type cdylib \
+  cargo rustc --profile wasm-release --target wasm32-unknown-unknown -p ordersync --lib --crate-type cdylib \
   -Zbuild-std=std,panic_abort --quiet
 
 out=pkg
 rm -rf "$out"
 wasm-bindgen --target web --out-dir "$out" \
-  "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/ordersync.wasm"
+  "$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/ordersync.wasm"
 node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
   "$out/ordersync_bg.wasm" -o "$out/ordersync_bg.wasm"
 
