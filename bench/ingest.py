@@ -2,7 +2,11 @@
 """Ingest benchmark: signed hand-offs posted over loopback by wrk to the relay (SQLite,
 durable: a 202 means committed with fsync), at saturation and at half of it, and in the same
 run the machine's ceiling: a minimal axum handler that answers 202 without storing
-(bench/ceiling). Also the relay's peak resident memory under that load.
+(bench/ceiling), and the durable floor: the same handler answering 202 only once the body is
+appended to a file and fdatasync'd, grouped (`bench/ceiling --durable`), the least any
+durable server must do here. Also the relay's peak resident memory, and the CPU each server
+spends per request at saturation (per thread), which depends little on what else the machine
+runs.
 
 The vendors are "remote": the relay's vendor URLs point at a loopback port nothing listens on,
 so each order gets its first delivery attempt (claimed, tried, rescheduled: the same outbox
@@ -15,15 +19,31 @@ writes a real delivery costs) without a vendor stand-in competing for the two co
 import argparse
 import math
 
-from ordersync_bench import (CEILING_BIN, MemorySampler, fsync_floor, stored_orders, Processes, RelaySettings, closed_port_url,
+from ordersync_bench import (CEILING_BIN, CpuMeter, MemorySampler, fsync_floor, stored_orders, Processes, RelaySettings, closed_port_url,
                              log, machine_facts, relay_metrics, save_result, start_relay,
                              start_sandbox, work_dir, wrk, write_bodies)
 
 
-def start_ceiling(procs, workdir):
-    process = procs.start("ceiling", [str(CEILING_BIN), "127.0.0.1:0"], {}, workdir / "ceiling.log")
+def start_ceiling(procs, workdir, durable=False):
+    """The plain ceiling (answers 202, stores nothing) or, `durable`, the durable floor
+    (answers 202 once the body is appended and fdatasync'd, grouped as the relay groups)."""
+    name = "durable-ceiling" if durable else "ceiling"
+    argv = [str(CEILING_BIN), "127.0.0.1:0"]
+    if durable:
+        argv += ["--durable", str(workdir / "durable-ceiling.log")]
+    process = procs.start(name, argv, {}, workdir / f"{name}.log")
     process.wait_announced()
     return process
+
+
+def saturate(process, bodies, duration, connections):
+    """wrk at saturation against `process`, with the CPU it spent per request."""
+    url = f"{process.url}/v1/checkouts"
+    with CpuMeter(process) as cpu:
+        result = wrk(url, bodies, duration, connections)
+    result["connections"] = connections
+    result["cpu"] = cpu.per_request_us(result["requests"])
+    return result
 
 
 MAX_CONNECTIONS = 512
@@ -86,12 +106,21 @@ def main():
         sample = write_bodies(workdir / "sample.txt", 1, 1000)
         log(f"ceiling: saturation, {args.connections} connections, {args.duration}s")
         wrk(ceiling_url, sample, min(2, args.duration), args.connections)  # warm-up
-        ceiling_sat = wrk(ceiling_url, sample, args.duration, args.connections)
-        ceiling_sat["connections"] = args.connections
+        ceiling_sat = saturate(ceiling, sample, args.duration, args.connections)
         log(f"ceiling: {ceiling_sat['rps']:.0f} rps, p99 {ceiling_sat['latency_ms']['p99']} ms")
         ceiling_half = paced_run(ceiling_url, sample, ceiling_sat["rps"] / 2, args.duration, calibrate_s)
         ceiling.kill9()
         result["ceiling"] = {"saturation": ceiling_sat, "half": ceiling_half}
+
+        floor = start_ceiling(procs, workdir, durable=True)
+        floor_url = f"{floor.url}/v1/checkouts"
+        log(f"durable floor: saturation, {args.connections} connections, {args.duration}s")
+        wrk(floor_url, sample, min(2, args.duration), args.connections)  # warm-up
+        floor_sat = saturate(floor, sample, args.duration, args.connections)
+        log(f"durable floor: {floor_sat['rps']:.0f} rps, p99 {floor_sat['latency_ms']['p99']} ms")
+        floor_half = paced_run(floor_url, sample, floor_sat["rps"] / 2, args.duration, calibrate_s)
+        floor.kill9()
+        result["durable_floor"] = {"saturation": floor_sat, "half": floor_half}
 
         # A short probe sizes the body files: every request at saturation must be a new order.
         if args.vendors == "sandbox":
@@ -118,8 +147,7 @@ def main():
 
         with MemorySampler(relay) as memory:
             log(f"relay: saturation, {args.connections} connections, {args.duration}s")
-            relay_sat = wrk(relay_url, sat_bodies, args.duration, args.connections)
-            relay_sat["connections"] = args.connections
+            relay_sat = saturate(relay, sat_bodies, args.duration, args.connections)
             log(f"relay: {relay_sat['rps']:.0f} rps, p99 {relay_sat['latency_ms']['p99']} ms")
             check_all_accepted("relay saturation", relay_sat)
             relay_half = paced_run(relay_url, half_bodies, relay_sat["rps"] / 2, args.duration,
@@ -139,6 +167,7 @@ def main():
             "vm_hwm_mib": round(memory.hwm_kib / 1024, 1),
         }
         result["relay_vs_ceiling"] = round(relay_sat["rps"] / ceiling_sat["rps"], 4)
+        result["relay_vs_durable_floor"] = round(relay_sat["rps"] / floor_sat["rps"], 4)
 
     save_result(args.name, result)
     sat, half = result["relay"]["saturation"], result["relay"]["half"]
@@ -146,13 +175,21 @@ def main():
           f"p99 {ceiling_sat['latency_ms']['p99']} p99.9 {ceiling_sat['latency_ms']['p99_9']} ms")
     print(f"ceiling  half       {ceiling_half['rps']:.0f} rps p50 {ceiling_half['latency_ms']['p50']} "
           f"p99 {ceiling_half['latency_ms']['p99']} p99.9 {ceiling_half['latency_ms']['p99_9']} ms")
+    print(f"durable  saturation {floor_sat['rps']:.0f} rps p50 {floor_sat['latency_ms']['p50']} "
+          f"p99 {floor_sat['latency_ms']['p99']} p99.9 {floor_sat['latency_ms']['p99_9']} ms")
+    print(f"durable  half       {floor_half['rps']:.0f} rps p50 {floor_half['latency_ms']['p50']} "
+          f"p99 {floor_half['latency_ms']['p99']} p99.9 {floor_half['latency_ms']['p99_9']} ms")
     print(f"relay    saturation {sat['rps']:.0f} rps p50 {sat['latency_ms']['p50']} "
           f"p99 {sat['latency_ms']['p99']} p99.9 {sat['latency_ms']['p99_9']} ms")
+    print(f"CPU per request at saturation: ceiling {ceiling_sat['cpu']['per_request_us']} us, "
+          f"durable floor {floor_sat['cpu']['per_request_us']} us, "
+          f"relay {sat['cpu']['per_request_us']} us {sat['cpu']['by_thread_us']}")
     print(f"relay    half       {half['rps']:.0f} rps p50 {half['latency_ms']['p50']} "
           f"p99 {half['latency_ms']['p99']} p99.9 {half['latency_ms']['p99_9']} ms")
     print(f"disk: fdatasync p50 {result['disk']['fdatasync_ms_p50']} ms, "
           f"{result['disk']['serial_fsyncs_per_s']} serial fsyncs/s")
-    print(f"relay / ceiling {result['relay_vs_ceiling']:.3f}; relay peak RSS "
+    print(f"relay / ceiling {result['relay_vs_ceiling']:.3f}; relay / durable floor "
+          f"{result['relay_vs_durable_floor']:.3f}; relay peak RSS "
           f"{result['relay']['peak_rss_mib']} MiB (VmHWM {result['relay']['vm_hwm_mib']} MiB)")
 
 

@@ -240,6 +240,21 @@ class Process:
                 self.kill9()
         return self.popen.returncode
 
+    def cpu_seconds_by_thread(self) -> dict[str, float]:
+        """User + system CPU seconds each thread has used so far, summed by thread name
+        (`/proc/PID/task/*/stat`; threads that already ended are not counted)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        totals: dict[str, float] = {}
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:
+                continue
+            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2:].split()
+            totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        return totals
+
     def memory_kib(self) -> dict[str, int]:
         """VmRSS (now) and VmHWM (peak resident since start) from /proc, in KiB."""
         readings = {}
@@ -395,6 +410,34 @@ class MemorySampler:
             rss = self.process.memory_kib().get("VmRSS", 0)
             self.peak_kib = max(self.peak_kib, rss)
             self._stop.wait(self.interval)
+
+
+class CpuMeter:
+    """CPU a process spent during a `with` block, per thread name; `per_request_us(n)` divides it
+    by the requests served. CPU time, unlike throughput, barely depends on what else the
+    machine runs, so it compares builds measured on a shared machine."""
+
+    def __init__(self, process: Process):
+        self.process = process
+        self.by_thread: dict[str, float] = {}
+
+    def __enter__(self):
+        self._start = self.process.cpu_seconds_by_thread()
+        return self
+
+    def __exit__(self, *exc):
+        end = self.process.cpu_seconds_by_thread()
+        self.by_thread = {name: round(end[name] - self._start.get(name, 0.0), 3) for name in end}
+        return False
+
+    def per_request_us(self, requests: int) -> dict:
+        total = sum(self.by_thread.values())
+        return {
+            "cpu_s": round(total, 3),
+            "per_request_us": round(total * 1e6 / max(1, requests), 1),
+            "by_thread_us": {name: round(sec * 1e6 / max(1, requests), 1)
+                             for name, sec in sorted(self.by_thread.items()) if sec > 0},
+        }
 
 
 # --- wrk --------------------------------------------------------------------------------------

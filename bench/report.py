@@ -20,6 +20,18 @@ def latency_row(label, run):
     return f"| {label} | {run['rps']:,.0f} | {l['p50']:.2f} | {l['p99']:.2f} | {l['p99_9']:.2f} | {run.get('connections', '')} |"
 
 
+def cpu_sentence(r):
+    """CPU per request at saturation, per server (and the relay's threads)."""
+    runs = [("ceiling", r["ceiling"]["saturation"]), ("durable floor", r.get("durable_floor", {}).get("saturation")),
+            ("relay", r["relay"]["saturation"])]
+    parts = [f"{name} {run['cpu']['per_request_us']:.1f} µs" for name, run in runs if run and "cpu" in run]
+    if not parts:
+        return ""
+    threads = r["relay"]["saturation"].get("cpu", {}).get("by_thread_us", {})
+    detail = ", ".join(f"{name} {us:.1f}" for name, us in threads.items())
+    return f"CPU per request at saturation: {', '.join(parts)} (relay threads, µs: {detail}). "
+
+
 def ingest(r):
     out = ["### Ingest", "",
            f"Measured {r['machine']['date']}, 2 cores, load average at start {r['machine']['loadavg_at_start']}; "
@@ -29,10 +41,16 @@ def ingest(r):
            "|---|---:|---:|---:|---:|---:|",
            latency_row("ceiling (axum, 202, no storage), saturation", r["ceiling"]["saturation"]),
            latency_row("ceiling, half of its saturation", r["ceiling"]["half"]),
+           *([latency_row("durable floor (axum, 202 after append + fdatasync, grouped), saturation",
+                          r["durable_floor"]["saturation"]),
+              latency_row("durable floor, half of its saturation", r["durable_floor"]["half"])]
+             if "durable_floor" in r else []),
            latency_row("relay (signed, SQLite, fsync per 202), saturation", r["relay"]["saturation"]),
            latency_row("relay, half of its saturation", r["relay"]["half"]),
            "",
-           f"Relay / ceiling: {r['relay_vs_ceiling']:.3f}. Non-202 answers: saturation "
+           f"Relay / ceiling: {r['relay_vs_ceiling']:.3f}"
+           + (f"; relay / durable floor: {r['relay_vs_durable_floor']:.3f}" if "relay_vs_durable_floor" in r else "")
+           + ". " + cpu_sentence(r) + "Non-202 answers: saturation "
            f"{ {k: v for k, v in r['relay']['saturation']['statuses'].items() if k != '202'} or 'none'}, half "
            f"{ {k: v for k, v in r['relay']['half']['statuses'].items() if k != '202'} or 'none'}. "
            f"Relay peak RSS under this load: {r['relay']['peak_rss_mib']} MiB.", ""]

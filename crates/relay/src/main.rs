@@ -7,6 +7,11 @@ use ordersync_relay::config::{CitrusArgs, DeliveryArgs, LogFormat, ServeArgs, St
 use ordersync_relay::outbox::Destination;
 use ordersync_relay::sandbox::{self, SandboxArgs};
 
+// Each hand-off allocates and frees many short-lived buffers (body, claims, JSON, SQL
+// parameters) across threads; glibc's malloc was ~9 % of the relay's CPU in the ingest profile.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ordersync-relay",

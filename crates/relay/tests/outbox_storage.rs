@@ -726,12 +726,36 @@ mod sqlite_only {
         }
     }
 
+    /// Holds the database's write lock from another connection (as an operator command
+    /// writing the same file would) until the returned connection rolls back.
+    fn hold_write_lock(url: &str) -> rusqlite::Connection {
+        let other = rusqlite::Connection::open(url.trim_start_matches("sqlite://")).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        other
+    }
+
+    /// Writes that queue while the writer is busy commit together, whatever their kind: a
+    /// claim queued among hand-offs shares their transaction (and sees only what was
+    /// committed before it). The writer is kept busy deterministically: its first write waits
+    /// for a write lock another connection holds, while the rest queue behind it.
     #[tokio::test]
     async fn claims_and_outcomes_join_the_hand_offs_group() {
         let fresh = Fresh::sqlite();
         let outbox = Arc::new(SqliteOutbox::open_with(&fresh.url, WIDE).await.unwrap());
         insert_at_once(&outbox, ["due".to_owned()].into_iter()).await;
         let before = outbox.group_commits();
+        let blocker = hold_write_lock(&fresh.url);
+        let spawn_insert = |order_id: String| {
+            let outbox = Arc::clone(&outbox);
+            tokio::spawn(async move {
+                outbox
+                    .insert(checkout(&order_id, InitialState::Pending), 0)
+                    .await
+                    .unwrap()
+            })
+        };
+        let waiting = spawn_insert("waiting".to_owned());
+        tokio::time::sleep(Duration::from_millis(100)).await;
         let claiming = {
             let outbox = Arc::clone(&outbox);
             tokio::spawn(async move {
@@ -741,15 +765,56 @@ mod sqlite_only {
                     .unwrap()
             })
         };
-        let inserted = insert_at_once(&outbox, (0..5).map(|i| format!("late-{i}"))).await;
-        let claimed = claiming.await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let late: Vec<_> = (0..5).map(|i| spawn_insert(format!("late-{i}"))).collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        blocker.execute_batch("ROLLBACK").unwrap();
+
+        assert_eq!(waiting.await.unwrap(), InsertOutcome::Inserted);
+        for insert in late {
+            assert_eq!(insert.await.unwrap(), InsertOutcome::Inserted);
+        }
+        let claimed: Vec<_> = claiming
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|delivery| delivery.order_id)
+            .collect();
         assert_eq!(
-            claimed.len(),
-            1,
-            "the claim saw only what was committed before"
+            claimed,
+            ["due", "waiting"],
+            "the claim saw what was committed before it, not the hand-offs queued after it"
         );
-        assert!(inserted.iter().all(|o| *o == InsertOutcome::Inserted));
-        assert_eq!(outbox.group_commits() - before, 1);
+        // The waiting hand-off alone, then the claim and the 5 late hand-offs together.
+        assert_eq!(outbox.group_commits() - before, 2);
+    }
+
+    /// The writer only appends to the WAL; a thread of its own copies it into the database
+    /// file soon after commits. Fewer pages than the writer's own autocheckpoint bound are
+    /// written here, so only that thread can have grown the database file.
+    #[tokio::test]
+    async fn the_wal_is_checkpointed_beside_the_writer() {
+        let fresh = Fresh::sqlite();
+        let path = std::path::PathBuf::from(fresh.url.trim_start_matches("sqlite://"));
+        let outbox = SqliteOutbox::open(&fresh.url).await.unwrap();
+        let empty = std::fs::metadata(&path).unwrap().len();
+        for i in 0..200 {
+            outbox
+                .insert(
+                    checkout(&format!("checkpointed-{i}"), InitialState::Pending),
+                    0,
+                )
+                .await
+                .unwrap();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&path).unwrap().len() <= empty {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the database file is still {empty} bytes: nothing was checkpointed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     #[tokio::test]

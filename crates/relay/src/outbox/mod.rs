@@ -243,13 +243,19 @@ pub enum StorageError {
     Database(#[from] sqlx::Error),
     #[error("storage holds an unexpected value: {0}")]
     Corrupt(String),
+    /// The SQLite outbox's writing connection refused a statement.
+    #[error("storage error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// The SQLite group commit this write was part of failed: every write of that group gets
     /// this same error (shared, since one failed commit answers many callers).
     #[error("storage error: {0}")]
-    GroupCommit(std::sync::Arc<sqlx::Error>),
-    /// The SQLite outbox's writer task is gone (the outbox was closed).
+    GroupCommit(std::sync::Arc<rusqlite::Error>),
+    /// The SQLite outbox's writer thread is gone (the outbox was closed).
     #[error("storage writer stopped")]
     WriterStopped,
+    /// The SQLite outbox's writer thread could not be started.
+    #[error("cannot start the storage writer thread: {0}")]
+    WriterThread(std::io::Error),
     /// Holds only the URL's scheme: the rest may carry a password.
     #[error(
         "unsupported database URL scheme {0:?}: use sqlite://PATH or postgres://HOST/DATABASE"

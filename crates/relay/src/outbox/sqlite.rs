@@ -1,26 +1,26 @@
 //! The SQLite outbox: one file, WAL journal, `synchronous=FULL`, so a committed insert has
 //! reached the disk before the relay answers 202.
 //!
-//! Every write goes through one writer task ([`writer`]) that owns the only writing connection
-//! and commits the writes arriving close together in one transaction (group commit); reads
-//! (status, dead letters, depth, readiness) use a separate pool, which WAL lets run beside the
-//! writer without ever taking the write lock.
+//! Every write goes through one writer thread ([`writer`], SQL in [`writes`]) that owns the
+//! only writing connection and commits the writes arriving close together in one transaction
+//! (group commit); reads (status, dead letters, depth, readiness; SQL in [`reads`]) use a
+//! separate async pool, which WAL lets run beside the writer without ever taking the write lock.
 
-mod statements;
+mod checkpointer;
+mod reads;
 mod writer;
+mod writes;
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
-};
-use sqlx::ConnectOptions;
+use rusqlite::Connection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 pub use writer::GroupCommit;
 use writer::{Write, Writer, Written};
+use writes::Stored;
 
 use super::{
     ClaimedDelivery, DeadLetter, DepthRow, Destination, InsertOutcome, NewCheckout, OrderStatus,
@@ -75,27 +75,28 @@ impl SqliteOutbox {
         Self::open_with(database_url, GroupCommit::default()).await
     }
 
-    /// As [`SqliteOutbox::open`], grouping writes by `policy`. WAL lets reads run beside the
-    /// single writer; `synchronous=FULL` makes each commit wait for fsync of the WAL, which is
-    /// what makes a 202 mean "on disk". The busy timeout matters only when another process
-    /// (an operator command) writes the same file: this process's writes never wait on each
-    /// other.
+    /// As [`SqliteOutbox::open`], grouping writes by `policy`.
     pub async fn open_with(database_url: &str, policy: GroupCommit) -> Result<Self, StorageError> {
-        let options = SqliteConnectOptions::from_str(database_url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let mut writing: SqliteConnection = options.connect().await?;
-        sqlx::raw_sql(SCHEMA).execute(&mut writing).await?;
+        let options = SqliteConnectOptions::from_str(database_url)?;
+        let path = options.get_filename().to_owned();
+        // The writing connection creates the file and its schema before anything else opens it.
+        let (writing, checkpointer) = tokio::task::spawn_blocking(move || {
+            let writing = open_writing(&path)?;
+            Ok::<_, StorageError>((writing, checkpointer::spawn(path)?))
+        })
+        .await
+        .map_err(|error| StorageError::Corrupt(format!("opening the outbox: {error}")))??;
         let readers = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
-            .connect_with(options)
+            .connect_with(
+                options
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(BUSY_TIMEOUT),
+            )
             .await?;
         Ok(Self {
             readers,
-            writer: Writer::spawn(writing, policy),
+            writer: Writer::spawn(writing, policy, checkpointer)?,
         })
     }
 
@@ -140,6 +141,27 @@ impl SqliteOutbox {
     }
 }
 
+/// How long a statement waits for a lock another process holds (an operator command writing
+/// the same file): this process's own writes never wait on each other.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The one connection that writes: WAL lets reads run beside it; `synchronous=FULL` makes each
+/// commit wait for fsync of the WAL, which is what makes a 202 mean "on disk".
+fn open_writing(path: &std::path::Path) -> Result<Connection, StorageError> {
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    connection.pragma_update(
+        None,
+        "wal_autocheckpoint",
+        checkpointer::WRITER_AUTOCHECKPOINT_PAGES,
+    )?;
+    connection.execute_batch(SCHEMA)?;
+    Ok(connection)
+}
+
 /// The writer answered a write with the result of another kind (a bug, not bad data).
 fn unexpected(written: &Written) -> StorageError {
     StorageError::Corrupt(format!("the outbox writer answered {written:?}"))
@@ -152,12 +174,19 @@ impl Outbox for SqliteOutbox {
         checkout: NewCheckout,
         now_ms: i64,
     ) -> Result<InsertOutcome, StorageError> {
+        let order_id = checkout.order_id.clone();
         match self
             .writer
             .submit(Write::Insert { checkout, now_ms })
             .await?
         {
-            Written::Inserted(outcome) => Ok(outcome),
+            Written::Inserted(Stored::New) => Ok(InsertOutcome::Inserted),
+            // Read after the commit that found the repeat: the first copy is committed by then
+            // (even when it was in the same group), so any reader sees it.
+            Written::Inserted(Stored::Repeat) => match self.status(&order_id).await? {
+                Some(status) => Ok(InsertOutcome::Existing(status)),
+                None => Err(StorageError::Corrupt(format!("order {order_id} vanished"))),
+            },
             other => Err(unexpected(&other)),
         }
     }
@@ -240,12 +269,12 @@ impl Outbox for SqliteOutbox {
 
     async fn status(&self, order_id: &str) -> Result<Option<OrderStatus>, StorageError> {
         let mut connection = self.readers.acquire().await?;
-        statements::status(&mut connection, order_id).await
+        reads::status(&mut connection, order_id).await
     }
 
     async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>, StorageError> {
         let mut connection = self.readers.acquire().await?;
-        statements::dead_letters(&mut connection, limit).await
+        reads::dead_letters(&mut connection, limit).await
     }
 
     async fn retry_dead(
@@ -264,7 +293,7 @@ impl Outbox for SqliteOutbox {
 
     async fn depth(&self) -> Result<Vec<DepthRow>, StorageError> {
         let mut connection = self.readers.acquire().await?;
-        statements::depth(&mut connection).await
+        reads::depth(&mut connection).await
     }
 
     async fn ping(&self) -> Result<(), StorageError> {

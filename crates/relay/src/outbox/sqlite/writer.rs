@@ -1,4 +1,4 @@
-//! The SQLite outbox's single writer: one task owns the only connection that writes, and
+//! The SQLite outbox's single writer: one thread owns the only connection that writes, and
 //! commits the writes that reach it close together in one transaction (group commit).
 //!
 //! Why: with `synchronous=FULL` every commit costs an fsync of the WAL, and SQLite has one write
@@ -7,22 +7,26 @@
 //! up to 100 ms), and each paid its own fsync. Here they queue on a channel instead: the writer
 //! takes every write waiting, plus (when several hand-offs were waiting) those arriving within
 //! [`GroupCommit::window`] of the group's first one (up to [`GroupCommit::max_group`]),
-//! applies them in one transaction, commits once, and only then answers every caller. A 202 therefore still means "on disk"; a failed
-//! commit fails every write of the group with the same error.
+//! applies them in one transaction, commits once, and only then answers every caller. A 202
+//! therefore still means "on disk"; a failed commit fails every write of the group with the
+//! same error.
+//!
+//! Why a thread of its own rather than an async task: SQLite calls block, and an async driver
+//! (sqlx) runs each statement on a worker thread of the connection's, one channel round trip
+//! and two thread wake-ups per statement. The profile of the ingest benchmark was mostly those
+//! context switches. Here the whole group runs on the thread that owns the connection, on
+//! cached prepared statements: callers cost one channel send and one answer each.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use sqlx::sqlite::SqliteConnection;
-use sqlx::Connection;
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::oneshot;
 
-use super::super::{
-    ClaimedDelivery, Destination, InsertOutcome, NewCheckout, Outcome, StorageError,
-};
-use super::statements;
+use super::super::{ClaimedDelivery, Destination, NewCheckout, Outcome, StorageError};
+use super::checkpointer::Nudge;
+use super::writes::{self, Stored};
 
 /// How writes are grouped into one transaction.
 #[derive(Debug, Clone, Copy)]
@@ -48,7 +52,7 @@ impl Default for GroupCommit {
 /// Writes queued beyond this make their callers wait for room (backpressure, bounded memory).
 const QUEUE_CAPACITY: usize = 4096;
 
-/// One write, as the writer task applies it.
+/// One write, as the writer applies it.
 #[derive(Debug)]
 pub(super) enum Write {
     Insert {
@@ -87,7 +91,7 @@ pub(super) enum Write {
 /// What a write returns, one variant per kind of [`Write`].
 #[derive(Debug)]
 pub(super) enum Written {
-    Inserted(InsertOutcome),
+    Inserted(Stored),
     Claimed(Vec<ClaimedDelivery>),
     Recorded(Vec<bool>),
     Released,
@@ -101,20 +105,35 @@ struct Request {
     reply: oneshot::Sender<Result<Written, StorageError>>,
 }
 
-/// The handle every clone of the outbox shares; the task stops when the last one is dropped.
+/// The handle every clone of the outbox shares; the thread stops when the last one is dropped.
 #[derive(Debug, Clone)]
 pub(super) struct Writer {
-    requests: mpsc::Sender<Request>,
+    requests: flume::Sender<Request>,
     commits: Arc<AtomicU64>,
 }
 
 impl Writer {
-    /// Starts the writer task on `connection`, which nothing else may use for writing.
-    pub fn spawn(connection: SqliteConnection, policy: GroupCommit) -> Self {
-        let (requests, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        let commits = Arc::new(AtomicU64::new(0));
-        tokio::spawn(run(connection, receiver, policy, Arc::clone(&commits)));
-        Writer { requests, commits }
+    /// Starts the writer thread on `connection`, which nothing else may use for writing;
+    /// `checkpointer` hears of every commit.
+    pub fn spawn(
+        connection: Connection,
+        policy: GroupCommit,
+        checkpointer: Nudge,
+    ) -> Result<Self, StorageError> {
+        let (requests, receiver) = flume::bounded(QUEUE_CAPACITY);
+        let commits = Commits {
+            count: Arc::new(AtomicU64::new(0)),
+            checkpointer,
+        };
+        let count = Arc::clone(&commits.count);
+        std::thread::Builder::new()
+            .name("outbox-writer".to_owned())
+            .spawn(move || run(connection, receiver, policy, commits))
+            .map_err(StorageError::WriterThread)?;
+        Ok(Writer {
+            requests,
+            commits: count,
+        })
     }
 
     /// Groups the writer has committed so far (each one transaction, one fsync).
@@ -131,28 +150,42 @@ impl Writer {
             reply,
         };
         self.requests
-            .send(request)
+            .send_async(request)
             .await
             .map_err(|_| StorageError::WriterStopped)?;
         answer.await.map_err(|_| StorageError::WriterStopped)?
     }
 }
 
-async fn run(
-    mut connection: SqliteConnection,
-    mut requests: mpsc::Receiver<Request>,
+/// Where the writer reports each commit: the count [`Writer::commits`] reads, and the
+/// checkpointer.
+struct Commits {
+    count: Arc<AtomicU64>,
+    checkpointer: Nudge,
+}
+
+impl Commits {
+    fn one_more(&self) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.checkpointer.committed();
+    }
+}
+
+fn run(
+    mut connection: Connection,
+    requests: flume::Receiver<Request>,
     policy: GroupCommit,
-    commits: Arc<AtomicU64>,
+    commits: Commits,
 ) {
     let mut group = Vec::with_capacity(policy.max_group);
-    while let Some(first) = requests.recv().await {
+    // Ends once every handle is gone: nothing can be queued any more.
+    while let Ok(first) = requests.recv() {
         let deadline = first.queued_at + policy.window;
         group.push(first);
-        gather(&mut requests, &mut group, deadline, policy.max_group).await;
-        commit_group(&mut connection, &mut group, &commits).await;
+        gather(&requests, &mut group, deadline, policy.max_group);
+        commit_group(&mut connection, &mut group, &commits);
     }
-    // Every handle is gone: nothing can be queued any more.
-    if let Err(error) = connection.close().await {
+    if let Err((_, error)) = connection.close() {
         tracing::warn!(%error, "closing the outbox's writing connection failed");
     }
 }
@@ -162,8 +195,8 @@ async fn run(
 /// at once: lingering would only add the window to a lone hand-off's latency (delivery claims
 /// and outcomes waiting beside it do not justify that), and under load hand-offs queue up on
 /// their own while the previous group commits.
-async fn gather(
-    requests: &mut mpsc::Receiver<Request>,
+fn gather(
+    requests: &flume::Receiver<Request>,
     group: &mut Vec<Request>,
     deadline: Instant,
     max_group: usize,
@@ -177,28 +210,22 @@ async fn gather(
     while group.len() < max_group {
         match requests.try_recv() {
             Ok(request) => group.push(request),
-            Err(mpsc::error::TryRecvError::Disconnected) => return,
-            Err(mpsc::error::TryRecvError::Empty) if hand_offs(group) < 2 => return,
-            Err(mpsc::error::TryRecvError::Empty) => {
-                match tokio::time::timeout_at(deadline, requests.recv()).await {
-                    Ok(Some(request)) => group.push(request),
-                    Ok(None) | Err(_) => return,
-                }
-            }
+            Err(flume::TryRecvError::Disconnected) => return,
+            Err(flume::TryRecvError::Empty) if hand_offs(group) < 2 => return,
+            Err(flume::TryRecvError::Empty) => match requests.recv_deadline(deadline) {
+                Ok(request) => group.push(request),
+                Err(_) => return,
+            },
         }
     }
 }
 
 /// Applies and commits `group` (emptying it), then answers every caller.
-async fn commit_group(
-    connection: &mut SqliteConnection,
-    group: &mut Vec<Request>,
-    commits: &AtomicU64,
-) {
-    match apply_together(connection, group).await {
+fn commit_group(connection: &mut Connection, group: &mut Vec<Request>, commits: &Commits) {
+    match apply_together(connection, group) {
         Ok(results) => {
             // Counted before anyone is answered, so a caller sees its own commit counted.
-            commits.fetch_add(1, Ordering::Relaxed);
+            commits.one_more();
             for (request, result) in group.drain(..).zip(results) {
                 // A caller that went away (client disconnected) needs no answer.
                 let _ = request.reply.send(result);
@@ -210,7 +237,7 @@ async fn commit_group(
             // (in the same order, so the first of two repeats still wins). Rare: every write
             // here is an upsert or a guarded update.
             for request in group.drain(..) {
-                let result = apply_alone(connection, &request.write, commits).await;
+                let result = apply_alone(connection, &request.write, commits);
                 let _ = request.reply.send(result);
             }
         }
@@ -230,11 +257,11 @@ enum GroupFailure {
     /// A write failed; nothing of the group was committed.
     Write,
     /// The transaction could not begin or commit; nothing of the group was committed.
-    Commit(sqlx::Error),
+    Commit(rusqlite::Error),
 }
 
-impl From<sqlx::Error> for GroupFailure {
-    fn from(error: sqlx::Error) -> Self {
+impl From<rusqlite::Error> for GroupFailure {
+    fn from(error: rusqlite::Error) -> Self {
         GroupFailure::Commit(error)
     }
 }
@@ -242,45 +269,45 @@ impl From<sqlx::Error> for GroupFailure {
 /// The whole group in one transaction, so it costs one fsync. No savepoint per write: each
 /// would cost two more statements, and a write failing is rare enough to be handled by
 /// redoing the group write by write ([`GroupFailure::Write`]).
-async fn apply_together(
-    connection: &mut SqliteConnection,
+fn apply_together(
+    connection: &mut Connection,
     group: &[Request],
 ) -> Result<Vec<Result<Written, StorageError>>, GroupFailure> {
     // IMMEDIATE: the write lock is taken once, for the whole group, before any write of it
     // runs (only another process, an operator command, can be holding it).
-    let mut transaction = connection.begin_with("BEGIN IMMEDIATE").await?;
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(group.len());
     for request in group {
-        match apply(&mut transaction, &request.write).await {
+        match apply(&transaction, &request.write) {
             Ok(written) => results.push(Ok(written)),
             Err(error) => {
                 tracing::warn!(%error, "an outbox write failed; its group is redone write by write");
-                transaction.rollback().await?;
+                transaction.rollback()?;
                 return Err(GroupFailure::Write);
             }
         }
     }
-    transaction.commit().await?;
+    transaction.commit()?;
     Ok(results)
 }
 
 /// One write in its own transaction.
-async fn apply_alone(
-    connection: &mut SqliteConnection,
+fn apply_alone(
+    connection: &mut Connection,
     write: &Write,
-    commits: &AtomicU64,
+    commits: &Commits,
 ) -> Result<Written, StorageError> {
-    let mut transaction = connection.begin_with("BEGIN IMMEDIATE").await?;
-    let written = apply(&mut transaction, write).await?;
-    transaction.commit().await?;
-    commits.fetch_add(1, Ordering::Relaxed);
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let written = apply(&transaction, write)?;
+    transaction.commit()?;
+    commits.one_more();
     Ok(written)
 }
 
-async fn apply(connection: &mut SqliteConnection, write: &Write) -> Result<Written, StorageError> {
+fn apply(connection: &Connection, write: &Write) -> Result<Written, StorageError> {
     Ok(match write {
         Write::Insert { checkout, now_ms } => {
-            Written::Inserted(statements::insert(connection, checkout, *now_ms).await?)
+            Written::Inserted(writes::insert(connection, checkout, *now_ms)?)
         }
         Write::Claim {
             destination,
@@ -288,27 +315,24 @@ async fn apply(connection: &mut SqliteConnection, write: &Write) -> Result<Writt
             lease_owner,
             lease_until,
             now_ms,
-        } => Written::Claimed(
-            statements::claim_due(
-                connection,
-                *destination,
-                *limit,
-                lease_owner,
-                *lease_until,
-                *now_ms,
-            )
-            .await?,
-        ),
+        } => Written::Claimed(writes::claim_due(
+            connection,
+            *destination,
+            *limit,
+            lease_owner,
+            *lease_until,
+            *now_ms,
+        )?),
         Write::Record {
             destination,
             lease_owner,
             outcomes,
             now_ms,
-        } => {
-            let mut held = Vec::with_capacity(outcomes.len());
-            for (order_id, outcome) in outcomes {
-                held.push(
-                    statements::record_one(
+        } => Written::Recorded(
+            outcomes
+                .iter()
+                .map(|(order_id, outcome)| {
+                    writes::record_one(
                         connection,
                         *destination,
                         order_id,
@@ -316,29 +340,28 @@ async fn apply(connection: &mut SqliteConnection, write: &Write) -> Result<Writt
                         outcome.clone(),
                         *now_ms,
                     )
-                    .await?,
-                );
-            }
-            Written::Recorded(held)
-        }
+                })
+                .collect::<Result<_, _>>()?,
+        ),
         Write::Release {
             destination,
             order_id,
             lease_owner,
         } => {
-            statements::release(connection, *destination, order_id, lease_owner).await?;
+            writes::release(connection, *destination, order_id, lease_owner)?;
             Written::Released
         }
         Write::RetryDead {
             order_id,
             destination,
             now_ms,
-        } => Written::Changed(
-            statements::retry_dead(connection, order_id.as_deref(), *destination, *now_ms).await?,
-        ),
-        Write::ReleaseAllLeases => {
-            Written::Changed(statements::release_all_leases(connection).await?)
-        }
-        Write::Pragma(query) => Written::Pragma(statements::pragma(connection, query).await?),
+        } => Written::Changed(writes::retry_dead(
+            connection,
+            order_id.as_deref(),
+            *destination,
+            *now_ms,
+        )?),
+        Write::ReleaseAllLeases => Written::Changed(writes::release_all_leases(connection)?),
+        Write::Pragma(query) => Written::Pragma(writes::pragma(connection, query)?),
     })
 }

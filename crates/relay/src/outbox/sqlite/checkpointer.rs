@@ -1,0 +1,64 @@
+//! WAL checkpoints off the writer's path.
+//!
+//! With SQLite's default (`wal_autocheckpoint=1000`), the commit that grows the WAL past 1,000
+//! pages also copies them into the database file and fsyncs it, on the writer thread: every
+//! few groups, one group's callers waited for that, which showed as the ingest benchmark's
+//! p99 and p99.9. Here the writer only appends to the WAL; this thread, on a connection of its
+//! own, runs `PRAGMA wal_checkpoint(PASSIVE)` soon after commits (passive: it never blocks the
+//! writer, it copies what it can). The writer keeps a large autocheckpoint as a bound on the
+//! WAL's size, in case these passes fall behind.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::BUSY_TIMEOUT;
+use crate::outbox::StorageError;
+
+/// Pages the writer lets the WAL hold before it checkpoints itself (~40 MB with 4 KB pages):
+/// only reached when the passive checkpoints fall behind.
+pub(super) const WRITER_AUTOCHECKPOINT_PAGES: u32 = 10_000;
+
+/// After a checkpoint, commits arriving within this long wait for the next pass: a pass per
+/// group would cost a database-file fsync each.
+const PAUSE: Duration = Duration::from_millis(50);
+
+/// Tells the checkpointer that commits happened. Cheap, never blocks the writer.
+#[derive(Debug, Clone)]
+pub(super) struct Nudge(flume::Sender<()>);
+
+impl Nudge {
+    pub fn committed(&self) {
+        // Full: a pass is already due. Disconnected: the checkpointer failed to start and
+        // the writer's autocheckpoint bounds the WAL on its own.
+        let _ = self.0.try_send(());
+    }
+}
+
+/// Starts the checkpointer thread on its own connection to the database at `path`.
+pub(super) fn spawn(path: PathBuf) -> Result<Nudge, StorageError> {
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    let (nudge, nudged) = flume::bounded(1);
+    std::thread::Builder::new()
+        .name("outbox-checkpoint".to_owned())
+        .spawn(move || run(connection, nudged))
+        .map_err(StorageError::WriterThread)?;
+    Ok(Nudge(nudge))
+}
+
+fn run(connection: Connection, nudged: flume::Receiver<()>) {
+    // Ends once the writer (the only holder of the sender) is gone.
+    while nudged.recv().is_ok() {
+        if let Err(error) = checkpoint(&connection) {
+            tracing::warn!(%error, "a WAL checkpoint failed; the next commit will retry it");
+        }
+        std::thread::sleep(PAUSE);
+    }
+}
+
+/// Copies into the database file what the WAL holds beyond it, without waiting for the writer.
+fn checkpoint(connection: &Connection) -> rusqlite::Result<()> {
+    connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+}
