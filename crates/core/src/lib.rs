@@ -8,6 +8,7 @@ pub mod checkout;
 pub mod cookie;
 pub mod error;
 pub mod input;
+pub mod input_json;
 pub mod money;
 pub mod third_o;
 pub mod timestamp;
