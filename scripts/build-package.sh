@@ -27,11 +27,14 @@ wasm-bindgen --target web --out-dir "$out" \
 node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers \
   "$out/ordersync_bg.wasm" -o "$out/ordersync_bg.wasm"
 
-# Size budget: src/orchestrate.js (the hand-written browser-API plumbing that Rust imports as a
-# wasm-bindgen snippet) is inlined into the glue, so a page still loads two files and makes no
-# third sequential request. Its top-level names all start with `os` (no clash with the glue's:
-# a clash would be a SyntaxError, caught by `node --check` below); `export` is dropped, and the
-# glue's `import ... from './snippets/...'` lines become a plain object of its functions.
+# Size budget: src/orchestrate.js (the module's public API and browser-API plumbing, which Rust
+# imports as a wasm-bindgen snippet) is inlined into the glue, so a page still loads two files
+# and makes no third sequential request. Its internal top-level names all start with `os` (no
+# clash with the glue's: a clash would be a SyntaxError, caught by `node --check` below);
+# `export` is dropped, the glue's `import ... from './snippets/...'` lines become a plain object
+# of its functions, and its public functions (the exported names not starting with `os`:
+# reportOrder, thirdOUrl, readCiblerId, flushQueue, declared in src/lib.rs's TypeScript
+# section) become the package's exports beside wasm-bindgen's `init`.
 node --input-type=module - "$out" <<'JS'
 import { readFileSync, writeFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -40,6 +43,8 @@ const files = readdirSync(join(out, "snippets"), { recursive: true }).filter((f)
 if (files.length !== 1) throw new Error(`expected one snippet in ${out}/snippets, found ${files.length}`);
 const snippet = readFileSync(join(out, "snippets", files[0]), "utf8");
 const names = [...snippet.matchAll(/^export function (\w+)/gm)].map((m) => m[1]);
+const api = names.filter((name) => !name.startsWith("os"));
+if (api.length !== 4) throw new Error(`expected the four API functions in the snippet, found ${api}`);
 const body = snippet.replace(/^export function /gm, "function ");
 if (/^\s*(export|import)\b/m.test(body)) throw new Error("the snippet has other imports or exports: inline it by hand");
 const gluePath = join(out, "ordersync.js");
@@ -56,7 +61,12 @@ glue = glue
   });
 if (!inlined || /from ['"]\.\/snippets\//.test(glue)) throw new Error("the glue's snippet imports were not all replaced");
 const header = glue.match(/^\/\*.*\*\/\n/)?.[0] ?? "";
-writeFileSync(gluePath, header + body + glue.slice(header.length));
+// The public API calls the wasm's raw exports: the glue binds them as it instantiates the
+// module, before the start function runs (src/lib.rs, `osBind`).
+const start = "wasm.__wbindgen_start();";
+if (glue.split(start).length !== 2) throw new Error(`expected one ${start} in the glue`);
+glue = glue.replace(start, `osBind(wasm);\n    ${start}`);
+writeFileSync(gluePath, header + body + glue.slice(header.length) + `export { ${api.join(", ")} };\n`);
 rmSync(join(out, "snippets"), { recursive: true });
 JS
 

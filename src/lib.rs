@@ -1,26 +1,28 @@
-//! `ordersync`: the browser half. A shop's order-confirmation page calls [`report_order`]
-//! (`reportOrder` in JavaScript) with the checkout; the module reads the `cibler_id` cookie,
-//! hands the checkout to the shop's relay (`POST {relayUrl}/v1/checkouts`), and builds the
-//! CitrusAd front-end third-o request, sent per the `citrus.frontend` policy.
+//! `ordersync`: the browser half. A shop's order-confirmation page calls `reportOrder` with the
+//! checkout; the module reads the `cibler_id` cookie, hands the checkout to the shop's relay
+//! (`POST {relayUrl}/v1/checkouts`), and builds the CitrusAd front-end third-o request, sent
+//! per the `citrus.frontend` policy.
 //!
-//! Thin glue over `ordersync-core`: validation and the third-o query live there. This crate
-//! reads the cookie and the options, validates the checkout, and builds the hand-off body and
-//! the third-o URL; the browser-API plumbing (localStorage idempotency and queue, `fetch` /
-//! `sendBeacon` with a timeout, the `online` listener, the promise flow and the report) is
-//! hand-written JavaScript in `src/orchestrate.js`, imported here and inlined into the glue by
-//! `scripts/build-package.sh`, because the 14 KB budget demands it (BENCHMARKS.md, "Size").
-//! Nothing here throws into the page (every JavaScript call that can throw is caught, nothing
-//! panics): no serde, no `format!`, no async runtime.
+//! Size budget (issue 2: 14 KB brotli for everything a page loads; BENCHMARKS.md, "Size"): no
+//! JavaScript value crosses into Rust. The public API (`reportOrder`, `thirdOUrl`,
+//! `readCiblerId`, `flushQueue`) is hand-written JavaScript in `src/orchestrate.js`, inlined
+//! into the glue by `scripts/build-package.sh`: it reads what the page passes once, safely,
+//! into a plain snapshot, checks the options, and does the browser-API plumbing (localStorage
+//! idempotency and queue, `fetch` / `sendBeacon` with a timeout, the `online` listener, the
+//! promise flow and the report). Rust computes on text only, through one raw export
+//! ([`os_call`]: a JSON array in, a string out; see [`calls`]): the `cibler_id` value of a
+//! cookie header, and the checkout validated by `ordersync-core` in the fields the browser
+//! reads with its third-o URL. No wasm-bindgen string or object marshalling, no serde, no
+//! `format!`, no async runtime; nothing here panics.
+//!
+//! The Rust functions [`report_order`], [`third_o_url`], [`read_cibler_id`], [`flush_queue`]
+//! call the JavaScript API: the tests (`tests/`) use them; the package does not export them.
 
 use js_sys::Promise;
+use std::cell::UnsafeCell;
 use wasm_bindgen::prelude::*;
 
-mod input;
-mod js;
-mod jws;
-mod options;
-
-use options::{Order, Policy, Problem};
+pub mod calls;
 
 // dlmalloc, Rust's default on wasm32, is about 5 KB of the bundle; this free-list allocator is
 // under 1 KB and ample for a few short calls per page.
@@ -31,13 +33,9 @@ use options::{Order, Policy, Problem};
 static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
-/// The relay's hand-off endpoint, below `relayUrl`.
+/// The relay's hand-off endpoint, below `relayUrl` (`src/orchestrate.js` posts to it).
 pub const CHECKOUTS_PATH: &str = "/v1/checkouts";
 pub use ordersync_core::third_o::THIRD_O_PATH;
-
-/// Browsers refuse `keepalive` bodies over 64 KiB (in flight, per page); a bigger hand-off
-/// goes without it.
-const KEEPALIVE_MAX_BODY: usize = 60_000;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
@@ -146,180 +144,117 @@ export interface FlushResult {
   rejected: number;
   remaining: number;
 }
+
+/** The `cibler_id` cookie's value, or `null` (also where there is no `document`). */
+export function readCiblerId(): string | null;
+
+/** The CitrusAd third-o URL for a checkout: `{ url }` or `{ error: { field, message } }`. Never throws. */
+export function thirdOUrl(options: ThirdOUrlOptions): ThirdOUrlResult;
+
+/** Reports one order: hands it to the relay and sends the third-o request per policy. Always resolves (never rejects, never throws) to a `Report`. */
+export function reportOrder(options: ReportOptions): Promise<Report>;
+
+/** Retries the hand-offs queued in `localStorage` (also done by `init()`, on `online`, and on every `reportOrder`). */
+export function flushQueue(): Promise<FlushResult>;
 "#;
 
-/// The `cibler_id` cookie's value, or `null` (also where there is no `document`).
-#[wasm_bindgen(js_name = readCiblerId, unchecked_return_type = "string | null")]
-pub fn read_cibler_id_js() -> JsValue {
-    read_cibler_id().map_or(JsValue::NULL, |id| JsValue::from_str(&id))
+/// A buffer of `len` bytes for JavaScript to write a request into (then passed to [`os_call`],
+/// which frees it).
+#[no_mangle]
+pub extern "C" fn os_alloc(len: usize) -> *mut u8 {
+    Box::into_raw(vec![0u8; len].into_boxed_slice()).cast()
 }
 
-/// The `cibler_id` cookie's value, `None` when absent or where there is no `document`.
-pub fn read_cibler_id() -> Option<String> {
-    let document = js::get(&js::global(), "document");
-    js::get_string(&document, "cookie")
-        .and_then(|header| ordersync_core::cookie::cibler_id(&header))
+/// The last answer of [`os_call`]: kept until the next call, so JavaScript can read it.
+struct Answer(UnsafeCell<(String, [usize; 2])>);
+
+// SAFETY: the module runs on the page's one thread (no atomics), and `os_call` is not reentrant.
+unsafe impl Sync for Answer {}
+
+static ANSWER: Answer = Answer(UnsafeCell::new((String::new(), [0; 2])));
+
+/// Answers one request from `src/orchestrate.js` (`osCall`): the UTF-8 text of a JSON array
+/// `[op, ...args]` in the buffer from [`os_alloc`] (freed here), answered by [`calls::call`].
+/// Returns the address of `[pointer, length]` of the answer's UTF-8 text, valid until the next
+/// call.
+///
+/// # Safety
+/// `ptr` and `len` are exactly a buffer from [`os_alloc`], filled with UTF-8 (what
+/// `TextEncoder` writes); only the module's own glue calls this.
+#[no_mangle]
+pub unsafe extern "C" fn os_call(ptr: *mut u8, len: usize) -> *const usize {
+    let request = Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len));
+    let answer = &mut *ANSWER.0.get();
+    answer.0 = calls::call(std::str::from_utf8_unchecked(&request));
+    answer.1 = [answer.0.as_ptr() as usize, answer.0.len()];
+    answer.1.as_ptr()
 }
 
-/// The CitrusAd third-o URL for a checkout: `{ url }` or `{ error: { field, message } }`.
-#[wasm_bindgen(js_name = thirdOUrl, unchecked_return_type = "ThirdOUrlResult")]
-pub fn third_o_url(
-    #[wasm_bindgen(unchecked_param_type = "ThirdOUrlOptions")] options: JsValue,
-) -> JsValue {
-    let url = options::order(&options).and_then(|order| {
-        let citrus = options::citrus(&options)?.ok_or_else(|| Problem {
-            field: "citrus".to_owned(),
-            message: "is required",
-        })?;
-        options::third_o_url(&order.checkout, &citrus, &js::now_rfc3339())
-    });
-    let out = js::object();
-    match url {
-        Ok(url) => js::set(&out, "url", &JsValue::from_str(&url)),
-        Err(problem) => js::set(&out, "error", &problem_to_js(&problem)),
-    }
-    out
-}
-
-// The browser-API plumbing (storage, queue, fetch / sendBeacon, timeouts, the promise chain
-// and the report) is hand-written JavaScript for the size budget: src/orchestrate.js.
 #[wasm_bindgen(module = "/src/orchestrate.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = osDeliver)]
-    #[allow(clippy::too_many_arguments)]
-    fn deliver(
-        cookie_id: Option<String>,
-        order_id: Option<String>,
-        error_field: Option<String>,
-        error_message: Option<&str>,
-        relay_url: Option<String>,
-        body: Option<String>,
-        keepalive: bool,
-        pixel_url: Option<String>,
-        pixel_reason: Option<&str>,
-        pixel_field: Option<String>,
-        always: bool,
-    ) -> Promise;
-
-    #[wasm_bindgen(js_name = osFlush)]
-    fn flush() -> Promise;
-
+    /// Retries what earlier pages left queued, and listens for `online`; once.
     #[wasm_bindgen(js_name = osStart)]
-    fn start_js();
-}
+    fn os_start();
 
-/// Reports one order: hands it to the relay and sends the third-o request per policy.
-/// Always resolves (never rejects, never throws) to a `Report`.
-#[wasm_bindgen(js_name = reportOrder, unchecked_return_type = "Promise<Report>")]
-pub fn report_order(
-    #[wasm_bindgen(unchecked_param_type = "ReportOptions")] options: JsValue,
-) -> Promise {
-    let cookie_id = read_cibler_id();
-    let now = js::now_rfc3339();
-    let (order, relay_url) = match prepare(&options) {
-        Ok(prepared) => prepared,
-        Err((order_id, problem)) => {
-            return deliver(
-                cookie_id,
-                order_id,
-                Some(problem.field),
-                Some(problem.message),
-                None,
-                None,
-                false,
-                None,
-                None,
-                None,
-                false,
-            )
-        }
-    };
-    let body = options::handoff_body(&order, cookie_id.as_deref(), &now);
-    let keepalive = body.len() <= KEEPALIVE_MAX_BODY;
-    let pixel = plan_pixel(&options, &order, &now);
-    deliver(
-        cookie_id,
-        Some(order.checkout.order_id),
-        None,
-        None,
-        Some(relay_url),
-        Some(body),
-        keepalive,
-        pixel.url,
-        pixel.reason,
-        pixel.field,
-        pixel.policy == Policy::Always,
-    )
-}
+    /// Hands the wasm exports (memory, `os_alloc`, `os_call`) to the JavaScript API. In the
+    /// package, `scripts/build-package.sh` makes the glue do it as it instantiates the module
+    /// (no JavaScript value crosses into Rust, so no externref table is linked); the Rust entry
+    /// points below, which only the tests use, do it through `wasm_bindgen::exports()`.
+    #[wasm_bindgen(js_name = osBind)]
+    fn os_bind(exports: JsValue);
 
-/// The validated order and the relay's hand-off URL, or the problem that refused them (with
-/// the order id when the checkout itself was valid).
-fn prepare(options: &JsValue) -> Result<(Order, String), (Option<String>, Problem)> {
-    let order = options::order(options).map_err(|problem| (None, problem))?;
-    match options::checkouts_url(options) {
-        Ok(url) => Ok((order, url)),
-        Err(problem) => Err((Some(order.checkout.order_id), problem)),
-    }
-}
+    #[wasm_bindgen(js_name = readCiblerId)]
+    fn read_cibler_id_js() -> Option<String>;
 
-/// Retries the hand-offs queued in `localStorage` (also done at start-up, on `online`, and on
-/// every `reportOrder`). Resolves to `{ delivered, rejected, remaining }`.
-#[wasm_bindgen(js_name = flushQueue, unchecked_return_type = "Promise<FlushResult>")]
-pub fn flush_queue() -> Promise {
-    flush()
+    #[wasm_bindgen(js_name = thirdOUrl)]
+    fn third_o_url_js(options: &JsValue) -> JsValue;
+
+    #[wasm_bindgen(js_name = reportOrder)]
+    fn report_order_js(options: &JsValue) -> Promise;
+
+    #[wasm_bindgen(js_name = flushQueue)]
+    fn flush_queue_js() -> Promise;
 }
 
 /// Run by `init()`: retries what earlier pages left queued, and again whenever the browser
 /// comes back online. Calling it again does nothing.
 #[wasm_bindgen(start)]
 pub fn start() {
-    start_js();
+    os_start();
 }
 
-/// What was decided for the third-o request: its URL when it could be built, and why it will
-/// not be sent (with the refused field) when it will not.
-struct PixelPlan {
-    url: Option<String>,
-    reason: Option<&'static str>,
-    field: Option<String>,
-    policy: Policy,
+/// `readCiblerId()`: the `cibler_id` cookie's value, `None` when absent or where there is no
+/// `document`.
+pub fn read_cibler_id() -> Option<String> {
+    os_bind(wasm_bindgen::exports());
+    read_cibler_id_js()
 }
 
-/// Builds the third-o URL (always, so the report shows it) and says whether and when to send it.
-fn plan_pixel(options: &JsValue, order: &Order, now: &str) -> PixelPlan {
-    let refused = |problem: Problem| PixelPlan {
-        url: None,
-        reason: Some(problem.message),
-        field: Some(problem.field),
-        policy: Policy::Never,
-    };
-    let citrus = match options::citrus(options) {
-        Ok(Some(citrus)) => citrus,
-        Ok(None) => {
-            return PixelPlan {
-                url: None,
-                reason: Some("no citrus options given"),
-                field: None,
-                policy: Policy::Never,
-            }
-        }
-        Err(problem) => return refused(problem),
-    };
-    match options::third_o_url(&order.checkout, &citrus, now) {
-        Ok(url) => PixelPlan {
-            url: Some(url),
-            reason: (citrus.policy == Policy::Never).then_some("citrus.frontend is \"never\""),
-            field: None,
-            policy: citrus.policy,
-        },
-        Err(problem) => refused(problem),
+/// `thirdOUrl(options)`: `{ url }` or `{ error: { field, message } }`.
+pub fn third_o_url(options: JsValue) -> JsValue {
+    os_bind(wasm_bindgen::exports());
+    third_o_url_js(&options)
+}
+
+/// `reportOrder(options)`: always resolves (never rejects, never throws) to a `Report`.
+pub fn report_order(options: JsValue) -> Promise {
+    os_bind(wasm_bindgen::exports());
+    report_order_js(&options)
+}
+
+/// `flushQueue()`: resolves to `{ delivered, rejected, remaining }`.
+pub fn flush_queue() -> Promise {
+    os_bind(wasm_bindgen::exports());
+    flush_queue_js()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_javascript_posts_to_the_checkouts_path() {
+        let script = include_str!("orchestrate.js");
+        assert!(script.contains(&["\"", CHECKOUTS_PATH, "\""].concat()));
     }
-}
-
-/// `{ field, message }`.
-fn problem_to_js(problem: &Problem) -> JsValue {
-    let out = js::object();
-    js::set(&out, "field", &JsValue::from_str(&problem.field));
-    js::set(&out, "message", &JsValue::from_str(problem.message));
-    out
 }

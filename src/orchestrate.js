@@ -1,19 +1,271 @@
-// Size budget (issue 2: 14 KB brotli for everything a page loads): the browser-API plumbing of
-// `reportOrder` / `flushQueue` is hand-written JavaScript, because as Rust it cost ~6 KB of
-// wasm and closure glue. Cookie parsing, validation, the hand-off body and the third-o URL stay
-// in Rust (src/, crates/core), which calls `osDeliver`, `osFlush` and `osStart` below.
-// `scripts/build-package.sh` inlines this file into the wasm-bindgen glue, so a page still
-// loads two files; every top-level name starts with `os` so it cannot clash with the glue's.
+// Size budget (issue 2: 14 KB brotli for everything a page loads): the module's public API is
+// hand-written JavaScript, and no JavaScript value crosses into Rust. `reportOrder`,
+// `thirdOUrl`, `readCiblerId` and `flushQueue` (exported by the package; typed in src/lib.rs)
+// read what the page passes once, safely, into a plain snapshot, check the options, and do the
+// browser-API plumbing; Rust (src/calls.rs, over crates/core) computes on text: the
+// `cibler_id` value of a cookie header, and the checkout validated in the fields the browser
+// reads, with its third-o URL. `scripts/build-package.sh` inlines this file into the
+// wasm-bindgen glue, so a page still loads two files; every other top-level name starts with
+// `os` so it cannot clash with the glue's.
 //
-// Never throws into the page: every call on a page object (storage, fetch, navigator, a
-// response) is inside `try`, and every promise handed back resolves, to a report or a result.
+// Never throws into the page: every call on a page object (options, storage, fetch, navigator,
+// a response) is inside `try`, and every promise handed back resolves, to a report or a result.
 //
 // localStorage holds two line-based texts, bounded in count and age (`field\tfield\n`):
 // `ordersync.reported` (expiry ms, order id): orders already reported from this browser, so a
 // reload does not report twice; `ordersync.pending` (created ms, relay URL, order id, body):
 // hand-offs the relay has not taken yet, retried at start-up, on `online` and on every report.
-// Order ids and URLs reach here without tabs or newlines (Rust refuses control characters) and
-// bodies are JSON, which escapes them.
+// Order ids and URLs reach here without tabs or newlines (the core and osRelayUrl refuse
+// control characters) and bodies are JSON, which escapes them.
+
+// The wasm instance's exports (memory, os_alloc, os_call): bound by the glue as `init()`
+// instantiates the module (scripts/build-package.sh), or by the Rust tests' entry points.
+let osWasm;
+const osEncoder = new TextEncoder();
+const osDecoder = new TextDecoder();
+
+export function osBind(exports) {
+  osWasm = exports;
+}
+
+// A request to Rust (src/calls.rs): `[op, ...args]` as JSON text in, a string out.
+function osCall(...args) {
+  const bytes = osEncoder.encode(JSON.stringify(osBare(args)));
+  const at = osWasm.os_alloc(bytes.length);
+  new Uint8Array(osWasm.memory.buffer).set(bytes, at);
+  // Views made after each call: a call that grows the memory detaches the former buffer.
+  const answer = osWasm.os_call(at, bytes.length);
+  const [ptr, length] = new Uint32Array(osWasm.memory.buffer, answer, 2);
+  return osDecoder.decode(new Uint8Array(osWasm.memory.buffer, ptr, length));
+}
+
+// Without a prototype, so a page's `Object.prototype.toJSON` or `Array.prototype.toJSON` has no
+// say in `JSON.stringify`, and a `__proto__` key stays data.
+const osBare = (value) => Object.setPrototypeOf(value, null);
+
+// The text as Rust receives it: lone UTF-16 surrogates become U+FFFD (as TextEncoder writes
+// them; Rust's JSON reader refuses them, as the relay's does).
+const osWell = (text) => osDecoder.decode(osEncoder.encode(text));
+
+// `target[key]` when `key` is the target's own property (so a getter there still runs, once,
+// and a polluted `Object.prototype` supplies nothing), else undefined; undefined too when a
+// getter or a Proxy trap throws.
+function osOwn(target, key) {
+  try {
+    return Object.prototype.hasOwnProperty.call(target, key) ? target[key] : undefined;
+  } catch {}
+}
+
+const osIsObject = (value) => typeof value == "object" && value !== null;
+
+// One entry more than the core takes (MAX_ITEMS + 1 in crates/core), so that it can say
+// "too many" rather than the snapshot cutting an array silently.
+const osMaxEntries = 1001;
+// Deep enough for checkout -> items -> item -> value. A deeper container is the wrong type for
+// any field, so it is kept only as an empty shell of its kind (which also stops cycles).
+const osMaxDepth = 3;
+
+// A plain, JSON-ready copy of what the page passed as the checkout, read once: own properties
+// only (`Object.keys`), arrays by index up to `length` (holes are null). A Symbol, a function,
+// NaN or an infinity becomes `false`, which every field refuses as the wrong type (so the error
+// names its own place); a bigint becomes its decimal string (numeric fields take strings).
+function osSnapshot(value, depth) {
+  const type = typeof value;
+  if (type == "string") return osWell(value);
+  if (type == "bigint") return String(value);
+  if (value == null) return null;
+  if (type == "boolean" || (type == "number" && isFinite(value))) return value;
+  if (type != "object") return false;
+  let array = false;
+  try {
+    array = Array.isArray(value);
+  } catch {}
+  const out = osBare(array ? [] : {});
+  if (depth < osMaxDepth) {
+    if (array) {
+      const length = osOwn(value, "length");
+      const count = Math.min(osMaxEntries, typeof length == "number" ? length : 0);
+      for (let index = 0; index + 1 <= count; index++) out[index] = osSnapshot(osOwn(value, index), depth + 1);
+    } else {
+      let keys = [];
+      try {
+        keys = Object.keys(value).slice(0, osMaxEntries);
+      } catch {}
+      for (const key of keys) out[key] = osSnapshot(osOwn(value, key), depth + 1);
+    }
+  }
+  return out;
+}
+
+const osProblem = (field, message) => ({ field, message });
+const osMustBeString = "must be a string";
+
+// The checkout's source: `{ error }`, or `[snapshot or payload text, isToken, token]`.
+function osSource(options) {
+  if (!osIsObject(options)) return { error: osProblem("options", "must be an object") };
+  const token = osOwn(options, "token");
+  const plain = osOwn(options, "checkout");
+  if (token != null && plain != null) return { error: osProblem("token", "must not be given together with checkout") };
+  if (plain != null) return [osSnapshot(plain, 0), false];
+  if (token == null) return { error: osProblem("checkout", "is required (or token)") };
+  if (typeof token != "string") return { error: osProblem("token", osMustBeString) };
+  return [osPayload(token) ?? null, true, token];
+}
+
+// The payload text of a compact JWS (`header.payload.signature`; the payload strict unpadded
+// base64url of UTF-8), else undefined. The module only reads the claims, to validate the
+// checkout and build the third-o request; the relay checks the signature.
+function osPayload(token) {
+  const [header, payload, signature, extra] = token.split(".");
+  if (header && signature != null && extra == null && /^[\w-]*$/.test(payload) && payload.length % 4 != 1) {
+    try {
+      const bytes = Uint8Array.from(atob(payload.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+      return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+    } catch {}
+  }
+}
+
+// The `citrus` options checked (types, the policy): undefined when absent, `{ error }`, or
+// `{ config: [baseUrl, publishableKey, teamId, catalogId], policy }`.
+function osCitrus(options) {
+  const citrus = osOwn(options, "citrus");
+  if (citrus == null) return;
+  if (!osIsObject(citrus)) return { error: osProblem("citrus", "must be an object") };
+  let error;
+  const text = (name, required) => {
+    const value = osOwn(citrus, name);
+    const field = "citrus." + name;
+    if (value == null) {
+      if (required) error ??= osProblem(field, "is required");
+      return null;
+    }
+    if (typeof value == "string") return osWell(value);
+    error ??= osProblem(field, osMustBeString);
+  };
+  const policy = text("frontend") ?? "fallback";
+  if (!error && policy != "fallback" && policy != "always" && policy != "never") {
+    error = osProblem("citrus.frontend", 'must be "fallback", "always" or "never"');
+  }
+  const config = [text("baseUrl", 1), text("publishableKey", 1), text("teamId"), text("catalogId", 1)];
+  return error ? { error } : { config, policy };
+}
+
+// The checkout validated by Rust, with its third-o URL when `config` is given:
+// `{ error }` or `{ orderId, url, urlError }`.
+function osOrder([source, isToken], config, now) {
+  const answer = osCall("o", source, isToken, now, ...(config || [])).split("\t");
+  if (answer[0] == "!") return { error: osProblem(answer[1], answer[2]) };
+  return {
+    orderId: answer[1],
+    url: answer[2] == "=" ? answer[3] : undefined,
+    urlError: answer[2] == "!" ? osProblem(answer[3], answer[4]) : undefined,
+  };
+}
+
+// A longer `relayUrl` is refused: a base URL is short, and a longer one would only be queued
+// and retried for days against servers that refuse long request lines.
+const osMaxRelayUrlBytes = 2048;
+
+// `{relayUrl}/v1/checkouts`, or `{ error }`. `relayUrl` is an absolute http(s) URL or a path on
+// the shop's own origin (where a reverse proxy forwards to the relay, out of reach of ad
+// blockers). A path must not start with `//` or `/\`: browsers read both as a protocol-relative
+// URL naming another host. Backslashes are refused anywhere (URL parsers read them as `/` in
+// http(s) URLs, so they never mean what they seem), and so are whitespace and control
+// characters (Rust's `char::is_whitespace` and `is_control`: the class below).
+function osRelayUrl(options) {
+  const field = "relayUrl";
+  let url = osOwn(options, field);
+  if (url == null) return { error: osProblem(field, "is required") };
+  if (typeof url != "string") return { error: osProblem(field, osMustBeString) };
+  url = osWell(url);
+  if (osEncoder.encode(url).length > osMaxRelayUrlBytes) return { error: osProblem(field, "must be at most 2048 bytes long") };
+  if (!/^(https?:\/\/|\/(?!\/))/.test(url) || /[?#\\\0-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/.test(url)) {
+    return {
+      error: osProblem(field, "must be an http(s) URL or a path on this site (not //host), without query, fragment or backslash"),
+    };
+  }
+  return url.replace(/\/+$/, "") + "/v1/checkouts";
+}
+
+// Browsers refuse `keepalive` bodies over 64 KiB (in flight, per page); a bigger hand-off goes
+// without it.
+const osKeepaliveMaxBody = 6e4;
+
+// `reportOrder`'s decisions, as osReport's arguments: the refused option or field, or the
+// hand-off (relay URL, body) and what to do with the third-o request.
+function osPlan(options) {
+  const cookieId = readCiblerId();
+  const now = new Date().toISOString();
+  const source = osSource(options);
+  const citrus = source.error ? undefined : osCitrus(options);
+  const order = source.error ? source : osOrder(source, citrus?.config, now);
+  if (order.error) return [cookieId, null, order.error.field, order.error.message];
+  const relayUrl = osRelayUrl(options);
+  if (relayUrl.error) return [cookieId, order.orderId, relayUrl.error.field, relayUrl.error.message];
+  const [checkout, isToken, token] = source;
+  if (!isToken && checkout.orderDate == null) {
+    // A plain checkout without `orderDate` gets now (last, as the relay writes it), so a
+    // hand-off delivered late from the queue still carries the time of the order, the same
+    // one the third-o request used.
+    delete checkout.orderDate;
+    checkout.orderDate = now;
+  }
+  const body = JSON.stringify(osBare(isToken ? { token, cookieId } : { checkout, cookieId }));
+  const keepalive = osEncoder.encode(body).length <= osKeepaliveMaxBody;
+  const problem = citrus ? citrus.error || order.urlError : osProblem(undefined, "no citrus options given");
+  const policy = problem ? "never" : citrus.policy;
+  return [
+    cookieId,
+    order.orderId,
+    null,
+    null,
+    relayUrl,
+    body,
+    keepalive,
+    problem ? null : order.url,
+    problem ? problem.message : policy == "never" ? 'citrus.frontend is "never"' : null,
+    problem?.field,
+    policy == "always",
+  ];
+}
+
+// The `cibler_id` cookie's value, or null (also where there is no `document`).
+export function readCiblerId() {
+  try {
+    const cookie = globalThis.document.cookie;
+    if (typeof cookie == "string") return osCall("k", osWell(cookie)) || null;
+  } catch {}
+  return null;
+}
+
+// `{ url }` or `{ error: { field, message } }`, the checkout's errors first, then the citrus
+// options', then the URL's.
+export function thirdOUrl(options) {
+  try {
+    const source = osSource(options);
+    if (source.error) return { error: source.error };
+    const citrus = osCitrus(options);
+    const order = osOrder(source, citrus?.config, new Date().toISOString());
+    const error = order.error || (citrus ? citrus.error || order.urlError : osProblem("citrus", "is required"));
+    return error ? { error } : { url: order.url };
+  } catch {
+    return { error: osProblem("options", "could not be read") };
+  }
+}
+
+// Reports one order: hands it to the relay and sends the third-o request per policy, then
+// retries what is queued (after this order's hand-off, so older ones never delay it or use up
+// its keepalive quota). Always resolves (never rejects, never throws) to a report.
+export function reportOrder(options) {
+  let report;
+  try {
+    report = osReport(...osPlan(options));
+  } catch {
+    report = Promise.resolve(osReportOut({ orderId: null, cookieId: null, relay: osChannel(osFailed), pixel: osChannel(osSkipped) }));
+  }
+  flushQueue();
+  return report;
+}
 
 const osDay = 864e5;
 const osReportedKey = "ordersync.reported";
@@ -268,9 +520,9 @@ function osAfterPixel(report, outcome) {
   }
 }
 
-// One `reportOrder` call, after Rust read the cookie and the options. With `errorField` set,
+// One `reportOrder` call, after osPlan read the cookie and the options. With `errorField` set,
 // the options or checkout were refused; otherwise `relayUrl` and `body` are the hand-off, and
-// the pixel fields what Rust decided for the third-o request (`pixelUrl` without a
+// the pixel fields what osPlan decided for the third-o request (`pixelUrl` without a
 // `pixelReason`: to be sent, at once when `always`, else only if the relay is not reached).
 function osReport(cookieId, orderId, errorField, errorMessage, relayUrl, body, keepalive, pixelUrl, pixelReason, pixelField, always) {
   const report = {
@@ -327,22 +579,9 @@ function osReport(cookieId, orderId, errorField, errorMessage, relayUrl, body, k
   }).then(undefined, () => osReportOut(report));
 }
 
-// Called by Rust's `reportOrder`: reports this order, then retries what is queued (after this
-// order's hand-off, so older ones never delay it or use up its keepalive quota).
-export function osDeliver(...args) {
-  let report;
-  try {
-    report = osReport(...args);
-  } catch {
-    report = Promise.resolve(osReportOut({ orderId: args[1] ?? null, cookieId: args[0] ?? null, relay: osChannel(osFailed), pixel: osChannel(osSkipped) }));
-  }
-  osFlush();
-  return report;
-}
-
 // `flushQueue`: retries the queued hand-offs, without keepalive (a flush runs at load or on
 // `online`, not at unload). Resolves to { delivered, rejected, remaining }.
-export function osFlush() {
+export function flushQueue() {
   const result = { delivered: 0, rejected: 0, remaining: 0 };
   try {
     const storage = osStorage();
@@ -367,23 +606,13 @@ export function osFlush() {
   }
 }
 
-// Rust's own-property read of what the page passes (options, checkout, items): `target[key]`
-// when `key` is the target's own property (so a getter there still runs, and a polluted
-// `Object.prototype` supplies nothing), else undefined; undefined too when a getter or a Proxy
-// trap throws.
-export function osOwn(target, key) {
-  try {
-    return Object.prototype.hasOwnProperty.call(target, key) ? target[key] : undefined;
-  } catch {}
-}
-
 // Run by `init()`: retries what earlier pages left queued, and again whenever the browser
 // comes back online. Calling it again does nothing.
 export function osStart() {
   if (osStarted) return;
   osStarted = true;
   try {
-    globalThis.addEventListener("online", () => osFlush());
+    globalThis.addEventListener("online", () => flushQueue());
   } catch {}
-  osFlush();
+  flushQueue();
 }

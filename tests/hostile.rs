@@ -484,7 +484,9 @@ fn token_cases() -> Vec<Case> {
         case("token payload empty object", "return H.withToken(id, H.token('{}'));", Refused("orderId")),
         case("token payload with __proto__ key", "return H.withToken(id, H.token(H.claims(id).replace('{', '{\"__proto__\":{\"relayUrl\":\"x\"},')));", Refused("__proto__")),
         case("token payload with a duplicated key", "return H.withToken(id, H.token(H.claims(id).replace('{', '{\"email\":\"eve@example.com\",')));", Sent("accepted")),
-        case("token payload 2,000 levels deep", "return H.withToken(id, H.token(H.claims(id).replace('\"country\":\"FR\"', '\"country\":' + '['.repeat(2000) + ']'.repeat(2000))));", Refused("country")),
+        // The payload is read by the core's JSON reader, with the relay's limit (32 levels), so
+        // a token the relay would refuse as invalid JSON is refused here, naming the token.
+        case("token payload 2,000 levels deep", "return H.withToken(id, H.token(H.claims(id).replace('\"country\":\"FR\"', '\"country\":' + '['.repeat(2000) + ']'.repeat(2000))));", Refused("token")),
         case("token payload with an unknown claim", "return H.withToken(id, H.token(H.claims(id).replace('{', '{\"admin\":true,')));", Refused("admin")),
         case("token 4 MB", "return H.withToken(id, H.header + '.' + 'A'.repeat(4 << 20) + '.sig');", Refused("token")),
         case("token and checkout both", "return Object.assign(H.opts(id), { token: H.token(H.claims(id)) });", Refused("token")),
@@ -501,7 +503,9 @@ fn checkout_cases() -> Vec<Case> {
         case("checkout array", "return H.set(H.opts(id), 'checkout', [H.checkout(id)]);", Refused("checkout")),
         case("checkout boolean", "return H.set(H.opts(id), 'checkout', true);", Refused("checkout")),
         case("checkout BigInt", "return H.set(H.opts(id), 'checkout', 5n);", Refused("checkout")),
-        case("checkout function", "return H.set(H.opts(id), 'checkout', () => H.checkout(id));", Refused("orderId")),
+        // A function is no JSON value: the snapshot makes it `false`, the wrong type for the
+        // checkout (it used to be read as an object without fields, refused for its orderId).
+        case("checkout function", "return H.set(H.opts(id), 'checkout', () => H.checkout(id));", Refused("checkout")),
         case("checkout with a null prototype", "return H.set(H.opts(id), 'checkout', Object.assign(Object.create(null), H.checkout(id)));", Sent("accepted")),
         case("checkout fields only on its prototype", "return H.set(H.opts(id), 'checkout', Object.create(H.checkout(id)));", Refused("orderId")),
         case("checkout class instance", "class C { constructor() { Object.assign(this, H.checkout(id)); } get total() { throw 1; } } return H.set(H.opts(id), 'checkout', new C());", Sent("accepted")),
@@ -531,7 +535,10 @@ fn checkout_cases() -> Vec<Case> {
         case("orderId negative", "return H.set(H.opts(id), 'checkout.orderId', -5);", Refused("orderId")),
         case("orderId fractional", "return H.set(H.opts(id), 'checkout.orderId', 1.5);", Refused("orderId")),
         case("orderId past 2^53", "return H.set(H.opts(id), 'checkout.orderId', 2 ** 60);", Refused("orderId")),
-        case("orderId BigInt past 2^53", "return H.set(H.opts(id), 'checkout.orderId', 2n ** 64n);", Refused("orderId")),
+        // A bigint is read as its decimal string (exact, and every numeric field takes strings),
+        // so this order id is the string "18446744073709551616", as if the page had passed it
+        // so (it used to be read as a JSON number past 2^53 and refused).
+        case("orderId BigInt past 2^53", "return H.set(H.opts(id), 'checkout.orderId', 2n ** 64n);", Sent("accepted")),
         case("orderId BigInt", "return H.set(H.opts(id), 'checkout.orderId', BigInt(id.slice(-12)));", Sent("accepted")),
         case("orderId number", "return H.set(H.opts(id), 'checkout.orderId', Number(id.slice(-12)));", Sent("accepted")),
         case("orderId empty", "return H.set(H.opts(id), 'checkout.orderId', '');", Refused("orderId")),

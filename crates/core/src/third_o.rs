@@ -373,10 +373,11 @@ pub fn check_base_url(base_url: &str) -> Result<&str, ValidationError> {
         .strip_prefix("https://")
         .or_else(|| base.strip_prefix("http://"))
         .ok_or_else(refuse)?;
-    let host = rest.split('/').next().unwrap_or("");
+    // The host (before the first `/`) is empty exactly when `rest` is or starts with `/`.
+    let no_host = rest.is_empty() || rest.starts_with('/');
     let clean =
         !base.contains(['?', '#']) && !base.chars().any(|c| c.is_whitespace() || c.is_control());
-    if host.is_empty() || !clean {
+    if no_host || !clean {
         return Err(refuse());
     }
     Ok(base)
