@@ -249,7 +249,7 @@ export function thirdOUrl(options) {
     const error = order.error || (citrus ? citrus.error || order.urlError : osProblem("citrus", "is required"));
     return error ? { error } : { url: order.url };
   } catch {
-    return { error: osProblem("options", "could not be read") };
+    return { error: osProblem("options", osWasm ? "could not be read" : "cannot be read before init() has resolved") };
   }
 }
 

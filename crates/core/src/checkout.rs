@@ -467,12 +467,15 @@ fn check_text_reason(s: &str) -> Result<(), Reason> {
     Ok(())
 }
 
+/// One `@` with text on both sides, no whitespace. By byte positions, not `split_once` /
+/// `contains`: those link `memchr` into the browser module (its size budget).
 fn is_email(value: &str) -> bool {
-    match value.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
+    let bytes = value.as_bytes();
+    match bytes.iter().position(|&b| b == b'@') {
+        Some(at) => {
+            at > 0
+                && at + 1 < bytes.len()
+                && !bytes[at + 1..].iter().any(|&b| b == b'@')
                 && !value.chars().any(char::is_whitespace)
         }
         None => false,
@@ -498,4 +501,40 @@ fn whole_number(text: &str) -> Result<u64, Reason> {
         crate::money::ScaleError::Fraction => Reason::NotAnInteger,
         crate::money::ScaleError::Overflow => Reason::TooLarge,
     })
+}
+
+#[cfg(test)]
+mod email_tests {
+    use super::is_email;
+    use proptest::prelude::*;
+
+    /// The former version, over `split_once` and `contains`.
+    fn is_email_with_split(value: &str) -> bool {
+        match value.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !domain.is_empty()
+                    && !domain.contains('@')
+                    && !value.chars().any(char::is_whitespace)
+            }
+            None => false,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn answers_as_the_split_version(value in "[a@. é\\t\\u{2028}]{0,8}") {
+            prop_assert_eq!(is_email(&value), is_email_with_split(&value));
+        }
+    }
+
+    #[test]
+    fn reads_addresses() {
+        assert!(is_email("ann@example.com"));
+        for bad in ["", "@", "a@", "@b", "a@b@c", "a b@c", "abc"] {
+            assert!(!is_email(bad), "{bad}");
+        }
+    }
 }

@@ -116,8 +116,9 @@ impl ThirdOQuery {
     }
 
     /// `from_frontend(checkout, config, now)?.to_url(config.base_url)`, written straight into
-    /// the URL without the intermediate strings and vectors (the browser module's size budget):
-    /// the same URL, and the same errors in the same order.
+    /// the URL without the intermediate strings and vectors (the browser module's size budget),
+    /// by the same writer as [`ThirdOQuery::to_query_string`]: the same URL, and the same errors
+    /// in the same order.
     pub fn frontend_url(
         checkout: &FrontendCheckout,
         config: &FrontendConfig<'_>,
@@ -129,28 +130,26 @@ impl ThirdOQuery {
         let mut url = String::with_capacity(base.len() + 256);
         url.push_str(base);
         url.push_str(THIRD_O_PATH);
-        let mut separator = '?';
-        let mut add = |name: &str, value: &str| {
-            url.push(separator);
-            separator = '&';
-            url.push_str(name);
-            url.push('=');
-            push_component(&mut url, value);
-        };
-        add("key", config.publishable_key);
-        if let Some(team) = config.team_id {
-            add("teaid", team);
-        }
-        add("catid", config.catalog_id);
-        add("ordid", &checkout.order_id);
-        add("ordts", order_date);
-        add("sesid", &checkout.session_id);
-        add("cusid", checkout.citrus_customer_id());
-        for item in &checkout.items {
-            add("procods", &item.gtin);
-            add("pris", &item.regular_unit_price.to_decimal_string());
-            add("quas", &decimal_string(item.quantity));
-        }
+        url.push('?');
+        write_query(
+            &mut url,
+            &QueryParams {
+                key: config.publishable_key,
+                teaid: config.team_id,
+                catid: config.catalog_id,
+                ordid: &checkout.order_id,
+                ordts: order_date,
+                sesid: &checkout.session_id,
+                cusid: Some(checkout.citrus_customer_id()),
+            },
+            checkout.items.iter().map(|item| {
+                (
+                    &item.gtin,
+                    item.regular_unit_price.to_decimal_string(),
+                    decimal_string(item.quantity),
+                )
+            }),
+        );
         if url.len() > MAX_URL_BYTES {
             return Err(ValidationError::new(
                 FieldPath::top("items"),
@@ -217,30 +216,23 @@ impl ThirdOQuery {
     /// `key=…&teaid=…&…&procods=…&pris=…&quas=…` in item order, every value percent-encoded.
     pub fn to_query_string(&self) -> String {
         let mut out = String::new();
-        let mut add = |name: &str, value: &str| {
-            if !out.is_empty() {
-                out.push('&');
-            }
-            out.push_str(name);
-            out.push('=');
-            push_component(&mut out, value);
-        };
-        add("key", &self.key);
-        if let Some(teaid) = &self.teaid {
-            add("teaid", teaid);
-        }
-        add("catid", &self.catid);
-        add("ordid", &self.ordid);
-        add("ordts", &self.ordts);
-        add("sesid", &self.sesid);
-        if let Some(cusid) = &self.cusid {
-            add("cusid", cusid);
-        }
-        for ((code, price), quantity) in self.procods.iter().zip(&self.pris).zip(&self.quas) {
-            add("procods", code);
-            add("pris", price);
-            add("quas", quantity);
-        }
+        write_query(
+            &mut out,
+            &QueryParams {
+                key: &self.key,
+                teaid: self.teaid.as_deref(),
+                catid: &self.catid,
+                ordid: &self.ordid,
+                ordts: &self.ordts,
+                sesid: &self.sesid,
+                cusid: self.cusid.as_deref(),
+            },
+            self.procods
+                .iter()
+                .zip(&self.pris)
+                .zip(&self.quas)
+                .map(|((code, price), quantity)| (code, price, quantity)),
+        );
         out
     }
 
@@ -351,6 +343,54 @@ impl ThirdOQuery {
             }
         }
         Ok(())
+    }
+}
+
+/// The order-level third-o parameters, borrowed from a [`ThirdOQuery`] or straight from a
+/// [`FrontendCheckout`] and its [`FrontendConfig`].
+struct QueryParams<'a> {
+    key: &'a str,
+    teaid: Option<&'a str>,
+    catid: &'a str,
+    ordid: &'a str,
+    ordts: &'a str,
+    sesid: &'a str,
+    cusid: Option<&'a str>,
+}
+
+/// The one writer of a third-o query (for [`ThirdOQuery::to_query_string`] and
+/// [`ThirdOQuery::frontend_url`]): `key=…&teaid=…&…` then `procods`, `pris`, `quas` once per
+/// item, in item order, every value percent-encoded.
+fn write_query<A: AsRef<str>, B: AsRef<str>, C: AsRef<str>>(
+    out: &mut String,
+    params: &QueryParams<'_>,
+    items: impl Iterator<Item = (A, B, C)>,
+) {
+    let mut first = true;
+    let mut add = |name: &str, value: &str| {
+        if !first {
+            out.push('&');
+        }
+        first = false;
+        out.push_str(name);
+        out.push('=');
+        push_component(out, value);
+    };
+    add("key", params.key);
+    if let Some(teaid) = params.teaid {
+        add("teaid", teaid);
+    }
+    add("catid", params.catid);
+    add("ordid", params.ordid);
+    add("ordts", params.ordts);
+    add("sesid", params.sesid);
+    if let Some(cusid) = params.cusid {
+        add("cusid", cusid);
+    }
+    for (code, price, quantity) in items {
+        add("procods", code.as_ref());
+        add("pris", price.as_ref());
+        add("quas", quantity.as_ref());
     }
 }
 
