@@ -469,6 +469,7 @@ fn check_text_reason(s: &str) -> Result<(), Reason> {
 
 /// One `@` with text on both sides, no whitespace. By byte positions, not `split_once` /
 /// `contains`: those link `memchr` into the browser module (its size budget).
+#[allow(clippy::manual_contains)] // `<[u8]>::contains` is the `memchr` this avoids
 fn is_email(value: &str) -> bool {
     let bytes = value.as_bytes();
     match bytes.iter().position(|&b| b == b'@') {
