@@ -1,8 +1,10 @@
 //! A loosely typed value, the boundary between what callers hand us and the typed checkout.
 //!
-//! The relay builds it from JSON text (keeping each number's literal text, so money is never
-//! read through a binary float); the browser module builds it from JavaScript values. Both then
-//! go through the same validation in [`crate::checkout`].
+//! Both halves build it from JSON text, keeping each number's literal text, so money is never
+//! read through a binary float: the relay with serde_json (`wire::input_from_json`), the
+//! browser module with the hand-written [`crate::input_json`] (its size budget), which reads
+//! the same texts the same way. Both then go through the same validation in
+//! [`crate::checkout`].
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
