@@ -29,6 +29,7 @@ DEFAULTS_MS = {
     "ORDERSYNC_POLL_INTERVAL": 1000,
     "ORDERSYNC_LEASE_DURATION": 60 * 1000,
     "ORDERSYNC_VENDOR_TIMEOUT": 10 * 1000,
+    "ORDERSYNC_CIRCUIT_PROBE_MAX": 30 * 1000,
 }
 OUTAGE_MS = 10 * 60 * 1000
 PATHS = {"cibler": "/api/campaignBehaviors/order/", "citrusad": "/v1/orders"}

@@ -128,6 +128,15 @@ pub struct DeliveryArgs {
     /// Timeout of one vendor request.
     #[arg(long, env = "ORDERSYNC_VENDOR_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub vendor_timeout: Duration,
+    /// Consecutive failed requests (network error, timeout, 429, 5xx) to one vendor after which
+    /// its circuit opens: one order at a time is sent as a probe until the vendor answers, then
+    /// every order waiting for it is due at once. 0: never open.
+    #[arg(long, env = "ORDERSYNC_CIRCUIT_THRESHOLD", default_value_t = 5)]
+    pub circuit_threshold: u32,
+    /// Longest wait between two probes of an open circuit (the first waits --backoff-base or
+    /// this, whichever is shorter; each failed probe doubles it).
+    #[arg(long, env = "ORDERSYNC_CIRCUIT_PROBE_MAX", default_value = "30s", value_parser = parse_duration)]
+    pub circuit_probe_max: Duration,
 }
 
 /// Limits of the public HTTP endpoint.
@@ -230,6 +239,8 @@ pub struct DeliverySettings {
     pub lease_duration: Duration,
     pub poll_interval: Duration,
     pub vendor_timeout: Duration,
+    pub circuit_threshold: u32,
+    pub circuit_probe_max: Duration,
 }
 
 /// Everything `serve` needs, checked.
@@ -466,6 +477,10 @@ impl DeliveryArgs {
                 "must not be smaller than --backoff-base",
             );
         }
+        positive(
+            self.circuit_probe_max,
+            "--circuit-probe-max / ORDERSYNC_CIRCUIT_PROBE_MAX",
+        )?;
         if !(1..=100).contains(&self.citrus_batch_size) {
             return refuse(
                 "--citrus-batch-size / ORDERSYNC_CITRUS_BATCH_SIZE",
@@ -496,6 +511,8 @@ impl DeliveryArgs {
             lease_duration: self.lease_duration,
             poll_interval: self.poll_interval,
             vendor_timeout: self.vendor_timeout,
+            circuit_threshold: self.circuit_threshold,
+            circuit_probe_max: self.circuit_probe_max,
         })
     }
 }

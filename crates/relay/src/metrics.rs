@@ -49,6 +49,7 @@ pub struct Metrics {
     retries: Family<DestinationLabel, Counter>,
     queue_depth: Family<StateLabels, Gauge>,
     latency: Family<DestinationLabel, Histogram, fn() -> Histogram>,
+    circuit_open: Family<DestinationLabel, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -72,6 +73,7 @@ impl Metrics {
         let deliveries = Family::<OutcomeLabels, Counter>::default();
         let retries = Family::<DestinationLabel, Counter>::default();
         let queue_depth = Family::<StateLabels, Gauge>::default();
+        let circuit_open = Family::<DestinationLabel, Gauge>::default();
         let latency =
             Family::<DestinationLabel, Histogram, fn() -> Histogram>::new_with_constructor(
                 latency_histogram,
@@ -111,6 +113,19 @@ impl Metrics {
             "Duration of one vendor request",
             latency.clone(),
         );
+        registry.register(
+            "ordersync_circuit_open",
+            "1 while a destination's circuit is open (its vendor kept failing: one probe at a time)",
+            circuit_open.clone(),
+        );
+        for destination in Destination::ALL {
+            // Present (0) from the start, so a dashboard sees the series before any outage.
+            circuit_open
+                .get_or_create(&DestinationLabel {
+                    destination: destination.as_str().to_owned(),
+                })
+                .set(0);
+        }
         Self {
             registry,
             accepted,
@@ -120,6 +135,7 @@ impl Metrics {
             retries,
             queue_depth,
             latency,
+            circuit_open,
         }
     }
 
@@ -162,6 +178,14 @@ impl Metrics {
     }
 
     /// Sets the queue-depth gauges from a fresh count (every state, zero when absent).
+    pub fn set_circuit_open(&self, destination: Destination, open: bool) {
+        self.circuit_open
+            .get_or_create(&DestinationLabel {
+                destination: destination.as_str().to_owned(),
+            })
+            .set(i64::from(open));
+    }
+
     pub fn set_depth(&self, rows: &[DepthRow]) {
         for destination in Destination::ALL {
             for state in DeliveryState::ALL {

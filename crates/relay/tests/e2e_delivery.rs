@@ -229,3 +229,77 @@ fn kill_9_mid_delivery_then_restart_delivers_every_accepted_order() {
     }
     assert_eq!(sandbox.violations(), Vec::<String>::new());
 }
+
+/// The relay's `ordersync_circuit_open` gauge for `destination`.
+fn circuit_open(relay: &Relay, destination: &str) -> Option<i64> {
+    let metrics = get(&format!("{}/metrics", relay.url)).text;
+    let series = format!("ordersync_circuit_open{{destination=\"{destination}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// A vendor down for a while gets a few failed requests, then one probe at a time (not every
+/// waiting order on its own backoff); when it is back, the answered probe closes the circuit
+/// and every waiting order is delivered at once, long before its own backoff would end.
+#[test]
+fn a_failing_vendor_gets_probes_not_every_order_and_its_recovery_releases_them_all() {
+    let sandbox = Sandbox::start(&[]);
+    sandbox.set_faults(json!({"outage": true, "faultsOn": "cibler"}));
+    let env = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect()
+    };
+    let relay = Relay::start(
+        &sandbox,
+        RelayOptions {
+            env: env(&[
+                ("ORDERSYNC_CIRCUIT_THRESHOLD", "3"),
+                // Each order's own backoff is long (a first retry up to 30 s later)...
+                ("ORDERSYNC_BACKOFF_BASE", "30s"),
+                ("ORDERSYNC_BACKOFF_CAP", "60s"),
+                // ...the circuit probes every 300 ms.
+                ("ORDERSYNC_CIRCUIT_PROBE_MAX", "300ms"),
+            ]),
+            ..RelayOptions::vendors(Vendors::Cibler)
+        },
+    );
+    let wanted = ids(980_001..980_041);
+    for id in &wanted {
+        let reply = relay.hand_off(&checkout(id.parse().unwrap()), None);
+        assert_eq!(reply.status, 202, "{}", reply.text);
+    }
+    wait_for("the circuit to open", DEADLINE, || {
+        (circuit_open(&relay, "cibler") == Some(1)).then_some(())
+    });
+    let outage = Duration::from_secs(3);
+    std::thread::sleep(outage);
+    let during = sandbox.requests_to("/api/campaignBehaviors/").len();
+    // At most the first claim (8 in flight) and one probe per 300 ms (plus a poll of 100 ms).
+    let bound = 8 + (outage.as_millis() / 300) as usize + 2;
+    assert!(
+        during <= bound && during < wanted.len(),
+        "{during} requests to a vendor that was down, for {} orders (bound {bound})",
+        wanted.len()
+    );
+    assert_eq!(circuit_open(&relay, "cibler"), Some(1));
+
+    sandbox.set_faults(json!({}));
+    let back = std::time::Instant::now();
+    wait_for("every order delivered after the outage", DEADLINE, || {
+        let delivered: BTreeSet<String> = sandbox.cibler_delivered().into_iter().collect();
+        wanted.is_subset(&delivered).then_some(())
+    });
+    // Their own backoff would have kept most of them waiting up to 30 s or more.
+    assert!(
+        back.elapsed() < Duration::from_secs(10),
+        "delivered {:?} after the vendor came back",
+        back.elapsed()
+    );
+    assert_eq!(circuit_open(&relay, "cibler"), Some(0));
+    assert!(relay.logs().contains("circuit closed"), "{}", relay.logs());
+    assert_eq!(sandbox.violations(), Vec::<String>::new());
+}

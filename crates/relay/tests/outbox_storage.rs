@@ -423,6 +423,95 @@ mod cases {
         assert_eq!(again[0].attempts, 0);
     }
 
+    fn retry_at(next_attempt_at: i64) -> Outcome {
+        Outcome::Retry {
+            next_attempt_at,
+            error: "503".into(),
+            vendor_status: Some(503),
+        }
+    }
+
+    /// Two orders retrying later (at 50,000 and 40,000) and one delivered.
+    async fn two_waiting_one_delivered(outbox: &Arc<dyn Outbox>) {
+        for id in ["late", "sooner", "done"] {
+            outbox
+                .insert(checkout(id, InitialState::Pending), 0)
+                .await
+                .unwrap();
+        }
+        let claimed = outbox
+            .claim_due(Destination::Cibler, 10, "w", LEASE, 0)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 3);
+        let outcomes = vec![
+            ("late".to_owned(), retry_at(50_000)),
+            ("sooner".to_owned(), retry_at(40_000)),
+            ("done".to_owned(), delivered()),
+        ];
+        let held = outbox
+            .record_all(Destination::Cibler, "w", outcomes, 1)
+            .await
+            .unwrap();
+        assert_eq!(held, [true, true, true]);
+    }
+
+    pub async fn a_probe_takes_the_waiting_row_due_first_before_its_time(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        two_waiting_one_delivered(&outbox).await;
+        assert!(outbox
+            .claim_due(Destination::Cibler, 10, "w", LEASE, 2)
+            .await
+            .unwrap()
+            .is_empty());
+        let probe = outbox
+            .claim_probe(Destination::Cibler, "w", LEASE, 2)
+            .await
+            .unwrap()
+            .expect("a probe row");
+        assert_eq!(probe.order_id, "sooner");
+        assert_eq!(probe.attempts, 1);
+        // Leased now: the next probe takes the other one, then there is none.
+        let next = outbox
+            .claim_probe(Destination::Cibler, "w2", LEASE, 3)
+            .await
+            .unwrap()
+            .expect("another probe row");
+        assert_eq!(next.order_id, "late");
+        assert!(outbox
+            .claim_probe(Destination::Cibler, "w3", LEASE, 4)
+            .await
+            .unwrap()
+            .is_none());
+        // Nothing waits for CitrusAd: all three are due there (pending), and only one is taken.
+        let citrus = outbox
+            .claim_probe(Destination::Citrusad, "w", LEASE, 5)
+            .await
+            .unwrap();
+        assert!(citrus.is_some());
+    }
+
+    pub async fn retry_now_makes_every_waiting_row_due_and_keeps_its_attempts(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        two_waiting_one_delivered(&outbox).await;
+        assert_eq!(outbox.retry_now(Destination::Cibler, 10).await.unwrap(), 2);
+        let due = outbox
+            .claim_due(Destination::Cibler, 10, "w", LEASE, 10)
+            .await
+            .unwrap();
+        let mut ids: Vec<_> = due.iter().map(|d| d.order_id.as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["late", "sooner"]);
+        assert!(due.iter().all(|d| d.attempts == 1));
+        // Leased rows (in flight) and other destinations are left alone.
+        assert_eq!(outbox.retry_now(Destination::Cibler, 11).await.unwrap(), 0);
+        let status = outbox.status("done").await.unwrap().unwrap();
+        assert_eq!(
+            state(&status, Destination::Cibler),
+            DeliveryState::Delivered
+        );
+    }
+
     pub async fn depth_counts_rows_by_destination_and_state(fresh: Fresh) {
         let outbox = fresh.open().await;
         outbox
@@ -603,6 +692,8 @@ both_backends!(
     claims_take_the_oldest_due_rows_first,
     batches_fill_from_checkouts_of_every_instance,
     concurrent_workers_never_share_a_row,
+    a_probe_takes_the_waiting_row_due_first_before_its_time,
+    retry_now_makes_every_waiting_row_due_and_keeps_its_attempts,
 );
 
 #[tokio::test]

@@ -37,6 +37,7 @@ async fn deliver(shared: Shared, client: Arc<CiblerClient>, claimed: ClaimedDeli
         },
     };
     let latency = started.elapsed();
+    shared.observe(Destination::Cibler, &attempt).await;
     let outcome = shared.outcome(&claimed, attempt, latency);
     shared.finish(&claimed, outcome, latency).await;
 }
@@ -48,9 +49,9 @@ impl Worker for CiblerWorker {
     }
 
     async fn run_once(&self, shutdown: &watch::Receiver<bool>) -> usize {
-        let claimed = self
+        let (claimed, _probe) = self
             .shared
-            .claim(Destination::Cibler, self.shared.settings.cibler_concurrency)
+            .claim_allowed(Destination::Cibler, self.shared.settings.cibler_concurrency)
             .await;
         let count = claimed.len();
         if count > 0 && *shutdown.borrow() {

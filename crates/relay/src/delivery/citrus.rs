@@ -37,9 +37,9 @@ impl CitrusWorker {
     /// Claims a batch: whatever is due now, plus what arrives during the linger.
     async fn claim_batch(&self, shutdown: &watch::Receiver<bool>) -> Vec<ClaimedDelivery> {
         let size = self.shared.settings.citrus_batch_size;
-        let mut claimed = self.shared.claim(Destination::Citrusad, size).await;
+        let (mut claimed, probe) = self.shared.claim_allowed(Destination::Citrusad, size).await;
         let linger = self.shared.settings.batch_linger;
-        if claimed.is_empty() || claimed.len() as u32 >= size || linger.is_zero() {
+        if probe || claimed.is_empty() || claimed.len() as u32 >= size || linger.is_zero() {
             return claimed;
         }
         let mut shutdown = shutdown.clone();
@@ -97,12 +97,17 @@ impl CitrusWorker {
         self.map_back(sendable, answer, latency).await;
     }
 
+    /// One request to CitrusAd; its result also feeds the destination's circuit.
     async fn send(&self, batch: &[Ready], now: &str) -> BatchAttempt {
         let orders = batch
             .iter()
             .filter_map(|r| CitrusOrder::new(&r.checkout, &self.client.settings().order, now).ok())
             .collect();
-        self.client.send_batch(orders).await
+        let answer = self.client.send_batch(orders).await;
+        self.shared
+            .observe(Destination::Citrusad, &answer.attempt)
+            .await;
+        answer
     }
 
     /// Gives each order of a batch its own outcome from the batch's answer.
@@ -126,7 +131,9 @@ impl CitrusWorker {
         self.shared.finish_all(finished, latency).await;
     }
 
+    /// An order that ends without a request (refused before sending).
     async fn finish(&self, claimed: &ClaimedDelivery, attempt: Attempt, latency: Duration) {
+        self.shared.observe(Destination::Citrusad, &attempt).await;
         let outcome = self.shared.outcome(claimed, attempt, latency);
         self.shared.finish(claimed, outcome, latency).await;
     }

@@ -2,10 +2,12 @@
 //! a lease, sending them, and recording the outcome (delivered, retry later, or dead).
 //!
 //! New checkouts wake the workers at once ([`Wakers`]); otherwise they look for due rows every
-//! poll interval. On shutdown a worker stops claiming, finishes the requests already in flight
+//! poll interval. A vendor that keeps failing opens its destination's circuit ([`circuit`]):
+//! its worker then sends one order at a time as a probe until the vendor answers again. On shutdown a worker stops claiming, finishes the requests already in flight
 //! and releases rows it claimed but did not send, so a restart picks them up at once.
 
 pub mod cibler;
+pub mod circuit;
 pub mod citrus;
 pub mod retry;
 
@@ -22,6 +24,7 @@ use crate::outbox::{ClaimedDelivery, Destination, Outbox, Outcome};
 use crate::redact::Redactor;
 use crate::vendors::{self, Attempt, CiblerClient, CitrusClient};
 
+use circuit::{Change, Circuit, Permit};
 pub use retry::{Decision, RetryPolicy};
 
 /// Wakes idle workers when a checkout was stored.
@@ -56,6 +59,8 @@ pub struct Shared {
     /// This process's lease-owner name: unique per run, so a restarted relay never mistakes
     /// a dead process's leases for its own.
     pub lease_owner: String,
+    /// One circuit per destination, in [`Destination::ALL`]'s order.
+    circuits: Arc<[Circuit; 2]>,
 }
 
 impl Shared {
@@ -74,13 +79,95 @@ impl Shared {
             outbox,
             metrics,
             redactor,
-            settings,
             policy,
             lease_owner: format!(
                 "relay-{}-{:016x}",
                 std::process::id(),
                 rand::random::<u64>()
             ),
+            circuits: Arc::new(Destination::ALL.map(|_| {
+                Circuit::new(
+                    settings.circuit_threshold,
+                    settings.backoff_base,
+                    settings.circuit_probe_max,
+                )
+            })),
+            settings,
+        }
+    }
+
+    fn circuit(&self, destination: Destination) -> &Circuit {
+        &self.circuits[destination as usize]
+    }
+
+    /// Claims what `destination`'s circuit allows: up to `limit` rows when closed, one as a
+    /// probe when open and its wait is over, none otherwise. True with a probe.
+    async fn claim_allowed(
+        &self,
+        destination: Destination,
+        limit: u32,
+    ) -> (Vec<ClaimedDelivery>, bool) {
+        let circuit = self.circuit(destination);
+        match circuit.permit(Instant::now()) {
+            Permit::Full => (self.claim(destination, limit).await, false),
+            Permit::Wait => (Vec::new(), false),
+            Permit::Probe => {
+                let claimed = self.claim_probe(destination).await;
+                if claimed.is_empty() {
+                    circuit.probe_unused(Instant::now());
+                }
+                (claimed, true)
+            }
+        }
+    }
+
+    /// Feeds one vendor request's result to `destination`'s circuit, and acts on what changed:
+    /// logs and the `ordersync_circuit_open` gauge; when a probe was answered, every order
+    /// waiting out its backoff for this vendor is made due at once.
+    async fn observe(&self, destination: Destination, attempt: &Attempt) {
+        let circuit = self.circuit(destination);
+        let answered = match attempt {
+            Attempt::Delivered { .. } => true,
+            Attempt::Rejected { status, .. } if *status != 0 => true,
+            // Refused before any request (status 0): says nothing about the vendor.
+            Attempt::Rejected { .. } => {
+                circuit.probe_unused(Instant::now());
+                return;
+            }
+            Attempt::Retryable { .. } => false,
+        };
+        let name = destination.as_str();
+        match circuit.record(answered, Instant::now()) {
+            Change::None => {}
+            Change::Opened(wait) => {
+                self.metrics.set_circuit_open(destination, true);
+                tracing::warn!(
+                    destination = name,
+                    failures = self.settings.circuit_threshold,
+                    next_probe_in_ms = wait.as_millis() as u64,
+                    "vendor keeps failing: circuit open, probing it with one order at a time"
+                );
+            }
+            Change::ProbeFailed(wait) => tracing::warn!(
+                destination = name,
+                next_probe_in_ms = wait.as_millis() as u64,
+                "vendor still failing: circuit stays open"
+            ),
+            Change::Closed => {
+                self.metrics.set_circuit_open(destination, false);
+                match self.outbox.retry_now(destination, clock::now_ms()).await {
+                    Ok(released) => tracing::info!(
+                        destination = name,
+                        released,
+                        "vendor answered the probe: circuit closed, waiting orders due now"
+                    ),
+                    Err(e) => tracing::error!(
+                        destination = name,
+                        error = %e,
+                        "circuit closed, but the waiting orders could not be made due; they keep their backoff"
+                    ),
+                }
+            }
         }
     }
 
@@ -267,6 +354,26 @@ impl Shared {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::error!(destination = destination.as_str(), error = %e, "claiming due deliveries failed");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Claims the waiting row due first, even if not due yet, as a circuit's probe.
+    async fn claim_probe(&self, destination: Destination) -> Vec<ClaimedDelivery> {
+        match self
+            .outbox
+            .claim_probe(
+                destination,
+                &self.lease_owner,
+                self.settings.lease_duration,
+                clock::now_ms(),
+            )
+            .await
+        {
+            Ok(row) => row.into_iter().collect(),
+            Err(e) => {
+                tracing::error!(destination = destination.as_str(), error = %e, "claiming a probe failed");
                 Vec::new()
             }
         }

@@ -349,6 +349,18 @@ pub trait Outbox: Send + Sync + 'static {
         now_ms: i64,
     ) -> Result<Vec<ClaimedDelivery>, StorageError>;
 
+    /// Claims, for a circuit's probe, the one waiting row of `destination` (pending or
+    /// retrying, lease free or expired) that is due first, even if its time has not come: while
+    /// a vendor is down nothing may be due for a long while, and the probe should not wait out
+    /// an order's own backoff to learn that the vendor is back.
+    async fn claim_probe(
+        &self,
+        destination: Destination,
+        lease_owner: &str,
+        lease: Duration,
+        now_ms: i64,
+    ) -> Result<Option<ClaimedDelivery>, StorageError>;
+
     /// Records the outcome of an attempt and frees the lease. Returns false (and changes
     /// nothing) when `lease_owner` no longer holds the row.
     async fn record(
@@ -392,6 +404,11 @@ pub trait Outbox: Send + Sync + 'static {
         destination: Option<Destination>,
         now_ms: i64,
     ) -> Result<u64, StorageError>;
+
+    /// Makes every retrying row of `destination` due at `now_ms`, keeping its attempts and
+    /// retry budget: the vendor is back (its circuit closed), so the orders waiting out their
+    /// backoff need not wait longer. Leased rows are left alone. Returns how many changed.
+    async fn retry_now(&self, destination: Destination, now_ms: i64) -> Result<u64, StorageError>;
 
     async fn depth(&self) -> Result<Vec<DepthRow>, StorageError>;
 

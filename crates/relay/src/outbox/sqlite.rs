@@ -133,6 +133,29 @@ impl SqliteOutbox {
         self.readers.close().await;
     }
 
+    async fn claim(
+        &self,
+        destination: Destination,
+        limit: u32,
+        lease_owner: &str,
+        lease: Duration,
+        now_ms: i64,
+        due_by: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StorageError> {
+        let write = Write::Claim {
+            destination,
+            limit,
+            lease_owner: lease_owner.to_owned(),
+            lease_until: now_ms.saturating_add(lease.as_millis() as i64),
+            now_ms,
+            due_by,
+        };
+        match self.writer.submit(write).await? {
+            Written::Claimed(claimed) => Ok(claimed),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     async fn changed(&self, write: Write) -> Result<u64, StorageError> {
         match self.writer.submit(write).await? {
             Written::Changed(count) => Ok(count),
@@ -199,17 +222,21 @@ impl Outbox for SqliteOutbox {
         lease: Duration,
         now_ms: i64,
     ) -> Result<Vec<ClaimedDelivery>, StorageError> {
-        let write = Write::Claim {
-            destination,
-            limit,
-            lease_owner: lease_owner.to_owned(),
-            lease_until: now_ms.saturating_add(lease.as_millis() as i64),
-            now_ms,
-        };
-        match self.writer.submit(write).await? {
-            Written::Claimed(claimed) => Ok(claimed),
-            other => Err(unexpected(&other)),
-        }
+        self.claim(destination, limit, lease_owner, lease, now_ms, now_ms)
+            .await
+    }
+
+    async fn claim_probe(
+        &self,
+        destination: Destination,
+        lease_owner: &str,
+        lease: Duration,
+        now_ms: i64,
+    ) -> Result<Option<ClaimedDelivery>, StorageError> {
+        let claimed = self
+            .claim(destination, 1, lease_owner, lease, now_ms, i64::MAX)
+            .await?;
+        Ok(claimed.into_iter().next())
     }
 
     async fn record(
@@ -285,6 +312,14 @@ impl Outbox for SqliteOutbox {
     ) -> Result<u64, StorageError> {
         self.changed(Write::RetryDead {
             order_id: order_id.map(str::to_owned),
+            destination,
+            now_ms,
+        })
+        .await
+    }
+
+    async fn retry_now(&self, destination: Destination, now_ms: i64) -> Result<u64, StorageError> {
+        self.changed(Write::RetryNow {
             destination,
             now_ms,
         })

@@ -378,6 +378,7 @@ impl Relay {
             .env("ORDERSYNC_POLL_INTERVAL", "100ms")
             .env("ORDERSYNC_LEASE_DURATION", "4s")
             .env("ORDERSYNC_VENDOR_TIMEOUT", "1s")
+            .env("ORDERSYNC_CIRCUIT_PROBE_MAX", "400ms")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log));

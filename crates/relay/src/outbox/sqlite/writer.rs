@@ -65,6 +65,8 @@ pub(super) enum Write {
         lease_owner: String,
         lease_until: i64,
         now_ms: i64,
+        /// Rows due by then (`now_ms` for a claim of due rows, later for a probe).
+        due_by: i64,
     },
     Record {
         destination: Destination,
@@ -80,6 +82,10 @@ pub(super) enum Write {
     RetryDead {
         order_id: Option<String>,
         destination: Option<Destination>,
+        now_ms: i64,
+    },
+    RetryNow {
+        destination: Destination,
         now_ms: i64,
     },
     ReleaseAllLeases,
@@ -315,6 +321,7 @@ fn apply(connection: &Connection, write: &Write) -> Result<Written, StorageError
             lease_owner,
             lease_until,
             now_ms,
+            due_by,
         } => Written::Claimed(writes::claim_due(
             connection,
             *destination,
@@ -322,6 +329,7 @@ fn apply(connection: &Connection, write: &Write) -> Result<Written, StorageError
             lease_owner,
             *lease_until,
             *now_ms,
+            *due_by,
         )?),
         Write::Record {
             destination,
@@ -361,6 +369,10 @@ fn apply(connection: &Connection, write: &Write) -> Result<Written, StorageError
             *destination,
             *now_ms,
         )?),
+        Write::RetryNow {
+            destination,
+            now_ms,
+        } => Written::Changed(writes::retry_now(connection, *destination, *now_ms)?),
         Write::ReleaseAllLeases => Written::Changed(writes::release_all_leases(connection)?),
         Write::Pragma(query) => Written::Pragma(writes::pragma(connection, query)?),
     })

@@ -69,8 +69,8 @@ struct Leased {
     next_attempt_at: i64,
 }
 
-/// Leases up to `limit` due rows of `destination` to `lease_owner` until `lease_until`, oldest
-/// due first, each with its checkout.
+/// Leases up to `limit` rows of `destination` due by `due_by` (whose lease is free at
+/// `now_ms`) to `lease_owner` until `lease_until`, oldest due first, each with its checkout.
 pub(super) fn claim_due(
     connection: &Connection,
     destination: Destination,
@@ -78,6 +78,7 @@ pub(super) fn claim_due(
     lease_owner: &str,
     lease_until: i64,
     now_ms: i64,
+    due_by: i64,
 ) -> Result<Vec<ClaimedDelivery>, StorageError> {
     let mut leased = connection
         .prepare_cached(
@@ -85,7 +86,7 @@ pub(super) fn claim_due(
              WHERE rowid IN ( \
                SELECT rowid FROM deliveries \
                WHERE destination = ?3 AND state IN ('pending', 'retrying') \
-                 AND next_attempt_at <= ?4 AND (lease_until IS NULL OR lease_until <= ?4) \
+                 AND next_attempt_at <= ?6 AND (lease_until IS NULL OR lease_until <= ?4) \
                ORDER BY next_attempt_at, rowid LIMIT ?5) \
              RETURNING rowid, order_id, attempts, budget_started_at, next_attempt_at",
         )?
@@ -95,7 +96,8 @@ pub(super) fn claim_due(
                 lease_until,
                 destination.as_str(),
                 now_ms,
-                i64::from(limit)
+                i64::from(limit),
+                due_by
             ],
             |row| {
                 Ok(Leased {
@@ -205,6 +207,20 @@ pub(super) fn retry_dead(
          WHERE state = 'dead' AND (?2 IS NULL OR order_id = ?2) \
            AND (?3 IS NULL OR destination = ?3)",
         params![now_ms, order_id, destination.map(Destination::as_str)],
+    )?;
+    Ok(changed as u64)
+}
+
+pub(super) fn retry_now(
+    connection: &Connection,
+    destination: Destination,
+    now_ms: i64,
+) -> Result<u64, StorageError> {
+    let changed = connection.execute(
+        "UPDATE deliveries SET next_attempt_at = ?2, updated_at = ?2 \
+         WHERE destination = ?1 AND state = 'retrying' AND next_attempt_at > ?2 \
+           AND (lease_until IS NULL OR lease_until <= ?2)",
+        params![destination.as_str(), now_ms],
     )?;
     Ok(changed as u64)
 }
