@@ -338,6 +338,20 @@ pub trait Outbox: Send + Sync + 'static {
         now_ms: i64,
     ) -> Result<InsertOutcome, StorageError>;
 
+    /// Leases up to `limit` rows of `destination` (pending or retrying) that are due by
+    /// `due_by` and whose lease is free or expired at `now_ms`, to `lease_owner` until
+    /// `now_ms + lease`, the first due first. Workers use [`Outbox::claim_due`] and
+    /// [`Outbox::claim_probe`].
+    async fn claim(
+        &self,
+        destination: Destination,
+        limit: u32,
+        lease_owner: &str,
+        lease: Duration,
+        now_ms: i64,
+        due_by: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StorageError>;
+
     /// Claims up to `limit` due rows of `destination` (pending or retrying, next attempt due,
     /// lease free or expired) for `lease_owner` until `now + lease`.
     async fn claim_due(
@@ -347,7 +361,10 @@ pub trait Outbox: Send + Sync + 'static {
         lease_owner: &str,
         lease: Duration,
         now_ms: i64,
-    ) -> Result<Vec<ClaimedDelivery>, StorageError>;
+    ) -> Result<Vec<ClaimedDelivery>, StorageError> {
+        self.claim(destination, limit, lease_owner, lease, now_ms, now_ms)
+            .await
+    }
 
     /// Claims, for a circuit's probe, the one waiting row of `destination` (pending or
     /// retrying, lease free or expired) that is due first, even if its time has not come: while
@@ -359,7 +376,12 @@ pub trait Outbox: Send + Sync + 'static {
         lease_owner: &str,
         lease: Duration,
         now_ms: i64,
-    ) -> Result<Option<ClaimedDelivery>, StorageError>;
+    ) -> Result<Option<ClaimedDelivery>, StorageError> {
+        let claimed = self
+            .claim(destination, 1, lease_owner, lease, now_ms, i64::MAX)
+            .await?;
+        Ok(claimed.into_iter().next())
+    }
 
     /// Records the outcome of an attempt and frees the lease. Returns false (and changes
     /// nothing) when `lease_owner` no longer holds the row.

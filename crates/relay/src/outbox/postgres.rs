@@ -189,66 +189,6 @@ impl PostgresOutbox {
     pub async fn close(&self) {
         self.pool.close().await;
     }
-
-    /// Leases up to `limit` rows due by `due_by` whose lease is free at `now_ms`.
-    async fn claim(
-        &self,
-        destination: Destination,
-        limit: u32,
-        lease_owner: &str,
-        lease: Duration,
-        now_ms: i64,
-        due_by: i64,
-    ) -> Result<Vec<ClaimedDelivery>, StorageError> {
-        let lease_until =
-            now_ms.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
-        // SKIP LOCKED: rows another instance is claiming this very moment are passed over
-        // instead of waited for, so concurrent claims return disjoint sets at once.
-        // MATERIALIZED: the locking subquery runs exactly once.
-        let rows = sqlx::query(
-            "WITH due AS MATERIALIZED ( \
-               SELECT id FROM ordersync_deliveries \
-               WHERE destination = $3 AND state IN ('pending', 'retrying') \
-                 AND next_attempt_at <= $6 AND (lease_until IS NULL OR lease_until <= $4) \
-               ORDER BY next_attempt_at, id \
-               LIMIT $5 \
-               FOR UPDATE SKIP LOCKED) \
-             UPDATE ordersync_deliveries AS d SET lease_owner = $1, lease_until = $2 \
-             FROM due, ordersync_checkouts AS c \
-             WHERE d.id = due.id AND c.order_id = d.order_id \
-             RETURNING d.id, d.order_id, d.attempts, d.budget_started_at, d.next_attempt_at, \
-               c.checkout_json, c.cookie_id",
-        )
-        .bind(lease_owner)
-        .bind(lease_until)
-        .bind(destination.as_str())
-        .bind(now_ms)
-        .bind(i64::from(limit))
-        .bind(due_by)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut claimed = rows
-            .iter()
-            .map(|row| {
-                let order = (
-                    row.try_get::<i64, _>("next_attempt_at")?,
-                    row.try_get::<i64, _>("id")?,
-                );
-                let delivery = ClaimedDelivery {
-                    order_id: row.try_get("order_id")?,
-                    destination,
-                    checkout_json: row.try_get("checkout_json")?,
-                    cookie_id: row.try_get("cookie_id")?,
-                    attempts: count(row.try_get("attempts")?)?,
-                    budget_started_at: row.try_get("budget_started_at")?,
-                };
-                Ok((order, delivery))
-            })
-            .collect::<Result<Vec<_>, StorageError>>()?;
-        // RETURNING has no order of its own: restore first in, first out.
-        claimed.sort_by_key(|(order, _)| *order);
-        Ok(claimed.into_iter().map(|(_, delivery)| delivery).collect())
-    }
 }
 
 fn destination_status(row: &PgRow) -> Result<DestinationStatus, StorageError> {
@@ -374,29 +314,63 @@ impl Outbox for PostgresOutbox {
         Ok(InsertOutcome::Existing(status))
     }
 
-    async fn claim_due(
+    async fn claim(
         &self,
         destination: Destination,
         limit: u32,
         lease_owner: &str,
         lease: Duration,
         now_ms: i64,
+        due_by: i64,
     ) -> Result<Vec<ClaimedDelivery>, StorageError> {
-        self.claim(destination, limit, lease_owner, lease, now_ms, now_ms)
-            .await
-    }
-
-    async fn claim_probe(
-        &self,
-        destination: Destination,
-        lease_owner: &str,
-        lease: Duration,
-        now_ms: i64,
-    ) -> Result<Option<ClaimedDelivery>, StorageError> {
-        let claimed = self
-            .claim(destination, 1, lease_owner, lease, now_ms, i64::MAX)
-            .await?;
-        Ok(claimed.into_iter().next())
+        let lease_until =
+            now_ms.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        // SKIP LOCKED: rows another instance is claiming this very moment are passed over
+        // instead of waited for, so concurrent claims return disjoint sets at once.
+        // MATERIALIZED: the locking subquery runs exactly once.
+        let rows = sqlx::query(
+            "WITH due AS MATERIALIZED ( \
+               SELECT id FROM ordersync_deliveries \
+               WHERE destination = $3 AND state IN ('pending', 'retrying') \
+                 AND next_attempt_at <= $6 AND (lease_until IS NULL OR lease_until <= $4) \
+               ORDER BY next_attempt_at, id \
+               LIMIT $5 \
+               FOR UPDATE SKIP LOCKED) \
+             UPDATE ordersync_deliveries AS d SET lease_owner = $1, lease_until = $2 \
+             FROM due, ordersync_checkouts AS c \
+             WHERE d.id = due.id AND c.order_id = d.order_id \
+             RETURNING d.id, d.order_id, d.attempts, d.budget_started_at, d.next_attempt_at, \
+               c.checkout_json, c.cookie_id",
+        )
+        .bind(lease_owner)
+        .bind(lease_until)
+        .bind(destination.as_str())
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .bind(due_by)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut claimed = rows
+            .iter()
+            .map(|row| {
+                let order = (
+                    row.try_get::<i64, _>("next_attempt_at")?,
+                    row.try_get::<i64, _>("id")?,
+                );
+                let delivery = ClaimedDelivery {
+                    order_id: row.try_get("order_id")?,
+                    destination,
+                    checkout_json: row.try_get("checkout_json")?,
+                    cookie_id: row.try_get("cookie_id")?,
+                    attempts: count(row.try_get("attempts")?)?,
+                    budget_started_at: row.try_get("budget_started_at")?,
+                };
+                Ok((order, delivery))
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        // RETURNING has no order of its own: restore first in, first out.
+        claimed.sort_by_key(|(order, _)| *order);
+        Ok(claimed.into_iter().map(|(_, delivery)| delivery).collect())
     }
 
     async fn record(

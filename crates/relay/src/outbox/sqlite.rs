@@ -133,29 +133,6 @@ impl SqliteOutbox {
         self.readers.close().await;
     }
 
-    async fn claim(
-        &self,
-        destination: Destination,
-        limit: u32,
-        lease_owner: &str,
-        lease: Duration,
-        now_ms: i64,
-        due_by: i64,
-    ) -> Result<Vec<ClaimedDelivery>, StorageError> {
-        let write = Write::Claim {
-            destination,
-            limit,
-            lease_owner: lease_owner.to_owned(),
-            lease_until: now_ms.saturating_add(lease.as_millis() as i64),
-            now_ms,
-            due_by,
-        };
-        match self.writer.submit(write).await? {
-            Written::Claimed(claimed) => Ok(claimed),
-            other => Err(unexpected(&other)),
-        }
-    }
-
     async fn changed(&self, write: Write) -> Result<u64, StorageError> {
         match self.writer.submit(write).await? {
             Written::Changed(count) => Ok(count),
@@ -214,29 +191,27 @@ impl Outbox for SqliteOutbox {
         }
     }
 
-    async fn claim_due(
+    async fn claim(
         &self,
         destination: Destination,
         limit: u32,
         lease_owner: &str,
         lease: Duration,
         now_ms: i64,
+        due_by: i64,
     ) -> Result<Vec<ClaimedDelivery>, StorageError> {
-        self.claim(destination, limit, lease_owner, lease, now_ms, now_ms)
-            .await
-    }
-
-    async fn claim_probe(
-        &self,
-        destination: Destination,
-        lease_owner: &str,
-        lease: Duration,
-        now_ms: i64,
-    ) -> Result<Option<ClaimedDelivery>, StorageError> {
-        let claimed = self
-            .claim(destination, 1, lease_owner, lease, now_ms, i64::MAX)
-            .await?;
-        Ok(claimed.into_iter().next())
+        let write = Write::Claim {
+            destination,
+            limit,
+            lease_owner: lease_owner.to_owned(),
+            lease_until: now_ms.saturating_add(lease.as_millis() as i64),
+            now_ms,
+            due_by,
+        };
+        match self.writer.submit(write).await? {
+            Written::Claimed(claimed) => Ok(claimed),
+            other => Err(unexpected(&other)),
+        }
     }
 
     async fn record(
