@@ -42,7 +42,10 @@ def main():
         down = closed_port_url()
         filler = start_relay(procs, workdir, RelaySettings(
             database=database, cibler_url=down, citrus_url=down, accept_unsigned=True,
-            settings={"ORDERSYNC_RETRY_BUDGET": "1ms", "ORDERSYNC_BATCH_LINGER": "50ms"}),
+            # Circuit off while filling: every order must get its one failed attempt and go
+            # dead, so that the operator's retry below makes all of them due at once.
+            settings={"ORDERSYNC_RETRY_BUDGET": "1ms", "ORDERSYNC_BATCH_LINGER": "50ms",
+                      "ORDERSYNC_CIRCUIT_THRESHOLD": "0"}),
             name="relay-fill")
         bodies = write_bodies(workdir / "orders.txt", 50_000_000, args.orders, signed=False)
         started = time.monotonic()
