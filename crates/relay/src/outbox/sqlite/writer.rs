@@ -187,15 +187,12 @@ fn run(
     commits: Commits,
 ) {
     let mut group = Vec::with_capacity(policy.max_group);
-    let mut delivery_writes = Vec::new();
     // Ends once every handle is gone: nothing can be queued any more.
     while let Ok(first) = requests.recv() {
         let deadline = first.queued_at + policy.window;
         group.push(first);
         gather(&requests, &mut group, deadline, policy.max_group);
-        hand_offs_first(&mut group, &mut delivery_writes);
         commit_group(&mut connection, &mut group, &commits);
-        commit_group(&mut connection, &mut delivery_writes, &commits);
     }
     if let Err((_, error)) = connection.close() {
         tracing::warn!(%error, "closing the outbox's writing connection failed");
@@ -232,27 +229,8 @@ fn gather(
     }
 }
 
-/// When a group holds both hand-offs and other writes (delivery claims and outcomes, operator
-/// commands), moves the others to `later`: the hand-offs then commit in a transaction of their
-/// own, ahead of them. A client is waiting on each hand-off for its 202, while a claim of 100
-/// rows with their checkouts, or a batch's 100 outcomes, is background work that would
-/// otherwise lengthen that transaction (one more fsync per cycle is the price).
-fn hand_offs_first(group: &mut Vec<Request>, later: &mut Vec<Request>) {
-    let is_hand_off = |request: &Request| matches!(request.write, Write::Insert { .. });
-    if group.iter().all(is_hand_off) || !group.iter().any(is_hand_off) {
-        return;
-    }
-    let (hand_offs, others): (Vec<_>, Vec<_>) =
-        std::mem::take(group).into_iter().partition(is_hand_off);
-    *group = hand_offs;
-    *later = others;
-}
-
 /// Applies and commits `group` (emptying it), then answers every caller.
 fn commit_group(connection: &mut Connection, group: &mut Vec<Request>, commits: &Commits) {
-    if group.is_empty() {
-        return;
-    }
     match apply_together(connection, group) {
         Ok(results) => {
             // Counted before anyone is answered, so a caller sees its own commit counted.
