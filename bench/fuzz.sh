@@ -4,6 +4,7 @@
 #   checkout_input  Checkout::from_input on structure-aware JSON-like trees
 #   cookie          cookie::cibler_id on arbitrary Cookie headers
 #   money           Money::parse on arbitrary text
+#   input_json      the browser's hand-written JSON reader against serde_json's (differential)
 # Each target also checks properties of what it accepts (round trips, named fields): see
 # crates/core/fuzz/src/lib.rs. Exits non-zero on the first crash; the input that crashed is in
 # crates/core/fuzz/artifacts/<target>/.
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(checkout_json checkout_input cookie money)
+[ ${#targets[@]} -gt 0 ] || targets=(checkout_json checkout_input cookie money input_json)
 results=${ORDERSYNC_BENCH_RESULTS:-target/bench-results}
 corpus_root=target/fuzz-corpus
 mkdir -p "$results" "$corpus_root"
