@@ -303,3 +303,53 @@ fn a_failing_vendor_gets_probes_not_every_order_and_its_recovery_releases_them_a
     assert!(relay.logs().contains("circuit closed"), "{}", relay.logs());
     assert_eq!(sandbox.violations(), Vec::<String>::new());
 }
+
+/// CitrusAd refuses a whole batch (400) for one order it cannot take: the relay sends that
+/// batch's orders one by one, so only the refused order goes dead, with CitrusAd's answer,
+/// and the others are delivered. A refusal is an answer: the circuit stays closed.
+#[test]
+fn a_batch_refused_for_one_order_is_split_and_only_that_order_goes_dead() {
+    let sandbox = Sandbox::start(&[]);
+    sandbox.set_faults(json!({"refuseCitrusOrders": ["990003"]}));
+    let relay = Relay::start(
+        &sandbox,
+        RelayOptions {
+            // Long enough that the five hand-offs below share a batch.
+            env: vec![("ORDERSYNC_BATCH_LINGER".into(), "1s".into())],
+            ..RelayOptions::vendors(Vendors::Citrus)
+        },
+    );
+    let wanted = ids(990_001..990_006);
+    for id in &wanted {
+        let reply = relay.hand_off(&checkout(id.parse().unwrap()), None);
+        assert_eq!(reply.status, 202, "{}", reply.text);
+    }
+    relay.wait_state("990003", "citrusad", "dead");
+    for id in wanted.iter().filter(|id| *id != "990003") {
+        relay.wait_state(id, "citrusad", "delivered");
+    }
+    let batches = sandbox.requests_to("/v1/orders");
+    let size = |request: &Value| request["body"]["orders"].as_array().map_or(0, Vec::len);
+    assert!(
+        batches.iter().any(|r| r["status"] == 400 && size(r) > 1),
+        "a batch of several was refused: {batches:#?}"
+    );
+    let alone: Vec<_> = batches
+        .iter()
+        .filter(|r| size(r) == 1 && r["body"]["orders"][0]["id"] == "990003")
+        .collect();
+    assert!(
+        !alone.is_empty() && alone.iter().all(|r| r["status"] == 400),
+        "the refused order was sent alone and refused again: {batches:#?}"
+    );
+    let dead = dead_entry(&relay, "990003", "citrusad");
+    assert_eq!(dead["lastError"], "HTTP 400", "{dead:#}");
+    assert_eq!(
+        sandbox.citrus_delivered().len(),
+        4,
+        "{:?}",
+        sandbox.citrus_delivered()
+    );
+    assert_eq!(circuit_open(&relay, "citrusad"), Some(0));
+    assert_eq!(sandbox.violations(), Vec::<String>::new());
+}

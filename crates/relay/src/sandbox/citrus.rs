@@ -158,6 +158,26 @@ pub fn judge_post_orders(
     Verdict::new(StatusCode::OK, &Echo { orders: echoed }, violations)
 }
 
+/// CitrusAd's refusal of a batch holding an order it cannot take (the sandbox's
+/// `refuseCitrusOrders` fault), naming the first such order; `None` when `body` holds none of
+/// `refused`. Not a violation: the request itself may be well formed.
+pub fn refuse_listed_orders(body: Option<&Value>, refused: &[String]) -> Option<Verdict> {
+    if refused.is_empty() {
+        return None;
+    }
+    let orders = body?.get("orders")?.as_array()?;
+    let id = orders
+        .iter()
+        .filter_map(|order| order.get("id")?.as_str())
+        .find(|id| refused.iter().any(|listed| listed == id))?;
+    let reason = format!("order {id} cannot be accepted");
+    Some(Verdict::new(
+        StatusCode::BAD_REQUEST,
+        &error_body("Invalid request", &[(&reason, "INVALID_ORDER")]),
+        Violations::new(),
+    ))
+}
+
 /// Answers `GET /v1/orders/{id}` from the store.
 pub fn judge_get_order(
     expect: &CitrusExpectations,

@@ -97,6 +97,15 @@ pub struct FaultSettings {
     /// Answer 503 to every in-scope request (an outage), until switched off at run time.
     #[arg(long, env = "ORDERSYNC_SANDBOX_OUTAGE", default_value_t = false)]
     pub outage: bool,
+    /// CitrusAd order ids refused: a `POST /v1/orders` holding one of them is answered 400
+    /// naming it, and none of its orders is stored (as CitrusAd refuses a batch with an order
+    /// it cannot take). Tests how the relay finds the bad order of a batch.
+    #[arg(
+        long = "refuse-citrus-order",
+        env = "ORDERSYNC_SANDBOX_REFUSE_CITRUS_ORDERS",
+        value_delimiter = ','
+    )]
+    pub refuse_citrus_orders: Vec<String>,
 }
 
 impl Default for FaultSettings {
@@ -111,6 +120,7 @@ impl Default for FaultSettings {
             seed: 0,
             faults_on: FaultScope::Both,
             outage: false,
+            refuse_citrus_orders: Vec::new(),
         }
     }
 }

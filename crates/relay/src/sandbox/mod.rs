@@ -233,6 +233,13 @@ async fn citrus_post_orders(
     Extension(JsonBody(body)): Extension<JsonBody>,
     headers: HeaderMap,
 ) -> Answer {
+    let refused = lock(&sandbox.faults)
+        .settings()
+        .refuse_citrus_orders
+        .clone();
+    if let Some(refusal) = citrus::refuse_listed_orders(body.as_ref(), &refused) {
+        return refusal.into();
+    }
     let mut store = lock(&sandbox.citrus_orders);
     citrus::judge_post_orders(&sandbox.citrus, &mut store, &headers, body.as_ref()).into()
 }
