@@ -7,9 +7,10 @@
 //! backoff (the last one up to the backoff cap later). With it: after `threshold` consecutive
 //! failed attempts (network errors, timeouts, 429, 5xx) the circuit opens and the worker claims
 //! nothing; after a wait (the backoff base, doubling per failed probe, up to `probe_max`) it
-//! claims one order as a probe: the waiting order due first, even before its own backoff ends. A probe the vendor answers (2xx, or a 4xx refusing that order:
-//! the vendor is up) closes the circuit, and the worker then makes every order waiting for that
-//! vendor due at once. Several relay instances each keep their own circuit.
+//! claims one order as a probe: the waiting order due first, even before its own backoff ends.
+//! A probe the vendor answers (2xx, or a 4xx refusing that order: the vendor is up) closes the
+//! circuit, and the worker then makes every order waiting for that vendor due at once. Several
+//! relay instances each keep their own circuit.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -125,10 +126,6 @@ impl Circuit {
         change
     }
 
-    pub fn is_open(&self) -> bool {
-        !matches!(*self.lock(), State::Closed { .. })
-    }
-
     fn open(&self, now: Instant, wait: Duration, probes_failed: u32) -> State {
         State::Open {
             until: now + wait,
@@ -180,14 +177,12 @@ mod tests {
         circuit.record(false, now);
         circuit.record(false, now);
         assert_eq!(circuit.record(false, now), Change::Opened(SECOND));
-        assert!(circuit.is_open());
         assert_eq!(circuit.permit(now), Permit::Wait);
         assert_eq!(circuit.permit(now + SECOND), Permit::Probe);
         // One probe in flight: nothing more.
         assert_eq!(circuit.permit(now + 2 * SECOND), Permit::Wait);
         assert_eq!(circuit.record(true, now + 2 * SECOND), Change::Closed);
         assert_eq!(circuit.permit(now + 2 * SECOND), Permit::Full);
-        assert!(!circuit.is_open());
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! New checkouts wake the workers at once ([`Wakers`]); otherwise they look for due rows every
 //! poll interval. A vendor that keeps failing opens its destination's circuit ([`circuit`]):
-//! its worker then sends one order at a time as a probe until the vendor answers again. On shutdown a worker stops claiming, finishes the requests already in flight
-//! and releases rows it claimed but did not send, so a restart picks them up at once.
+//! its worker then sends one order at a time as a probe until the vendor answers again. On
+//! shutdown a worker stops claiming, finishes the requests already in flight and releases rows
+//! it claimed but did not send, so a restart picks them up at once.
 
 pub mod cibler;
 pub mod circuit;

@@ -253,9 +253,9 @@ pub enum StorageError {
     /// The SQLite outbox's writer thread is gone (the outbox was closed).
     #[error("storage writer stopped")]
     WriterStopped,
-    /// The SQLite outbox's writer thread could not be started.
-    #[error("cannot start the storage writer thread: {0}")]
-    WriterThread(std::io::Error),
+    /// A thread of the SQLite outbox (its writer or its checkpointer) could not be started.
+    #[error("cannot start a storage thread: {0}")]
+    StorageThread(std::io::Error),
     /// Holds only the URL's scheme: the rest may carry a password.
     #[error(
         "unsupported database URL scheme {0:?}: use sqlite://PATH or postgres://HOST/DATABASE"

@@ -33,8 +33,9 @@ pub(super) struct Nudge(flume::Sender<()>);
 
 impl Nudge {
     pub fn committed(&self) {
-        // Full: a pass is already due. Disconnected: the checkpointer failed to start and
-        // the writer's autocheckpoint bounds the WAL on its own.
+        // Full: a pass is already due. Disconnected: the checkpointer thread is gone (only a
+        // panic ends it while the writer lives); the writer's autocheckpoint then bounds the
+        // WAL on its own.
         let _ = self.0.try_send(());
     }
 }
@@ -47,7 +48,7 @@ pub(super) fn spawn(path: PathBuf) -> Result<Nudge, StorageError> {
     std::thread::Builder::new()
         .name("outbox-checkpoint".to_owned())
         .spawn(move || run(connection, nudged))
-        .map_err(StorageError::WriterThread)?;
+        .map_err(StorageError::StorageThread)?;
     Ok(Nudge(nudge))
 }
 

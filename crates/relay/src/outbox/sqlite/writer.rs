@@ -138,7 +138,7 @@ impl Writer {
         std::thread::Builder::new()
             .name("outbox-writer".to_owned())
             .spawn(move || run(connection, receiver, policy, commits))
-            .map_err(StorageError::WriterThread)?;
+            .map_err(StorageError::StorageThread)?;
         Ok(Writer {
             requests,
             commits: count,
