@@ -22,7 +22,7 @@ import os
 
 from ordersync_bench import (CEILING_BIN, CpuMeter, MemorySampler, fsync_floor, stored_orders, Processes, RelaySettings, closed_port_url,
                              log, machine_facts, relay_metrics, save_result, start_relay,
-                             start_sandbox, work_dir, wrk, write_bodies)
+                             start_sandbox, VENDORS_DOWN_SETTINGS, work_dir, wrk, write_bodies)
 
 
 def start_ceiling(procs, workdir, durable=False):
@@ -53,6 +53,23 @@ def saturate(process, bodies, duration, connections):
     result["connections"] = connections
     result["cpu"] = cpu.per_request_us(result["requests"])
     return result
+
+
+def measure_reference(procs, workdir, sample, args, calibrate_s, durable):
+    """The ceiling or the durable floor (`start_ceiling`) at saturation and at half of it, on
+    the same few bodies (neither server reads them); the server is killed afterwards."""
+    name = "durable floor" if durable else "ceiling"
+    server = start_ceiling(procs, workdir, durable)
+    url = f"{server.url}/v1/checkouts"
+    log(f"{name}: saturation, {args.connections} connections, {args.duration}s")
+    wrk(url, sample, min(2, args.duration), args.connections)  # warm-up
+    saturation = saturate(server, sample, args.duration, args.connections)
+    log(f"{name}: {saturation['rps']:.0f} rps, p99 {saturation['latency_ms']['p99']} ms")
+    half = paced_run(url, sample, saturation["rps"] / 2, args.duration, calibrate_s)
+    server.kill9()
+    if durable:
+        (workdir / "durable-ceiling.log").unlink(missing_ok=True)
+    return {"saturation": saturation, "half": half}
 
 
 MAX_CONNECTIONS = 512
@@ -112,27 +129,9 @@ def main():
     log(f"disk: {result['disk']}")
 
     with Processes() as procs:
-        ceiling = start_ceiling(procs, workdir)
-        ceiling_url = f"{ceiling.url}/v1/checkouts"
         sample = write_bodies(workdir / "sample.txt", 1, 1000)
-        log(f"ceiling: saturation, {args.connections} connections, {args.duration}s")
-        wrk(ceiling_url, sample, min(2, args.duration), args.connections)  # warm-up
-        ceiling_sat = saturate(ceiling, sample, args.duration, args.connections)
-        log(f"ceiling: {ceiling_sat['rps']:.0f} rps, p99 {ceiling_sat['latency_ms']['p99']} ms")
-        ceiling_half = paced_run(ceiling_url, sample, ceiling_sat["rps"] / 2, args.duration, calibrate_s)
-        ceiling.kill9()
-        result["ceiling"] = {"saturation": ceiling_sat, "half": ceiling_half}
-
-        floor = start_ceiling(procs, workdir, durable=True)
-        floor_url = f"{floor.url}/v1/checkouts"
-        log(f"durable floor: saturation, {args.connections} connections, {args.duration}s")
-        wrk(floor_url, sample, min(2, args.duration), args.connections)  # warm-up
-        floor_sat = saturate(floor, sample, args.duration, args.connections)
-        log(f"durable floor: {floor_sat['rps']:.0f} rps, p99 {floor_sat['latency_ms']['p99']} ms")
-        floor_half = paced_run(floor_url, sample, floor_sat["rps"] / 2, args.duration, calibrate_s)
-        floor.kill9()
-        (workdir / "durable-ceiling.log").unlink(missing_ok=True)
-        result["durable_floor"] = {"saturation": floor_sat, "half": floor_half}
+        result["ceiling"] = measure_reference(procs, workdir, sample, args, calibrate_s, durable=False)
+        result["durable_floor"] = measure_reference(procs, workdir, sample, args, calibrate_s, durable=True)
 
         # A short probe sizes the body files: every request at saturation must be a new order.
         if args.vendors == "sandbox":
@@ -142,10 +141,7 @@ def main():
             vendor_url = closed_port_url()
         relay_settings = RelaySettings(
             database=workdir / "outbox.db", cibler_url=vendor_url, citrus_url=vendor_url,
-            settings={"ORDERSYNC_BACKOFF_BASE": "1h", "ORDERSYNC_BACKOFF_CAP": "1h",
-                      # Every order keeps its first delivery attempt (the workload measured
-                      # since the first run): no circuit opening on the unreachable vendors.
-                      "ORDERSYNC_CIRCUIT_THRESHOLD": "0"}
+            settings=dict(VENDORS_DOWN_SETTINGS)
             if args.vendors == "down" else {})
         relay = start_relay(procs, workdir, relay_settings)
         relay_url = f"{relay.url}/v1/checkouts"
@@ -181,26 +177,23 @@ def main():
             "peak_rss_mib": round(memory.peak_kib / 1024, 1),
             "vm_hwm_mib": round(memory.hwm_kib / 1024, 1),
         }
-        result["relay_vs_ceiling"] = round(relay_sat["rps"] / ceiling_sat["rps"], 4)
-        result["relay_vs_durable_floor"] = round(relay_sat["rps"] / floor_sat["rps"], 4)
+        result["relay_vs_ceiling"] = round(relay_sat["rps"] / result["ceiling"]["saturation"]["rps"], 4)
+        result["relay_vs_durable_floor"] = round(
+            relay_sat["rps"] / result["durable_floor"]["saturation"]["rps"], 4)
 
     save_result(args.name, result)
     sat, half = result["relay"]["saturation"], result["relay"]["half"]
-    print(f"ceiling  saturation {ceiling_sat['rps']:.0f} rps p50 {ceiling_sat['latency_ms']['p50']} "
-          f"p99 {ceiling_sat['latency_ms']['p99']} p99.9 {ceiling_sat['latency_ms']['p99_9']} ms")
-    print(f"ceiling  half       {ceiling_half['rps']:.0f} rps p50 {ceiling_half['latency_ms']['p50']} "
-          f"p99 {ceiling_half['latency_ms']['p99']} p99.9 {ceiling_half['latency_ms']['p99_9']} ms")
-    print(f"durable  saturation {floor_sat['rps']:.0f} rps p50 {floor_sat['latency_ms']['p50']} "
-          f"p99 {floor_sat['latency_ms']['p99']} p99.9 {floor_sat['latency_ms']['p99_9']} ms")
-    print(f"durable  half       {floor_half['rps']:.0f} rps p50 {floor_half['latency_ms']['p50']} "
-          f"p99 {floor_half['latency_ms']['p99']} p99.9 {floor_half['latency_ms']['p99_9']} ms")
-    print(f"relay    saturation {sat['rps']:.0f} rps p50 {sat['latency_ms']['p50']} "
-          f"p99 {sat['latency_ms']['p99']} p99.9 {sat['latency_ms']['p99_9']} ms")
+    ceiling_sat, ceiling_half = result["ceiling"]["saturation"], result["ceiling"]["half"]
+    floor_sat, floor_half = result["durable_floor"]["saturation"], result["durable_floor"]["half"]
+    for label, run in (("ceiling  saturation", ceiling_sat), ("ceiling  half      ", ceiling_half),
+                       ("durable  saturation", floor_sat), ("durable  half      ", floor_half),
+                       ("relay    saturation", sat), ("relay    half      ", half)):
+        latency = run["latency_ms"]
+        print(f"{label} {run['rps']:.0f} rps p50 {latency['p50']} p99 {latency['p99']} "
+              f"p99.9 {latency['p99_9']} ms")
     print(f"CPU per request at saturation: ceiling {ceiling_sat['cpu']['per_request_us']} us, "
           f"durable floor {floor_sat['cpu']['per_request_us']} us, "
           f"relay {sat['cpu']['per_request_us']} us {sat['cpu']['by_thread_us']}")
-    print(f"relay    half       {half['rps']:.0f} rps p50 {half['latency_ms']['p50']} "
-          f"p99 {half['latency_ms']['p99']} p99.9 {half['latency_ms']['p99_9']} ms")
     print(f"disk: fdatasync p50 {result['disk']['fdatasync_ms_p50']} ms, "
           f"{result['disk']['serial_fsyncs_per_s']} serial fsyncs/s")
     print(f"relay / ceiling {result['relay_vs_ceiling']:.3f}; relay / durable floor "

@@ -12,7 +12,8 @@ import argparse
 import os
 
 from ordersync_bench import (Processes, RelaySettings, closed_port_url, fsync_floor, machine_facts,
-                             save_result, start_relay, work_dir, wrk, write_bodies)
+                             save_result, start_relay, VENDORS_DOWN_SETTINGS, work_dir, wrk,
+                             write_bodies)
 
 
 def main():
@@ -27,10 +28,7 @@ def main():
         down = closed_port_url()
         relay = start_relay(procs, workdir, RelaySettings(
             database=workdir / "outbox.db", cibler_url=down, citrus_url=down,
-            settings={"ORDERSYNC_BACKOFF_BASE": "1h", "ORDERSYNC_BACKOFF_CAP": "1h",
-                      # Every order keeps its first delivery attempt (the workload measured
-                      # since the first run): no circuit opening on the unreachable vendors.
-                      "ORDERSYNC_CIRCUIT_THRESHOLD": "0"}))
+            settings=dict(VENDORS_DOWN_SETTINGS)))
         bodies = write_bodies(workdir / "orders.txt", 1, int(args.seconds * 40) + 100)
         os.sync()  # the body file just written must not be flushed during the run
         result["relay"] = wrk(f"{relay.url}/v1/checkouts", bodies, args.seconds, 2, pace_ms=100)

@@ -41,7 +41,7 @@ from ordersync_bench import (  # noqa: E402  (the shared harness lives one folde
     CIBLER_CUSTOMER, CIBLER_KEY, CITRUS_KEY, CITRUS_TEAM, RELAY_BIN, SIGNING_SECRET, UNLIMITED,
     Processes, base_env, closed_port_url, free_port, fsync_floor, http, log, machine_facts,
     metric_sum, queue_depth, relay_metrics, save_result, signed_handoff, start_sandbox, wait_for,
-    work_dir, wrk, write_bodies)
+    VENDORS_DOWN_SETTINGS, work_dir, wrk, write_bodies)
 
 # --- a throwaway PostgreSQL server ---------------------------------------------------------------
 
@@ -222,10 +222,7 @@ def stop_all(relays: list) -> None:
 
 def ingest(procs, workdir, pg, backend, count, args, first_id) -> dict:
     outbox = Outbox(backend, f"ingest_{backend}_{count}", workdir, pg)
-    slow = {"ORDERSYNC_BACKOFF_BASE": "1h", "ORDERSYNC_BACKOFF_CAP": "1h",
-                      # Every order keeps its first delivery attempt (the workload measured
-                      # since the first run): no circuit opening on the unreachable vendors.
-                      "ORDERSYNC_CIRCUIT_THRESHOLD": "0"}
+    slow = dict(VENDORS_DOWN_SETTINGS)
     relays = start_relays(procs, workdir, outbox, count, closed_port_url(), slow,
                           f"ingest-{backend}-{count}")
     # Enough distinct orders that no request at saturation repeats one (a repeat is a cheap 200).
@@ -251,10 +248,7 @@ def ingest(procs, workdir, pg, backend, count, args, first_id) -> dict:
 
 def delivery(procs, workdir, pg, backend, count, latency_ms, args, first_id) -> dict:
     outbox = Outbox(backend, f"deliver_{backend}_{count}_{latency_ms}", workdir, pg)
-    slow = {"ORDERSYNC_BACKOFF_BASE": "1h", "ORDERSYNC_BACKOFF_CAP": "1h",
-                      # Every order keeps its first delivery attempt (the workload measured
-                      # since the first run): no circuit opening on the unreachable vendors.
-                      "ORDERSYNC_CIRCUIT_THRESHOLD": "0"}
+    slow = dict(VENDORS_DOWN_SETTINGS)
     # The backlog: orders accepted while the vendors were down.
     relays = start_relays(procs, workdir, outbox, 1, closed_port_url(), slow,
                           f"backlog-{backend}-{count}-{latency_ms}")
