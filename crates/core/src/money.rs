@@ -273,7 +273,7 @@ mod tests {
         }
         let mut mantissa: u128 = digits.parse().unwrap();
         let mut exponent = exp - frac.len() as i64;
-        while mantissa % 10 == 0 {
+        while mantissa.is_multiple_of(10) {
             mantissa /= 10;
             exponent += 1;
         }

@@ -2,7 +2,8 @@
 //! directories, and a real PostgreSQL server (one throwaway cluster per test binary, a fresh
 //! database per test). Each case below is written once, against the `Outbox` trait, and
 //! instantiated for each backend by `storage_suite!`; what only one backend has (SQLite's
-//! pragmas and its start-up lease release; PostgreSQL's migrations and live leases) follows.
+//! pragmas, its one serving process and its in-process leases; PostgreSQL's migrations and live
+//! leases) follows.
 
 mod common;
 
@@ -54,6 +55,27 @@ impl Fresh {
     async fn open(&self) -> Arc<dyn Outbox> {
         outbox::open(&self.url).await.expect("open the outbox")
     }
+
+    /// `n` relay instances serving the outbox at once, as far as the backend allows: each its
+    /// own pool on PostgreSQL; on SQLite, whose file one relay process serves (its leases live
+    /// in that process), the same instance `n` times.
+    async fn serving_instances(&self, n: usize) -> Vec<Arc<dyn Outbox>> {
+        let mut instances = Vec::with_capacity(n);
+        for _ in 0..n {
+            instances.push(match (&self._keep, instances.first()) {
+                (Keep::Dir(_), Some(first)) => Arc::clone(first),
+                _ => self.open().await,
+            });
+        }
+        instances
+    }
+
+    /// Whether a lease outlives the process that took it. PostgreSQL keeps leases in the rows
+    /// (other instances must respect them until they expire); SQLite keeps them in the one
+    /// serving process, so a new process starts with every row free.
+    fn leases_outlive_their_process(&self) -> bool {
+        matches!(self._keep, Keep::Database(_))
+    }
 }
 
 fn checkout(order_id: &str, citrus: InitialState) -> NewCheckout {
@@ -75,6 +97,20 @@ fn state(status: &OrderStatus, d: Destination) -> DeliveryState {
         .find(|s| s.destination == d)
         .unwrap()
         .state
+}
+
+/// The outbox's non-zero depth rows, sorted.
+async fn depth_of(outbox: &Arc<dyn Outbox>) -> Vec<(Destination, DeliveryState, u64)> {
+    let mut rows: Vec<_> = outbox
+        .depth()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|row| row.count > 0)
+        .map(|row| (row.destination, row.state, row.count))
+        .collect();
+    rows.sort_by_key(|(destination, state, _)| (*destination, state.as_str()));
+    rows
 }
 
 fn delivered() -> Outcome {
@@ -522,16 +558,74 @@ mod cases {
             reason: "no items".into(),
         };
         outbox.insert(checkout("2", skip), 0).await.unwrap();
-        let depth = outbox.depth().await.unwrap();
-        let count = |d, s| {
-            depth
-                .iter()
-                .find(|r| r.destination == d && r.state == s)
-                .map_or(0, |r| r.count)
+        assert_eq!(
+            depth_of(&outbox).await,
+            [
+                (Destination::Cibler, DeliveryState::Pending, 2),
+                (Destination::Citrusad, DeliveryState::Pending, 1),
+                (Destination::Citrusad, DeliveryState::Skipped, 1),
+            ]
+        );
+        // Every move between states moves the counts with it.
+        let claimed = outbox
+            .claim_due(Destination::Cibler, 2, "w", LEASE, 1)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 2);
+        let retry = Outcome::Retry {
+            next_attempt_at: 5,
+            error: "HTTP 503".into(),
+            vendor_status: Some(503),
         };
-        assert_eq!(count(Destination::Cibler, DeliveryState::Pending), 2);
-        assert_eq!(count(Destination::Citrusad, DeliveryState::Pending), 1);
-        assert_eq!(count(Destination::Citrusad, DeliveryState::Skipped), 1);
+        let dead = Outcome::Dead {
+            error: "HTTP 400".into(),
+            vendor_status: Some(400),
+            vendor_response: None,
+        };
+        for (order_id, outcome) in [("1", retry.clone()), ("2", dead)] {
+            assert!(outbox
+                .record(Destination::Cibler, order_id, "w", outcome, 2)
+                .await
+                .unwrap());
+        }
+        let again = outbox
+            .claim_due(Destination::Cibler, 2, "w", LEASE, 5)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1);
+        // Retrying again leaves the counts as they are.
+        assert!(outbox
+            .record(Destination::Cibler, "1", "w", retry, 6)
+            .await
+            .unwrap());
+        assert_eq!(
+            depth_of(&outbox).await,
+            [
+                (Destination::Cibler, DeliveryState::Dead, 1),
+                (Destination::Cibler, DeliveryState::Retrying, 1),
+                (Destination::Citrusad, DeliveryState::Pending, 1),
+                (Destination::Citrusad, DeliveryState::Skipped, 1),
+            ]
+        );
+        assert_eq!(outbox.retry_dead(None, None, 7).await.unwrap(), 1);
+        let delivered_now = outbox
+            .claim_due(Destination::Citrusad, 1, "w", LEASE, 8)
+            .await
+            .unwrap();
+        assert_eq!(delivered_now.len(), 1);
+        assert!(outbox
+            .record(Destination::Citrusad, "1", "w", delivered(), 9)
+            .await
+            .unwrap());
+        assert_eq!(
+            depth_of(&outbox).await,
+            [
+                (Destination::Cibler, DeliveryState::Pending, 1),
+                (Destination::Cibler, DeliveryState::Retrying, 1),
+                (Destination::Citrusad, DeliveryState::Delivered, 1),
+                (Destination::Citrusad, DeliveryState::Skipped, 1),
+            ]
+        );
     }
 
     pub async fn accepted_checkouts_survive_reopening(fresh: Fresh) {
@@ -551,11 +645,15 @@ mod cases {
         let outbox = fresh.open().await;
         let status = outbox.status("keep").await.unwrap().expect("still stored");
         assert_eq!(status.destinations.len(), 2);
-        assert!(outbox
+        let at_once = outbox
             .claim_due(Destination::Cibler, 1, "new", LEASE, 1)
             .await
-            .unwrap()
-            .is_empty());
+            .unwrap();
+        if !fresh.leases_outlive_their_process() {
+            assert_eq!(at_once.len(), 1, "a new process starts with every row free");
+            return;
+        }
+        assert!(at_once.is_empty(), "the vanished process's lease holds");
         let claimed = outbox
             .claim_due(
                 Destination::Cibler,
@@ -587,9 +685,9 @@ mod cases {
     }
 
     /// A CitrusAd batch fills from every instance's checkouts: orders stored through three
-    /// pools come out as one batch of 100, then the remaining 50.
+    /// instances come out as one batch of 100, then the remaining 50.
     pub async fn batches_fill_from_checkouts_of_every_instance(fresh: Fresh) {
-        let instances = [fresh.open().await, fresh.open().await, fresh.open().await];
+        let instances = fresh.serving_instances(3).await;
         for n in 0..150 {
             instances[n % 3]
                 .insert(checkout(&format!("b{n:03}"), InitialState::Pending), 0)
@@ -609,11 +707,11 @@ mod cases {
         assert_eq!(all.len(), 150);
     }
 
-    /// Six workers on three pools claim, "send" and record 120 rows at once: every row is
+    /// Six workers on three instances claim, "send" and record 120 rows at once: every row is
     /// delivered, and none is held by two workers at the same time (each row is claimed once,
     /// since every outcome is recorded before its lease could expire).
     pub async fn concurrent_workers_never_share_a_row(fresh: Fresh) {
-        let pools = [fresh.open().await, fresh.open().await, fresh.open().await];
+        let pools = fresh.serving_instances(3).await;
         for n in 0..120 {
             pools[0]
                 .insert(checkout(&format!("c{n:03}"), InitialState::Pending), 0)
@@ -908,8 +1006,97 @@ mod sqlite_only {
         }
     }
 
+    /// A file written by the previous schema (leases in the rows, a full due index, an index
+    /// by order id, depth counted by scanning) opens as the current one: its rows keep their
+    /// states, depth is counted once from them, and claims read the waiting rows' index.
     #[tokio::test]
-    async fn a_new_relay_frees_the_leases_of_a_crashed_one() {
+    async fn a_file_of_the_previous_schema_is_brought_up_to_date() {
+        let fresh = Fresh::sqlite();
+        let path = fresh.url.trim_start_matches("sqlite://").to_owned();
+        let old = rusqlite::Connection::open(&path).unwrap();
+        old.execute_batch(PREVIOUS_SCHEMA).unwrap();
+        old.execute_batch(
+            "INSERT INTO checkouts VALUES ('w', '{\"orderId\":\"w\"}', NULL, 0), \
+                                          ('d', '{\"orderId\":\"d\"}', 'CIB1.1.2', 0); \
+             INSERT INTO deliveries (destination, order_id, state, next_attempt_at, \
+               budget_started_at, lease_owner, lease_until, created_at, updated_at) VALUES \
+               ('cibler', 'w', 'retrying', 10, 0, 'old-relay', 99999, 0, 0), \
+               ('citrusad', 'w', 'delivered', 0, 0, NULL, NULL, 0, 0), \
+               ('cibler', 'd', 'dead', 0, 0, NULL, NULL, 0, 0), \
+               ('citrusad', 'd', 'pending', 0, 0, NULL, NULL, 0, 0);",
+        )
+        .unwrap();
+        drop(old);
+        let outbox = fresh.open().await;
+        assert_eq!(
+            depth_of(&outbox).await,
+            [
+                (Destination::Cibler, DeliveryState::Dead, 1),
+                (Destination::Cibler, DeliveryState::Retrying, 1),
+                (Destination::Citrusad, DeliveryState::Delivered, 1),
+                (Destination::Citrusad, DeliveryState::Pending, 1),
+            ]
+        );
+        // The old relay's lease in the row binds nobody now.
+        let claimed = outbox
+            .claim_due(Destination::Cibler, 10, "new", LEASE, 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].order_id, "w");
+        assert_eq!(outbox.dead_letters(10).await.unwrap().len(), 1);
+        let reopened = rusqlite::Connection::open(&path).unwrap();
+        let indexes: Vec<String> = reopened
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'deliveries_%' ORDER BY name")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(indexes, ["deliveries_dead", "deliveries_waiting"]);
+        // Counted once: opening again does not count the rows a second time.
+        drop(outbox);
+        let again = fresh.open().await;
+        assert_eq!(depth_of(&again).await.len(), 4);
+        assert!(depth_of(&again).await.iter().all(|(_, _, n)| *n == 1));
+    }
+
+    /// The schema of the relay before its leases moved into the serving process.
+    const PREVIOUS_SCHEMA: &str = "
+        CREATE TABLE checkouts (order_id TEXT PRIMARY KEY NOT NULL, checkout_json TEXT NOT NULL,
+            cookie_id TEXT, accepted_at INTEGER NOT NULL);
+        CREATE TABLE deliveries (destination TEXT NOT NULL,
+            order_id TEXT NOT NULL REFERENCES checkouts(order_id), state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,
+            budget_started_at INTEGER NOT NULL, lease_owner TEXT, lease_until INTEGER,
+            last_error TEXT, vendor_status INTEGER, vendor_response TEXT,
+            created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, delivered_at INTEGER,
+            PRIMARY KEY (destination, order_id));
+        CREATE INDEX deliveries_due ON deliveries (destination, state, next_attempt_at);
+        CREATE INDEX deliveries_by_order ON deliveries (order_id);";
+
+    #[tokio::test]
+    async fn a_second_relay_cannot_serve_the_same_file() {
+        let fresh = Fresh::sqlite();
+        let serving = outbox::open_for_delivery(&fresh.url).await.unwrap();
+        let refused = outbox::open_for_delivery(&fresh.url)
+            .await
+            .err()
+            .expect("a second relay on the same file");
+        assert!(
+            matches!(refused, StorageError::AlreadyServed { .. }),
+            "{refused:?}"
+        );
+        // Operator commands still open it beside the serving relay.
+        assert!(fresh.open().await.status("none").await.unwrap().is_none());
+        drop(serving);
+        outbox::open_for_delivery(&fresh.url)
+            .await
+            .expect("served again once the first relay is gone");
+    }
+
+    #[tokio::test]
+    async fn a_new_relay_starts_with_the_leases_of_a_crashed_one_free() {
         let fresh = Fresh::sqlite();
         let outbox = fresh.open().await;
         outbox

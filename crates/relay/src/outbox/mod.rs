@@ -256,6 +256,18 @@ pub enum StorageError {
     /// A thread of the SQLite outbox (its writer or its checkpointer) could not be started.
     #[error("cannot start a storage thread: {0}")]
     StorageThread(std::io::Error),
+    /// Another relay process serves this SQLite outbox (it holds the lock file `path`).
+    #[error(
+        "another relay is already serving this outbox (it holds {path:?}); a SQLite outbox is \
+         served by one relay at a time: stop it first, or use PostgreSQL for several instances"
+    )]
+    AlreadyServed { path: std::path::PathBuf },
+    #[error("cannot lock {path:?} to serve the outbox: {source}")]
+    ServeLock {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// Holds only the URL's scheme: the rest may carry a password.
     #[error(
         "unsupported database URL scheme {0:?}: use sqlite://PATH or postgres://HOST/DATABASE"
@@ -464,26 +476,19 @@ impl Backend {
     }
 }
 
-/// Opens the outbox for the relay that will deliver from it.
+/// Opens the outbox for the relay that will serve and deliver from it.
 ///
-/// With SQLite (one relay process per file) leases left by a crashed predecessor are freed, so
-/// its deliveries resume at once. With PostgreSQL they are left alone: other live instances
-/// hold leases there, and a crashed instance's leases simply expire.
+/// A SQLite outbox is served by one relay process at a time ([`SqliteOutbox::open_to_serve`]
+/// refuses a second one); its delivery leases live in that process, so a restart after a crash
+/// resumes every delivery at once. A PostgreSQL outbox is shared by any number of instances;
+/// its leases are in the rows, and a crashed instance's leases simply expire.
 pub async fn open_for_delivery(
     database_url: &str,
 ) -> Result<std::sync::Arc<dyn Outbox>, StorageError> {
     match Backend::of(database_url)? {
-        Backend::Sqlite => {
-            let outbox = SqliteOutbox::open(database_url).await?;
-            let freed = outbox.release_orphaned_leases().await?;
-            if freed > 0 {
-                tracing::warn!(
-                    freed,
-                    "deliveries left in flight by a previous run are due again"
-                );
-            }
-            Ok(std::sync::Arc::new(outbox))
-        }
+        Backend::Sqlite => Ok(std::sync::Arc::new(
+            SqliteOutbox::open_to_serve(database_url).await?,
+        )),
         Backend::Postgres => Ok(std::sync::Arc::new(
             PostgresOutbox::open(database_url).await?,
         )),

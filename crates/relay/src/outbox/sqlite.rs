@@ -7,17 +7,22 @@
 //! separate async pool, which WAL lets run beside the writer without ever taking the write lock.
 
 mod checkpointer;
+mod leases;
 mod reads;
+mod schema;
+mod serve_lock;
 mod writer;
 mod writes;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
+use serve_lock::ServeLock;
 pub use writer::GroupCommit;
 use writer::{Write, Writer, Written};
 use writes::Stored;
@@ -27,41 +32,14 @@ use super::{
     Outbox, Outcome, StorageError,
 };
 
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS checkouts (
-    order_id      TEXT PRIMARY KEY NOT NULL,
-    checkout_json TEXT NOT NULL,
-    cookie_id     TEXT,
-    accepted_at   INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS deliveries (
-    destination       TEXT NOT NULL,
-    order_id          TEXT NOT NULL REFERENCES checkouts(order_id),
-    state             TEXT NOT NULL,
-    attempts          INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at   INTEGER NOT NULL,
-    budget_started_at INTEGER NOT NULL,
-    lease_owner       TEXT,
-    lease_until       INTEGER,
-    last_error        TEXT,
-    vendor_status     INTEGER,
-    vendor_response   TEXT,
-    created_at        INTEGER NOT NULL,
-    updated_at        INTEGER NOT NULL,
-    delivered_at      INTEGER,
-    PRIMARY KEY (destination, order_id)
-);
-CREATE INDEX IF NOT EXISTS deliveries_due
-    ON deliveries (destination, state, next_attempt_at);
-CREATE INDEX IF NOT EXISTS deliveries_by_order ON deliveries (order_id);
-"#;
-
 /// The outbox in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteOutbox {
     /// Read-only use: never writes, so never waits on the write lock.
     readers: SqlitePool,
     writer: Writer,
+    /// Held by the relay that serves this file ([`SqliteOutbox::open_to_serve`]).
+    serving: Option<Arc<ServeLock>>,
 }
 
 /// Connections for reads. Status and metrics reads are short; more would only compete with
@@ -97,7 +75,18 @@ impl SqliteOutbox {
         Ok(Self {
             readers,
             writer: Writer::spawn(writing, policy, checkpointer)?,
+            serving: None,
         })
+    }
+
+    /// Opens the outbox for the one relay process that serves it: fails with
+    /// [`StorageError::AlreadyServed`] while another process does ([`serve_lock`]).
+    pub async fn open_to_serve(database_url: &str) -> Result<Self, StorageError> {
+        let options = SqliteConnectOptions::from_str(database_url)?;
+        let lock = ServeLock::acquire(options.get_filename())?;
+        let mut outbox = Self::open(database_url).await?;
+        outbox.serving = Some(Arc::new(lock));
+        Ok(outbox)
     }
 
     /// Reads a PRAGMA's value on the writing connection (tests check the durability settings
@@ -113,13 +102,6 @@ impl SqliteOutbox {
             Written::Pragma(value) => Ok(value),
             other => Err(unexpected(&other)),
         }
-    }
-
-    /// Frees every lease. A SQLite outbox belongs to one relay process, so at that process's
-    /// start every lease left in the file is a crashed predecessor's: its rows are due again at
-    /// once instead of after the lease runs out. Returns how many rows were freed.
-    pub async fn release_orphaned_leases(&self) -> Result<u64, StorageError> {
-        self.changed(Write::ReleaseAllLeases).await
     }
 
     /// How many transactions the writer has committed since this outbox was opened; with
@@ -148,7 +130,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The one connection that writes: WAL lets reads run beside it; `synchronous=FULL` makes each
 /// commit wait for fsync of the WAL, which is what makes a 202 mean "on disk".
 fn open_writing(path: &std::path::Path) -> Result<Connection, StorageError> {
-    let connection = Connection::open(path)?;
+    let mut connection = Connection::open(path)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
@@ -158,7 +140,7 @@ fn open_writing(path: &std::path::Path) -> Result<Connection, StorageError> {
         "wal_autocheckpoint",
         checkpointer::WRITER_AUTOCHECKPOINT_PAGES,
     )?;
-    connection.execute_batch(SCHEMA)?;
+    schema::apply(&mut connection)?;
     Ok(connection)
 }
 

@@ -20,9 +20,11 @@ pub(super) async fn status(
     let Some(accepted_at_ms) = accepted else {
         return Ok(None);
     };
+    // `destination IN (...)`: one lookup per destination in the primary key.
     let rows = sqlx::query(
         "SELECT destination, state, attempts, last_error, created_at, updated_at, \
-         delivered_at, next_attempt_at FROM deliveries WHERE order_id = ? ORDER BY destination",
+         delivered_at, next_attempt_at FROM deliveries \
+         WHERE destination IN ('cibler', 'citrusad') AND order_id = ? ORDER BY destination",
     )
     .bind(order_id)
     .fetch_all(&mut *connection)
@@ -86,11 +88,9 @@ pub(super) async fn dead_letters(
 pub(super) async fn depth(
     connection: &mut SqliteConnection,
 ) -> Result<Vec<DepthRow>, StorageError> {
-    let rows = sqlx::query(
-        "SELECT destination, state, COUNT(*) AS n FROM deliveries GROUP BY destination, state",
-    )
-    .fetch_all(connection)
-    .await?;
+    let rows = sqlx::query("SELECT destination, state, n FROM delivery_counts WHERE n > 0")
+        .fetch_all(connection)
+        .await?;
     rows.iter()
         .map(|row| {
             Ok(DepthRow {

@@ -26,6 +26,7 @@ use tokio::sync::oneshot;
 
 use super::super::{ClaimedDelivery, Destination, NewCheckout, Outcome, StorageError};
 use super::checkpointer::Nudge;
+use super::leases::Leases;
 use super::writes::{self, Stored};
 
 /// How writes are grouped into one transaction.
@@ -91,7 +92,6 @@ pub(super) enum Write {
         destination: Destination,
         now_ms: i64,
     },
-    ReleaseAllLeases,
     /// Reads a PRAGMA on the writing connection itself (its durability settings are the ones
     /// that matter).
     Pragma(&'static str),
@@ -187,12 +187,13 @@ fn run(
     commits: Commits,
 ) {
     let mut group = Vec::with_capacity(policy.max_group);
+    let mut leases = Leases::default();
     // Ends once every handle is gone: nothing can be queued any more.
     while let Ok(first) = requests.recv() {
         let deadline = first.queued_at + policy.window;
         group.push(first);
         gather(&requests, &mut group, deadline, policy.max_group);
-        commit_group(&mut connection, &mut group, &commits);
+        commit_group(&mut connection, &mut leases, &mut group, &commits);
     }
     if let Err((_, error)) = connection.close() {
         tracing::warn!(%error, "closing the outbox's writing connection failed");
@@ -230,8 +231,13 @@ fn gather(
 }
 
 /// Applies and commits `group` (emptying it), then answers every caller.
-fn commit_group(connection: &mut Connection, group: &mut Vec<Request>, commits: &Commits) {
-    match apply_together(connection, group) {
+fn commit_group(
+    connection: &mut Connection,
+    leases: &mut Leases,
+    group: &mut Vec<Request>,
+    commits: &Commits,
+) {
+    match apply_together(connection, leases, group) {
         Ok(results) => {
             // Counted before anyone is answered, so a caller sees its own commit counted.
             commits.one_more();
@@ -246,7 +252,7 @@ fn commit_group(connection: &mut Connection, group: &mut Vec<Request>, commits: 
             // (in the same order, so the first of two repeats still wins). Rare: every write
             // here is an upsert or a guarded update.
             for request in group.drain(..) {
-                let result = apply_alone(connection, &request.write, commits);
+                let result = apply_alone(connection, leases, &request.write, commits);
                 let _ = request.reply.send(result);
             }
         }
@@ -280,6 +286,7 @@ impl From<rusqlite::Error> for GroupFailure {
 /// redoing the group write by write ([`GroupFailure::Write`]).
 fn apply_together(
     connection: &mut Connection,
+    leases: &mut Leases,
     group: &[Request],
 ) -> Result<Vec<Result<Written, StorageError>>, GroupFailure> {
     // IMMEDIATE: the write lock is taken once, for the whole group, before any write of it
@@ -287,33 +294,54 @@ fn apply_together(
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(group.len());
     for request in group {
-        match apply(&transaction, &request.write) {
+        match apply(&transaction, leases, &request.write) {
             Ok(written) => results.push(Ok(written)),
             Err(error) => {
                 tracing::warn!(%error, "an outbox write failed; its group is redone write by write");
+                leases.rollback();
                 transaction.rollback()?;
                 return Err(GroupFailure::Write);
             }
         }
     }
-    transaction.commit()?;
+    if let Err(error) = transaction.commit() {
+        leases.rollback();
+        return Err(GroupFailure::Commit(error));
+    }
+    leases.commit();
     Ok(results)
 }
 
 /// One write in its own transaction.
 fn apply_alone(
     connection: &mut Connection,
+    leases: &mut Leases,
     write: &Write,
     commits: &Commits,
 ) -> Result<Written, StorageError> {
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let written = apply(&transaction, write)?;
-    transaction.commit()?;
-    commits.one_more();
-    Ok(written)
+    let written = apply(&transaction, leases, write).and_then(|written| {
+        transaction.commit()?;
+        Ok(written)
+    });
+    match written {
+        Ok(written) => {
+            leases.commit();
+            commits.one_more();
+            Ok(written)
+        }
+        Err(error) => {
+            leases.rollback();
+            Err(error)
+        }
+    }
 }
 
-fn apply(connection: &Connection, write: &Write) -> Result<Written, StorageError> {
+fn apply(
+    connection: &Connection,
+    leases: &mut Leases,
+    write: &Write,
+) -> Result<Written, StorageError> {
     Ok(match write {
         Write::Insert { checkout, now_ms } => {
             Written::Inserted(writes::insert(connection, checkout, *now_ms)?)
@@ -327,6 +355,7 @@ fn apply(connection: &Connection, write: &Write) -> Result<Written, StorageError
             due_by,
         } => Written::Claimed(writes::claim_due(
             connection,
+            leases,
             *destination,
             *limit,
             lease_owner,
@@ -345,6 +374,7 @@ fn apply(connection: &Connection, write: &Write) -> Result<Written, StorageError
                 .map(|(order_id, outcome)| {
                     writes::record_one(
                         connection,
+                        leases,
                         *destination,
                         order_id,
                         lease_owner,
@@ -359,7 +389,7 @@ fn apply(connection: &Connection, write: &Write) -> Result<Written, StorageError
             order_id,
             lease_owner,
         } => {
-            writes::release(connection, *destination, order_id, lease_owner)?;
+            leases.end(*destination, order_id, lease_owner);
             Written::Released
         }
         Write::RetryDead {
@@ -375,8 +405,12 @@ fn apply(connection: &Connection, write: &Write) -> Result<Written, StorageError
         Write::RetryNow {
             destination,
             now_ms,
-        } => Written::Changed(writes::retry_now(connection, *destination, *now_ms)?),
-        Write::ReleaseAllLeases => Written::Changed(writes::release_all_leases(connection)?),
+        } => Written::Changed(writes::retry_now(
+            connection,
+            leases,
+            *destination,
+            *now_ms,
+        )?),
         Write::Pragma(query) => Written::Pragma(writes::pragma(connection, query)?),
     })
 }

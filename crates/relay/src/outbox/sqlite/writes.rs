@@ -4,12 +4,15 @@
 //! threads (with sqlx, each statement was a round trip to the connection's worker thread, and
 //! those wake-ups were most of the relay's ingest cost).
 
-use rusqlite::{params, Connection, OptionalExtension};
+use std::sync::Arc;
+
+use rusqlite::{params, Connection};
 
 use super::super::{
     ClaimedDelivery, DeliveryState, Destination, InitialState, NewCheckout, Outcome, Recorded,
     StorageError,
 };
+use super::leases::Leases;
 
 /// Whether [`insert`] stored the checkout or found its order id already stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,19 +63,28 @@ pub(super) fn insert(
     Ok(Stored::New)
 }
 
-/// One row the claim's `UPDATE … RETURNING` leased.
-struct Leased {
-    rowid: i64,
-    order_id: String,
-    attempts: i64,
-    budget_started_at: i64,
-    next_attempt_at: i64,
-}
+/// The waiting rows of a destination due by a time, oldest due first, with their checkouts.
+const DUE_IN_ORDER: &str = "SELECT d.order_id, d.attempts, d.budget_started_at, \
+      c.checkout_json, c.cookie_id, c.order_id IS NOT NULL \
+    FROM deliveries AS d LEFT JOIN checkouts AS c ON c.order_id = d.order_id \
+    WHERE d.destination = ?1 AND d.state IN ('pending', 'retrying') \
+      AND d.next_attempt_at <= ?2 \
+    ORDER BY d.next_attempt_at, d.rowid";
 
-/// Leases up to `limit` rows of `destination` due by `due_by` (whose lease is free at
-/// `now_ms`) to `lease_owner` until `lease_until`, oldest due first, each with its checkout.
+/// The waiting rows of a destination not due yet at a time.
+const WAITING_LATER: &str = "SELECT rowid, order_id FROM deliveries \
+    WHERE destination = ?1 AND state IN ('pending', 'retrying') AND next_attempt_at > ?2";
+
+/// Leases up to `limit` rows of `destination` due by `due_by` and free at `now_ms` to
+/// `lease_owner` until `lease_until`, oldest due first, each with its checkout.
+///
+/// A read: the lease is kept in [`Leases`], not written into the row. The rows come in the
+/// order of the `deliveries_waiting` index, so the scan stops after `limit` free rows (plus
+/// the few held ones it steps over) instead of sorting every due row.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn claim_due(
     connection: &Connection,
+    leases: &mut Leases,
     destination: Destination,
     limit: u32,
     lease_owner: &str,
@@ -80,81 +92,58 @@ pub(super) fn claim_due(
     now_ms: i64,
     due_by: i64,
 ) -> Result<Vec<ClaimedDelivery>, StorageError> {
-    let mut leased = connection
-        .prepare_cached(
-            "UPDATE deliveries SET lease_owner = ?1, lease_until = ?2 \
-             WHERE rowid IN ( \
-               SELECT rowid FROM deliveries \
-               WHERE destination = ?3 AND state IN ('pending', 'retrying') \
-                 AND next_attempt_at <= ?6 AND (lease_until IS NULL OR lease_until <= ?4) \
-               ORDER BY next_attempt_at, rowid LIMIT ?5) \
-             RETURNING rowid, order_id, attempts, budget_started_at, next_attempt_at",
-        )?
-        .query_map(
-            params![
-                lease_owner,
-                lease_until,
-                destination.as_str(),
-                now_ms,
-                i64::from(limit),
-                due_by
-            ],
-            |row| {
-                Ok(Leased {
-                    rowid: row.get(0)?,
-                    order_id: row.get(1)?,
-                    attempts: row.get(2)?,
-                    budget_started_at: row.get(3)?,
-                    next_attempt_at: row.get(4)?,
-                })
-            },
-        )?
-        .collect::<Result<Vec<_>, _>>()?;
-    // RETURNING comes in no promised order: restore oldest due first.
-    leased.sort_by_key(|row| (row.next_attempt_at, row.rowid));
-    let mut checkout = connection
-        .prepare_cached("SELECT checkout_json, cookie_id FROM checkouts WHERE order_id = ?1")?;
-    leased
-        .into_iter()
-        .map(|row| {
-            let (checkout_json, cookie_id) = checkout
-                .query_row([&row.order_id], |found| Ok((found.get(0)?, found.get(1)?)))
-                .optional()?
-                .ok_or_else(|| {
-                    StorageError::Corrupt(format!(
-                        "delivery of order {} has no checkout",
-                        row.order_id
-                    ))
-                })?;
-            Ok(ClaimedDelivery {
-                destination,
-                checkout_json,
-                cookie_id,
-                attempts: row.attempts as u32,
-                budget_started_at: row.budget_started_at,
-                order_id: row.order_id,
-            })
-        })
-        .collect()
+    let mut due = connection.prepare_cached(DUE_IN_ORDER)?;
+    let mut rows = due.query(params![destination.as_str(), due_by])?;
+    let mut claimed = Vec::new();
+    while claimed.len() < limit as usize {
+        let Some(row) = rows.next()? else { break };
+        let order_id: String = row.get(0)?;
+        if leases.is_held(destination, &order_id, now_ms) {
+            continue;
+        }
+        if !row.get::<_, bool>(5)? {
+            return Err(StorageError::Corrupt(format!(
+                "delivery of order {order_id} has no checkout"
+            )));
+        }
+        claimed.push(ClaimedDelivery {
+            destination,
+            attempts: row.get::<_, i64>(1)? as u32,
+            budget_started_at: row.get(2)?,
+            checkout_json: row.get(3)?,
+            cookie_id: row.get(4)?,
+            order_id,
+        });
+    }
+    let owner: Arc<str> = Arc::from(lease_owner);
+    for delivery in &claimed {
+        leases.take(destination, delivery.order_id.clone(), &owner, lease_until);
+    }
+    Ok(claimed)
 }
 
-/// Records one outcome and frees the lease. True when `lease_owner` still held the row.
+/// Records one outcome and ends the lease. True when `lease_owner` still held the row; if
+/// not, the row is left as it is.
 pub(super) fn record_one(
     connection: &Connection,
+    leases: &mut Leases,
     destination: Destination,
     order_id: &str,
     lease_owner: &str,
     outcome: Outcome,
     now_ms: i64,
 ) -> Result<bool, StorageError> {
+    if !leases.end(destination, order_id, lease_owner) {
+        return Ok(false);
+    }
     let recorded = Recorded::from_outcome(outcome, now_ms);
     let changed = connection
         .prepare_cached(
             "UPDATE deliveries SET state = ?1, attempts = attempts + 1, next_attempt_at = ?2, \
              last_error = COALESCE(?3, last_error), vendor_status = ?4, \
              vendor_response = COALESCE(?5, vendor_response), delivered_at = ?6, \
-             updated_at = ?7, lease_owner = NULL, lease_until = NULL \
-             WHERE destination = ?8 AND order_id = ?9 AND lease_owner = ?10",
+             updated_at = ?7 \
+             WHERE destination = ?8 AND order_id = ?9",
         )?
         .execute(params![
             recorded.state.as_str(),
@@ -166,33 +155,8 @@ pub(super) fn record_one(
             now_ms,
             destination.as_str(),
             order_id,
-            lease_owner
         ])?;
     Ok(changed == 1)
-}
-
-pub(super) fn release(
-    connection: &Connection,
-    destination: Destination,
-    order_id: &str,
-    lease_owner: &str,
-) -> Result<(), StorageError> {
-    connection
-        .prepare_cached(
-            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL \
-             WHERE destination = ?1 AND order_id = ?2 AND lease_owner = ?3",
-        )?
-        .execute(params![destination.as_str(), order_id, lease_owner])?;
-    Ok(())
-}
-
-pub(super) fn release_all_leases(connection: &Connection) -> Result<u64, StorageError> {
-    let freed = connection.execute(
-        "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL \
-         WHERE lease_owner IS NOT NULL",
-        [],
-    )?;
-    Ok(freed as u64)
 }
 
 pub(super) fn retry_dead(
@@ -203,7 +167,7 @@ pub(super) fn retry_dead(
 ) -> Result<u64, StorageError> {
     let changed = connection.execute(
         "UPDATE deliveries SET state = 'pending', next_attempt_at = ?1, \
-         budget_started_at = ?1, updated_at = ?1, lease_owner = NULL, lease_until = NULL \
+         budget_started_at = ?1, updated_at = ?1 \
          WHERE state = 'dead' AND (?2 IS NULL OR order_id = ?2) \
            AND (?3 IS NULL OR destination = ?3)",
         params![now_ms, order_id, destination.map(Destination::as_str)],
@@ -211,18 +175,34 @@ pub(super) fn retry_dead(
     Ok(changed as u64)
 }
 
+/// Makes every waiting row of `destination` due at `now_ms`, except those in flight (their
+/// outcome is about to set their next attempt anyway). Only retrying rows wait past their
+/// time (a pending row is due from the start); `state IN (...)` lets the query read the
+/// waiting rows' index.
 pub(super) fn retry_now(
     connection: &Connection,
+    leases: &Leases,
     destination: Destination,
     now_ms: i64,
 ) -> Result<u64, StorageError> {
-    let changed = connection.execute(
-        "UPDATE deliveries SET next_attempt_at = ?2, updated_at = ?2 \
-         WHERE destination = ?1 AND state = 'retrying' AND next_attempt_at > ?2 \
-           AND (lease_until IS NULL OR lease_until <= ?2)",
-        params![destination.as_str(), now_ms],
+    let mut waiting = connection.prepare_cached(WAITING_LATER)?;
+    let free: Vec<i64> = waiting
+        .query_map(params![destination.as_str(), now_ms], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+        })?
+        .filter_map(|row| match row {
+            Ok((_, order_id)) if leases.is_held(destination, &order_id, now_ms) => None,
+            Ok((rowid, _)) => Some(Ok(rowid)),
+            Err(error) => Some(Err(error)),
+        })
+        .collect::<Result<_, _>>()?;
+    let mut due_now = connection.prepare_cached(
+        "UPDATE deliveries SET next_attempt_at = ?2, updated_at = ?2 WHERE rowid = ?1",
     )?;
-    Ok(changed as u64)
+    for rowid in &free {
+        due_now.execute(params![rowid, now_ms])?;
+    }
+    Ok(free.len() as u64)
 }
 
 /// A PRAGMA's value as text (journal_mode answers text, synchronous a number).
@@ -233,4 +213,44 @@ pub(super) fn pragma(connection: &Connection, query: &'static str) -> Result<Str
             other => other.as_str()?.to_owned(),
         })
     })?)
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::types::Null;
+
+    use super::*;
+
+    /// SQLite's plan for `sql`, one line per step.
+    fn plan(sql: &str) -> String {
+        let mut connection = Connection::open_in_memory().unwrap();
+        super::super::schema::apply(&mut connection).unwrap();
+        let mut explain = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let unbound = std::iter::repeat_n(Null, explain.parameter_count());
+        explain
+            .query_map(rusqlite::params_from_iter(unbound), |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .join("\n")
+    }
+
+    /// A claim must stream the waiting rows in due order and stop at its limit: a sort would
+    /// read (and join the checkout of) every due row first, for each claim of a long backlog.
+    #[test]
+    fn claims_read_the_waiting_rows_in_due_order_without_sorting() {
+        let plan = plan(DUE_IN_ORDER);
+        assert!(plan.contains("USING INDEX deliveries_waiting"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+
+    #[test]
+    fn rows_waiting_later_are_found_through_the_waiting_rows_index() {
+        let plan = plan(WAITING_LATER);
+        assert!(plan.contains("USING INDEX deliveries_waiting"), "{plan}");
+    }
 }
