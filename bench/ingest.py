@@ -13,7 +13,12 @@ so each order gets its first delivery attempt (claimed, tried, rescheduled: the 
 writes a real delivery costs) without a vendor stand-in competing for the two cores.
 `--vendors sandbox` delivers to a local sandbox instead (both then share the machine).
 
-    python3 bench/ingest.py [--duration 20] [--connections 32] [--vendors down|sandbox]
+Saturation is the most a server answers, whatever the client's concurrency: for each server, a
+short run at each connection count of `--connections` finds the count that gets the most
+answers per second, and the measured run uses it. A server that makes each answer wait for an
+fsync answers more the more requests share each fsync, so a single count would understate it.
+
+    python3 bench/ingest.py [--duration 20] [--connections 32,64,128,256,512] [--vendors down|sandbox]
 """
 
 import argparse
@@ -44,6 +49,20 @@ def settle_disk():
     os.sync()
 
 
+def sweep(url, bodies_for, counts, seconds):
+    """Short wrk runs at each connection count (`bodies_for(count)`: the bodies of that run);
+    returns the count that got the most answers per second, and every run's figures."""
+    runs = []
+    for count in counts:
+        settle_disk()
+        run = wrk(url, bodies_for(count), seconds, count)
+        runs.append({"connections": count, "rps": round(run["rps"], 1),
+                     "p99_ms": run["latency_ms"]["p99"]})
+        log(f"  sweep: {count} connections, {run['rps']:.0f} rps, p99 {run['latency_ms']['p99']} ms")
+    best = max(runs, key=lambda run: run["rps"])
+    return best["connections"], runs
+
+
 def saturate(process, bodies, duration, connections):
     """wrk at saturation against `process`, with the CPU it spent per request."""
     settle_disk()
@@ -61,9 +80,11 @@ def measure_reference(procs, workdir, sample, args, calibrate_s, durable):
     name = "durable floor" if durable else "ceiling"
     server = start_ceiling(procs, workdir, durable)
     url = f"{server.url}/v1/checkouts"
-    log(f"{name}: saturation, {args.connections} connections, {args.duration}s")
-    wrk(url, sample, min(2, args.duration), args.connections)  # warm-up
-    saturation = saturate(server, sample, args.duration, args.connections)
+    wrk(url, sample, min(2, args.duration), args.connections[0])  # warm-up
+    connections, runs = sweep(url, lambda _: sample, args.connections, sweep_seconds(args))
+    log(f"{name}: saturation, {connections} connections, {args.duration}s")
+    saturation = saturate(server, sample, args.duration, connections)
+    saturation["sweep"] = runs
     log(f"{name}: {saturation['rps']:.0f} rps, p99 {saturation['latency_ms']['p99']} ms")
     half = paced_run(url, sample, saturation["rps"] / 2, args.duration, calibrate_s)
     server.kill9()
@@ -73,6 +94,17 @@ def measure_reference(procs, workdir, sample, args, calibrate_s, durable):
 
 
 MAX_CONNECTIONS = 512
+
+
+def sweep_seconds(args):
+    return min(3.0, args.duration)
+
+
+def connection_counts(text):
+    counts = [int(count) for count in text.split(",")]
+    if not counts or min(counts) < 1 or max(counts) > MAX_CONNECTIONS:
+        raise argparse.ArgumentTypeError(f"connection counts between 1 and {MAX_CONNECTIONS}")
+    return counts
 
 
 def paced_run(url, bodies, target_rps, duration, calibrate_s, calibration_bodies=()):
@@ -113,7 +145,8 @@ def check_all_accepted(name, result, wanted="202"):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per measured run")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections at saturation")
+    parser.add_argument("--connections", type=connection_counts, default=[32, 64, 128, 256, 512],
+                        help="wrk connection counts tried for saturation (comma-separated)")
     parser.add_argument("--vendors", choices=["down", "sandbox"], default="down")
     parser.add_argument("--max-orders", type=int, default=200_000,
                         help="distinct signed orders generated per relay run (more: wrap to repeats)")
@@ -146,19 +179,29 @@ def main():
         relay = start_relay(procs, workdir, relay_settings)
         relay_url = f"{relay.url}/v1/checkouts"
         probe_bodies = write_bodies(workdir / "probe.txt", 10_000_000, 20_000)
-        probe = wrk(relay_url, probe_bodies, min(3, args.duration), args.connections)
-        # Generous: the short probe runs cold, and a repeat (200) is cheaper than a new order.
-        needed = min(args.max_orders, math.ceil(probe["rps"] * args.duration * 3) + 5000)
+        probe = wrk(relay_url, probe_bodies, min(3, args.duration), args.connections[0])
+        # Generous: the short probe runs cold at the fewest connections, and a repeat (200) is
+        # cheaper than a new order.
+        per_sweep_run = math.ceil(probe["rps"] * sweep_seconds(args) * 4) + 5000
+        sweep_bodies = {count: write_bodies(workdir / f"sweep-{count}.txt",
+                                            50_000_000 + n * 10_000_000, per_sweep_run)
+                        for n, count in enumerate(args.connections)}
+        log("relay: finding saturation")
+        connections, sweep_runs = sweep(relay_url, sweep_bodies.get, args.connections,
+                                        sweep_seconds(args))
+        best_rps = max(run["rps"] for run in sweep_runs)
+        needed = min(args.max_orders, math.ceil(best_rps * args.duration * 1.5) + 5000)
         log(f"relay probe: {probe['rps']:.0f} rps; generating {needed} signed hand-offs per run")
         sat_bodies = write_bodies(workdir / "saturation.txt", 20_000_000, needed)
         half_bodies = write_bodies(workdir / "half.txt", 30_000_000, needed)
-        per_round = math.ceil(probe["rps"] * calibrate_s) + 500
+        per_round = math.ceil(best_rps * calibrate_s) + 500
         calib_bodies = [write_bodies(workdir / f"calibrate-{n}.txt", 40_000_000 + n * per_round, per_round)
                         for n in range(3)]
 
         with MemorySampler(relay) as memory:
-            log(f"relay: saturation, {args.connections} connections, {args.duration}s")
-            relay_sat = saturate(relay, sat_bodies, args.duration, args.connections)
+            log(f"relay: saturation, {connections} connections, {args.duration}s")
+            relay_sat = saturate(relay, sat_bodies, args.duration, connections)
+            relay_sat["sweep"] = sweep_runs
             log(f"relay: {relay_sat['rps']:.0f} rps, p99 {relay_sat['latency_ms']['p99']} ms")
             check_all_accepted("relay saturation", relay_sat)
             relay_half = paced_run(relay_url, half_bodies, relay_sat["rps"] / 2, args.duration,
@@ -191,6 +234,9 @@ def main():
         latency = run["latency_ms"]
         print(f"{label} {run['rps']:.0f} rps p50 {latency['p50']} p99 {latency['p99']} "
               f"p99.9 {latency['p99_9']} ms")
+    for name, run in (("ceiling", ceiling_sat), ("durable", floor_sat), ("relay", sat)):
+        tried = ", ".join(f"{r['connections']}: {r['rps']:.0f}" for r in run["sweep"])
+        print(f"{name} sweep (connections: rps): {tried}")
     print(f"CPU per request at saturation: ceiling {ceiling_sat['cpu']['per_request_us']} us, "
           f"durable floor {floor_sat['cpu']['per_request_us']} us, "
           f"relay {sat['cpu']['per_request_us']} us {sat['cpu']['by_thread_us']}")

@@ -32,6 +32,21 @@ def cpu_sentence(r):
     return f"CPU per request at saturation: {', '.join(parts)} (relay threads, µs: {detail}). "
 
 
+def sweep_sentence(r):
+    """Answers per second at each connection count tried, per server (saturation is the best)."""
+    parts = []
+    for name, server in (("ceiling", r["ceiling"]), ("durable floor", r.get("durable_floor")),
+                         ("relay", r["relay"])):
+        runs = (server or {}).get("saturation", {}).get("sweep")
+        if runs:
+            tried = ", ".join(f"{run['connections']}: {run['rps']:,.0f}" for run in runs)
+            parts.append(f"{name} ({tried})")
+    if not parts:
+        return ""
+    return ("Saturation runs use the connection count that got the most answers per second in "
+            "short runs at each count (connections: requests/s): " + "; ".join(parts) + ". ")
+
+
 def ingest(r):
     out = ["### Ingest", "",
            f"Measured {r['machine']['date']}, 2 cores, load average at start {r['machine']['loadavg_at_start']}; "
@@ -50,7 +65,7 @@ def ingest(r):
            "",
            f"Relay / ceiling: {r['relay_vs_ceiling']:.3f}"
            + (f"; relay / durable floor: {r['relay_vs_durable_floor']:.3f}" if "relay_vs_durable_floor" in r else "")
-           + ". " + cpu_sentence(r) + "Non-202 answers: saturation "
+           + ". " + sweep_sentence(r) + cpu_sentence(r) + "Non-202 answers: saturation "
            f"{ {k: v for k, v in r['relay']['saturation']['statuses'].items() if k != '202'} or 'none'}, half "
            f"{ {k: v for k, v in r['relay']['half']['statuses'].items() if k != '202'} or 'none'}. "
            f"Relay peak RSS under this load: {r['relay']['peak_rss_mib']} MiB.", ""]
