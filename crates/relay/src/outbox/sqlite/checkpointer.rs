@@ -7,6 +7,13 @@
 //! own, runs `PRAGMA wal_checkpoint(PASSIVE)` soon after commits (passive: it never blocks the
 //! writer, it copies what it can). The writer keeps a large autocheckpoint as a bound on the
 //! WAL's size, in case these passes fall behind.
+//!
+//! After each pass this thread also flushes the database file (`fdatasync`). A passive pass
+//! syncs the file itself only when it copied the whole WAL, which under steady writes it
+//! rarely does: the copied pages then piled up in the page cache until the writer's own
+//! autocheckpoint synced them all at once, tens of MB, on the writer's path (the ingest
+//! benchmark's p99.9 of 30-120 ms). Flushed every pass, they leave that sync little to do:
+//! half-load p99 / p99.9 went from 9.5 / 16-32 ms to 7.7-8.1 / 10-17 ms at 11,000 hand-offs/s.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,21 +49,26 @@ impl Nudge {
 
 /// Starts the checkpointer thread on its own connection to the database at `path`.
 pub(super) fn spawn(path: PathBuf) -> Result<Nudge, StorageError> {
-    let connection = Connection::open(path)?;
+    let connection = Connection::open(&path)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
+    // Read-only is enough: fdatasync flushes the file's dirty pages whoever wrote them.
+    let database = std::fs::File::open(&path).map_err(StorageError::StorageThread)?;
     let (nudge, nudged) = flume::bounded(1);
     std::thread::Builder::new()
         .name("outbox-checkpoint".to_owned())
-        .spawn(move || run(connection, nudged))
+        .spawn(move || run(connection, database, nudged))
         .map_err(StorageError::StorageThread)?;
     Ok(Nudge(nudge))
 }
 
-fn run(connection: Connection, nudged: flume::Receiver<()>) {
+fn run(connection: Connection, database: std::fs::File, nudged: flume::Receiver<()>) {
     // Ends once the writer (the only holder of the sender) is gone.
     while nudged.recv().is_ok() {
         if let Err(error) = checkpoint(&connection) {
             tracing::warn!(%error, "a WAL checkpoint failed; the next commit will retry it");
+        }
+        if let Err(error) = database.sync_data() {
+            tracing::warn!(%error, "syncing the database file failed");
         }
         std::thread::sleep(PAUSE);
     }
