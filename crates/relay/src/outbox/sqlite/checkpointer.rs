@@ -23,16 +23,21 @@ use rusqlite::Connection;
 use super::BUSY_TIMEOUT;
 use crate::outbox::StorageError;
 
-/// Pages the writer lets the WAL hold before it checkpoints itself (~40 MB with 4 KB pages):
-/// only reached when the passive checkpoints fall behind.
+/// Pages the writer lets the WAL hold before it checkpoints itself (~40 MB with 4 KB pages).
+/// SQLite starts the WAL over only once a checkpoint has copied all of it, which passes beside
+/// a steady writer seldom manage; so under load the WAL does fill to this size, and the
+/// writer's own checkpoint then copies what the last pass left (a few ms of commits, the file
+/// already flushed by this thread) and lets the WAL start over.
 pub(super) const WRITER_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 
 /// After a checkpoint, commits arriving within this long wait for the next pass. Each pass
 /// ends with an fsync of the database file, and while the disk writes those pages a commit's
-/// WAL fsync waits behind them: frequent small passes make those waits short. Measured with
-/// `bench/ingest.py` at half load (p99 / p99.9 of a 202): 50 ms pauses 16.8 / 30.9 ms, 10 ms
-/// 9.2 / 15.9 ms, 2 ms 7.7 / 57.6 ms and twice the checkpoint CPU.
-const PAUSE: Duration = Duration::from_millis(10);
+/// WAL fsync waits behind them: frequent small passes make those waits short. Measured at
+/// half load (p99 / p99.9 of a 202), before passes flushed the file: 50 ms pauses 16.8 /
+/// 30.9 ms, 10 ms 9.2 / 15.9 ms, 2 ms 7.7 / 57.6 ms and twice the checkpoint CPU. Since,
+/// at 13,000 hand-offs/s over three runs each: 25 ms 10.0-10.8 / 14-28 ms, 10 ms 9.0-9.3 /
+/// 14-31 ms, 5 ms 7.6-9.3 / 23-33 ms; 5 ms for the p99.
+const PAUSE: Duration = Duration::from_millis(5);
 
 /// Tells the checkpointer that commits happened. Cheap, never blocks the writer.
 #[derive(Debug, Clone)]
