@@ -2,9 +2,11 @@
 """Ingest benchmark: signed hand-offs posted over loopback by wrk to the relay (SQLite,
 durable: a 202 means committed with fsync), at saturation and at half of it, and in the same
 run the machine's ceiling: a minimal axum handler that answers 202 without storing
-(bench/ceiling), and the durable floor: the same handler answering 202 only once the body is
+(bench/ceiling), and two floors: the same handler answering 202 only once the body is
 appended to a file and fdatasync'd, grouped (`bench/ceiling --durable`), the least any
-durable server must do here. Also the relay's peak resident memory, and the CPU each server
+durable server must do here; and only once it is inserted into a one-table SQLite database,
+grouped (`bench/ceiling --sqlite`), the least a server storing in SQLite as the relay does
+must do. Also the relay's peak resident memory, and the CPU each server
 spends per request at saturation (per thread), which depends little on what else the machine
 runs.
 
@@ -30,16 +32,25 @@ from ordersync_bench import (CEILING_BIN, CpuMeter, MemorySampler, fsync_floor, 
                              start_sandbox, VENDORS_DOWN_SETTINGS, work_dir, wrk, write_bodies)
 
 
-def start_ceiling(procs, workdir, durable=False):
-    """The plain ceiling (answers 202, stores nothing) or, `durable`, the durable floor
-    (answers 202 once the body is appended and fdatasync'd, grouped as the relay groups)."""
-    name = "durable-ceiling" if durable else "ceiling"
+# The reference servers (bench/ceiling), by result key: its flag (storing in a file of the work
+# directory), and its name in the log.
+REFERENCES = {
+    "ceiling": (None, "ceiling"),
+    "durable_floor": ("--durable", "durable floor"),
+    "sqlite_floor": ("--sqlite", "SQLite floor"),
+}
+
+
+def start_reference(procs, workdir, key):
+    """The reference server `key` of REFERENCES, and the file it stores in (or None)."""
+    flag, _ = REFERENCES[key]
     argv = [str(CEILING_BIN), "127.0.0.1:0"]
-    if durable:
-        argv += ["--durable", str(workdir / "durable-ceiling.log")]
-    process = procs.start(name, argv, {}, workdir / f"{name}.log")
+    store = workdir / f"{key}.store" if flag else None
+    if flag:
+        argv += [flag, str(store)]
+    process = procs.start(key, argv, {}, workdir / f"{key}.log")
     process.wait_announced()
-    return process
+    return process, store
 
 
 def settle_disk():
@@ -74,11 +85,11 @@ def saturate(process, bodies, duration, connections):
     return result
 
 
-def measure_reference(procs, workdir, sample, args, calibrate_s, durable):
-    """The ceiling or the durable floor (`start_ceiling`) at saturation and at half of it, on
-    the same few bodies (neither server reads them); the server is killed afterwards."""
-    name = "durable floor" if durable else "ceiling"
-    server = start_ceiling(procs, workdir, durable)
+def measure_reference(procs, workdir, sample, args, calibrate_s, key):
+    """A reference server (REFERENCES) at saturation and at half of it, on the same few bodies
+    (none of them reads them); the server is killed and its store removed afterwards."""
+    name = REFERENCES[key][1]
+    server, store = start_reference(procs, workdir, key)
     url = f"{server.url}/v1/checkouts"
     wrk(url, sample, min(2, args.duration), args.connections[0])  # warm-up
     connections, runs = sweep(url, lambda _: sample, args.connections, sweep_seconds(args))
@@ -88,8 +99,9 @@ def measure_reference(procs, workdir, sample, args, calibrate_s, durable):
     log(f"{name}: {saturation['rps']:.0f} rps, p99 {saturation['latency_ms']['p99']} ms")
     half = paced_run(url, sample, saturation["rps"] / 2, args.duration, calibrate_s)
     server.kill9()
-    if durable:
-        (workdir / "durable-ceiling.log").unlink(missing_ok=True)
+    if store:
+        for path in workdir.glob(f"{store.name}*"):
+            path.unlink()
     return {"saturation": saturation, "half": half}
 
 
@@ -163,8 +175,8 @@ def main():
 
     with Processes() as procs:
         sample = write_bodies(workdir / "sample.txt", 1, 1000)
-        result["ceiling"] = measure_reference(procs, workdir, sample, args, calibrate_s, durable=False)
-        result["durable_floor"] = measure_reference(procs, workdir, sample, args, calibrate_s, durable=True)
+        for key in REFERENCES:
+            result[key] = measure_reference(procs, workdir, sample, args, calibrate_s, key)
 
         # A short probe sizes the body files: every request at saturation must be a new order.
         if args.vendors == "sandbox":
@@ -220,31 +232,28 @@ def main():
             "peak_rss_mib": round(memory.peak_kib / 1024, 1),
             "vm_hwm_mib": round(memory.hwm_kib / 1024, 1),
         }
-        result["relay_vs_ceiling"] = round(relay_sat["rps"] / result["ceiling"]["saturation"]["rps"], 4)
-        result["relay_vs_durable_floor"] = round(
-            relay_sat["rps"] / result["durable_floor"]["saturation"]["rps"], 4)
+        for key in REFERENCES:
+            result[f"relay_vs_{key}"] = round(relay_sat["rps"] / result[key]["saturation"]["rps"], 4)
 
     save_result(args.name, result)
-    sat, half = result["relay"]["saturation"], result["relay"]["half"]
-    ceiling_sat, ceiling_half = result["ceiling"]["saturation"], result["ceiling"]["half"]
-    floor_sat, floor_half = result["durable_floor"]["saturation"], result["durable_floor"]["half"]
-    for label, run in (("ceiling  saturation", ceiling_sat), ("ceiling  half      ", ceiling_half),
-                       ("durable  saturation", floor_sat), ("durable  half      ", floor_half),
-                       ("relay    saturation", sat), ("relay    half      ", half)):
-        latency = run["latency_ms"]
-        print(f"{label} {run['rps']:.0f} rps p50 {latency['p50']} p99 {latency['p99']} "
-              f"p99.9 {latency['p99_9']} ms")
-    for name, run in (("ceiling", ceiling_sat), ("durable", floor_sat), ("relay", sat)):
-        tried = ", ".join(f"{r['connections']}: {r['rps']:.0f}" for r in run["sweep"])
-        print(f"{name} sweep (connections: rps): {tried}")
-    print(f"CPU per request at saturation: ceiling {ceiling_sat['cpu']['per_request_us']} us, "
-          f"durable floor {floor_sat['cpu']['per_request_us']} us, "
-          f"relay {sat['cpu']['per_request_us']} us {sat['cpu']['by_thread_us']}")
+    servers = {key: result[key] for key in REFERENCES} | {"relay": result["relay"]}
+    for key, server in servers.items():
+        for load in ("saturation", "half"):
+            run = server[load]
+            latency = run["latency_ms"]
+            print(f"{key:13} {load:10} {run['rps']:.0f} rps p50 {latency['p50']} p99 {latency['p99']} "
+                  f"p99.9 {latency['p99_9']} ms")
+    for key, server in servers.items():
+        tried = ", ".join(f"{r['connections']}: {r['rps']:.0f}" for r in server["saturation"]["sweep"])
+        print(f"{key} sweep (connections: rps): {tried}")
+    cpu = ", ".join(f"{key} {server['saturation']['cpu']['per_request_us']} us"
+                    for key, server in servers.items())
+    print(f"CPU per request at saturation: {cpu} {result['relay']['saturation']['cpu']['by_thread_us']}")
     print(f"disk: fdatasync p50 {result['disk']['fdatasync_ms_p50']} ms, "
           f"{result['disk']['serial_fsyncs_per_s']} serial fsyncs/s")
-    print(f"relay / ceiling {result['relay_vs_ceiling']:.3f}; relay / durable floor "
-          f"{result['relay_vs_durable_floor']:.3f}; relay peak RSS "
-          f"{result['relay']['peak_rss_mib']} MiB (VmHWM {result['relay']['vm_hwm_mib']} MiB)")
+    ratios = "; ".join(f"relay / {key} {result[f'relay_vs_{key}']:.3f}" for key in REFERENCES)
+    print(f"{ratios}; relay peak RSS {result['relay']['peak_rss_mib']} MiB "
+          f"(VmHWM {result['relay']['vm_hwm_mib']} MiB)")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def latency_row(label, run):
 def cpu_sentence(r):
     """CPU per request at saturation, per server (and the relay's threads)."""
     runs = [("ceiling", r["ceiling"]["saturation"]), ("durable floor", r.get("durable_floor", {}).get("saturation")),
-            ("relay", r["relay"]["saturation"])]
+            ("SQLite floor", r.get("sqlite_floor", {}).get("saturation")), ("relay", r["relay"]["saturation"])]
     parts = [f"{name} {run['cpu']['per_request_us']:.1f} µs" for name, run in runs if run and "cpu" in run]
     if not parts:
         return ""
@@ -36,7 +36,7 @@ def sweep_sentence(r):
     """Answers per second at each connection count tried, per server (saturation is the best)."""
     parts = []
     for name, server in (("ceiling", r["ceiling"]), ("durable floor", r.get("durable_floor")),
-                         ("relay", r["relay"])):
+                         ("SQLite floor", r.get("sqlite_floor")), ("relay", r["relay"])):
         runs = (server or {}).get("saturation", {}).get("sweep")
         if runs:
             tried = ", ".join(f"{run['connections']}: {run['rps']:,.0f}" for run in runs)
@@ -60,11 +60,16 @@ def ingest(r):
                           r["durable_floor"]["saturation"]),
               latency_row("durable floor, half of its saturation", r["durable_floor"]["half"])]
              if "durable_floor" in r else []),
+           *([latency_row("SQLite floor (axum, 202 after an INSERT into one table, WAL `synchronous=FULL`, grouped), "
+                          "saturation", r["sqlite_floor"]["saturation"]),
+              latency_row("SQLite floor, half of its saturation", r["sqlite_floor"]["half"])]
+             if "sqlite_floor" in r else []),
            latency_row("relay (signed, SQLite, fsync per 202), saturation", r["relay"]["saturation"]),
            latency_row("relay, half of its saturation", r["relay"]["half"]),
            "",
            f"Relay / ceiling: {r['relay_vs_ceiling']:.3f}"
            + (f"; relay / durable floor: {r['relay_vs_durable_floor']:.3f}" if "relay_vs_durable_floor" in r else "")
+           + (f"; relay / SQLite floor: {r['relay_vs_sqlite_floor']:.3f}" if "relay_vs_sqlite_floor" in r else "")
            + ". " + sweep_sentence(r) + cpu_sentence(r) + "Non-202 answers: saturation "
            f"{ {k: v for k, v in r['relay']['saturation']['statuses'].items() if k != '202'} or 'none'}, half "
            f"{ {k: v for k, v in r['relay']['half']['statuses'].items() if k != '202'} or 'none'}. "

@@ -9,9 +9,15 @@
 //!   them all (group commit, as the relay's SQLite writer does, without SQL, indexes or a
 //!   delivery queue). The gap between it and the plain ceiling is the price of durability on
 //!   this disk; the gap between the relay and it, the price of the relay's own work.
+//! - `--sqlite PATH`: the same, but the thread inserts each body as a row of a one-table
+//!   SQLite database (WAL, `synchronous=FULL`, one transaction per group, SQLite's default
+//!   checkpoints), as the relay's outbox does without its validation, delivery rows, indexes
+//!   or delivery work. The gap between it and `--durable` is what SQLite itself costs; between
+//!   the relay and it, what the relay does beyond storing the body.
 //!
-//! Usage: `ordersync-bench-ceiling [ADDR] [--durable PATH]` (default `127.0.0.1:0`). Prints
-//! `ceiling listening on http://ADDR` on stdout once bound; stops on SIGTERM / Ctrl-C.
+//! Usage: `ordersync-bench-ceiling [ADDR] [--durable PATH | --sqlite PATH]` (default
+//! `127.0.0.1:0`). Prints `ceiling listening on http://ADDR` on stdout once bound; stops on
+//! SIGTERM / Ctrl-C.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -19,6 +25,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::Router;
+use rusqlite::{Connection, TransactionBehavior};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use tokio::sync::{mpsc, oneshot};
@@ -54,23 +61,20 @@ async fn accept_durably(
     accepted().into_response()
 }
 
-/// The single writer: takes every append waiting, writes them in one `write`, syncs once, then
-/// answers them all. Stops (and the server answers 503) if the disk refuses.
-fn write_groups(mut file: File, mut appends: mpsc::Receiver<Append>) {
+/// The single writer: takes every append waiting, has `store` make them all durable at once,
+/// then answers them all. Stops (and the server answers 503) if storing fails.
+fn write_groups(
+    mut store: impl FnMut(&[Append]) -> Result<(), String>,
+    mut appends: mpsc::Receiver<Append>,
+) {
     let mut group = Vec::new();
-    let mut buffer = Vec::new();
     while let Some(first) = appends.blocking_recv() {
         group.push(first);
         while let Ok(next) = appends.try_recv() {
             group.push(next);
         }
-        buffer.clear();
-        for (body, _) in &group {
-            buffer.extend_from_slice(body);
-            buffer.push(b'\n');
-        }
-        if let Err(error) = file.write_all(&buffer).and_then(|()| file.sync_data()) {
-            eprintln!("ceiling: writing {} bodies failed: {error}", group.len());
+        if let Err(error) = store(&group) {
+            eprintln!("ceiling: storing {} bodies failed: {error}", group.len());
             return;
         }
         for (_, done) in group.drain(..) {
@@ -79,12 +83,54 @@ fn write_groups(mut file: File, mut appends: mpsc::Receiver<Append>) {
     }
 }
 
-fn durable_app(path: &str) -> std::io::Result<Router> {
-    let file = OpenOptions::new().create(true).append(true).open(path)?;
+/// Appends the group's bodies in one `write` and syncs once.
+fn append_to(mut file: File) -> impl FnMut(&[Append]) -> Result<(), String> {
+    let mut buffer = Vec::new();
+    move |group| {
+        buffer.clear();
+        for (body, _) in group {
+            buffer.extend_from_slice(body);
+            buffer.push(b'\n');
+        }
+        file.write_all(&buffer)
+            .and_then(|()| file.sync_data())
+            .map_err(|error| error.to_string())
+    }
+}
+
+/// Inserts the group's bodies in one transaction (one WAL fsync at its commit).
+fn insert_into(mut connection: Connection) -> impl FnMut(&[Append]) -> Result<(), String> {
+    move |group| {
+        let insert_all = |connection: &mut Connection| -> rusqlite::Result<()> {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut insert = transaction.prepare_cached("INSERT INTO bodies (body) VALUES (?1)")?;
+                for (body, _) in group {
+                    insert.execute([&body[..]])?;
+                }
+            }
+            transaction.commit()
+        };
+        insert_all(&mut connection).map_err(|error| error.to_string())
+    }
+}
+
+fn open_sqlite(path: &str) -> rusqlite::Result<Connection> {
+    let connection = Connection::open(path)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.execute_batch("CREATE TABLE IF NOT EXISTS bodies (body BLOB NOT NULL)")?;
+    Ok(connection)
+}
+
+/// The durable route, its bodies stored by `store` on a thread of its own.
+fn durable_app(
+    store: impl FnMut(&[Append]) -> Result<(), String> + Send + 'static,
+) -> std::io::Result<Router> {
     let (appends, receiver) = mpsc::channel(4096);
     std::thread::Builder::new()
         .name("ceiling-writer".to_owned())
-        .spawn(move || write_groups(file, receiver))?;
+        .spawn(move || write_groups(store, receiver))?;
     Ok(Router::new()
         .route("/v1/checkouts", post(accept_durably))
         .with_state(appends))
@@ -95,15 +141,22 @@ async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut address = "127.0.0.1:0".to_owned();
     let mut durable = None;
+    let mut sqlite = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--durable" => durable = args.next(),
+            "--sqlite" => sqlite = args.next(),
             _ => address = arg,
         }
     }
-    let app = match durable {
-        Some(path) => durable_app(&path)?,
-        None => Router::new().route("/v1/checkouts", post(accept)),
+    let app = match (durable, sqlite) {
+        (Some(path), _) => {
+            durable_app(append_to(OpenOptions::new().create(true).append(true).open(path)?))?
+        }
+        (None, Some(path)) => {
+            durable_app(insert_into(open_sqlite(&path).map_err(std::io::Error::other)?))?
+        }
+        (None, None) => Router::new().route("/v1/checkouts", post(accept)),
     };
     let listener = tokio::net::TcpListener::bind(&address).await?;
     println!("ceiling listening on http://{}", listener.local_addr()?);
