@@ -1,5 +1,7 @@
 //! The `ordersync-relay` command line. Errors get their context here, at the binary's edge.
 
+use std::io::IsTerminal;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ordersync_relay::app;
@@ -81,16 +83,25 @@ fn parse_destination(text: &str) -> Result<Destination, String> {
         .map_err(|_| format!("{text:?} is not a destination (cibler, citrusad)"))
 }
 
-fn init_logging(format: LogFormat) {
+/// Log lines go to stderr from a thread of their own (`tracing_appender::non_blocking`): a
+/// hand-off or a delivery never waits for a write to stderr, which can block (a full pipe, or
+/// the kernel throttling a process that fills the page cache, as a log file growing by tens of
+/// MB a minute does while vendors refuse every attempt). Up to 128,000 lines wait for that
+/// thread; beyond, new lines are dropped rather than stall the relay. Colours only on a
+/// terminal. The guard flushes the waiting lines when `main` returns.
+fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn,hyper=warn,reqwest=warn".into());
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+    guard
 }
 
 #[tokio::main]
@@ -100,7 +111,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => args.log_format,
         _ => LogFormat::Text,
     };
-    init_logging(log_format);
+    let _logs_flushed_at_exit = init_logging(log_format);
     let mut stdout = std::io::stdout();
     match cli.command {
         Command::Serve(args) => {
