@@ -106,6 +106,7 @@ def measure_reference(procs, workdir, sample, args, calibrate_s, key):
 
 
 MAX_CONNECTIONS = 512
+CALIBRATION_ROUNDS = 5
 
 
 def sweep_seconds(args):
@@ -127,21 +128,25 @@ def paced_run(url, bodies, target_rps, duration, calibrate_s, calibration_bodies
     # About 32 connections to start with: few enough for wrk, enough to absorb latency.
     pace_ms = min(50, max(1, round(32_000 / target_rps)))
     connections = max(2, round(target_rps * pace_ms / 1000))
-    rounds = list(calibration_bodies) or [bodies] * 3
+    rounds = list(calibration_bodies) or [bodies] * CALIBRATION_ROUNDS
     settle_disk()
     for round_bodies in rounds:
         probe = wrk(url, round_bodies, calibrate_s, connections, pace_ms=pace_ms)
         if probe["rps"] <= 0:
             raise RuntimeError(f"calibration got no answers: {probe}")
         ratio = target_rps / probe["rps"]
-        if abs(ratio - 1) < 0.08:
+        if abs(ratio - 1) < 0.04:
             break
-        connections = min(MAX_CONNECTIONS, max(2, round(connections * ratio)))
+        # More connections also lengthen each one's cycle (the latency grows with the load):
+        # aim a little past the ratio when raising, so the rounds do not stop short.
+        overshoot = 1.1 if ratio > 1 else 1.0
+        connections = min(MAX_CONNECTIONS, max(2, round(connections * ratio * overshoot)))
     settle_disk()
     result = wrk(url, bodies, duration, connections, pace_ms=pace_ms)
     result["connections"] = connections
     result["pace_ms"] = pace_ms
     result["target_rps"] = round(target_rps, 1)
+    result["share_of_target"] = round(result["rps"] / target_rps, 3)
     return result
 
 
@@ -208,7 +213,7 @@ def main():
         half_bodies = write_bodies(workdir / "half.txt", 30_000_000, needed)
         per_round = math.ceil(best_rps * calibrate_s) + 500
         calib_bodies = [write_bodies(workdir / f"calibrate-{n}.txt", 40_000_000 + n * per_round, per_round)
-                        for n in range(3)]
+                        for n in range(CALIBRATION_ROUNDS)]
 
         with MemorySampler(relay) as memory:
             log(f"relay: saturation, {connections} connections, {args.duration}s")

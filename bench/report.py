@@ -17,6 +17,9 @@ def load(directory: Path, name: str):
 
 def latency_row(label, run):
     l = run["latency_ms"]
+    if "share_of_target" in run:
+        # A paced run: how close it came to half of the saturation it aimed at.
+        label += f" ({run['share_of_target'] / 2:.0%} of saturation)"
     return f"| {label} | {run['rps']:,.0f} | {l['p50']:.2f} | {l['p99']:.2f} | {l['p99_9']:.2f} | {run.get('connections', '')} |"
 
 
