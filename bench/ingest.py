@@ -97,7 +97,7 @@ def measure_reference(procs, workdir, sample, args, calibrate_s, key):
     saturation = saturate(server, sample, args.duration, connections)
     saturation["sweep"] = runs
     log(f"{name}: {saturation['rps']:.0f} rps, p99 {saturation['latency_ms']['p99']} ms")
-    half = paced_run(url, sample, saturation["rps"] / 2, args.duration, calibrate_s)
+    half = paced_run(url, sample, saturation["rps"] / 2, args.duration, calibrate_s, args.pacing)
     server.kill9()
     if store:
         for path in workdir.glob(f"{store.name}*"):
@@ -120,18 +120,20 @@ def connection_counts(text):
     return counts
 
 
-def paced_run(url, bodies, target_rps, duration, calibrate_s, calibration_bodies=()):
+def paced_run(url, bodies, target_rps, duration, calibrate_s, pacing, calibration_bodies=(),
+              pace_ms=0):
     """wrk at about `target_rps`: each connection waits `pace` ms before each request, and the
     connection count is calibrated on short runs (a connection's cycle is the pace plus the
     answer's latency, which itself falls with the load). `calibration_bodies`: one file per
-    calibration round, so no round repeats an order another already stored."""
-    # About 32 connections to start with: few enough for wrk, enough to absorb latency.
-    pace_ms = min(50, max(1, round(32_000 / target_rps)))
+    calibration round, so no round repeats an order another already stored. `pace_ms`: the
+    pause (0: chosen for about 32 connections to start with, few enough for wrk, enough to
+    absorb latency); a longer pause spreads the same rate over more connections."""
+    pace_ms = pace_ms or min(50, max(1, round(32_000 / target_rps)))
     connections = max(2, round(target_rps * pace_ms / 1000))
     rounds = list(calibration_bodies) or [bodies] * CALIBRATION_ROUNDS
     settle_disk()
     for round_bodies in rounds:
-        probe = wrk(url, round_bodies, calibrate_s, connections, pace_ms=pace_ms)
+        probe = wrk(url, round_bodies, calibrate_s, connections, pace_ms=pace_ms, pacing=pacing)
         if probe["rps"] <= 0:
             raise RuntimeError(f"calibration got no answers: {probe}")
         ratio = target_rps / probe["rps"]
@@ -142,9 +144,10 @@ def paced_run(url, bodies, target_rps, duration, calibrate_s, calibration_bodies
         overshoot = 1.1 if ratio > 1 else 1.0
         connections = min(MAX_CONNECTIONS, max(2, round(connections * ratio * overshoot)))
     settle_disk()
-    result = wrk(url, bodies, duration, connections, pace_ms=pace_ms)
+    result = wrk(url, bodies, duration, connections, pace_ms=pace_ms, pacing=pacing)
     result["connections"] = connections
     result["pace_ms"] = pace_ms
+    result["pacing"] = pacing
     result["target_rps"] = round(target_rps, 1)
     result["share_of_target"] = round(result["rps"] / target_rps, 3)
     return result
@@ -169,6 +172,12 @@ def main():
                         help="distinct signed orders generated per relay run (more: wrap to repeats)")
     parser.add_argument("--calibrate-seconds", type=float, default=0,
                         help="seconds per calibration round of the half-load run (default: duration / 5, at least 2)")
+    parser.add_argument("--relay-half-pace-ms", type=int, default=0,
+                        help="pause of each connection in the relay's half-load run (default: about 32 "
+                             "connections' worth); longer spreads the load over more connections")
+    parser.add_argument("--pacing", choices=["random", "fixed"], default="random",
+                        help="half-load pauses: exponential (random, Poisson arrivals while idle) "
+                             "or all equal (fixed; connections then tend to move in step)")
     parser.add_argument("--name", default="ingest")
     args = parser.parse_args()
     calibrate_s = args.calibrate_seconds or max(2.0, args.duration / 5)
@@ -222,7 +231,8 @@ def main():
             log(f"relay: {relay_sat['rps']:.0f} rps, p99 {relay_sat['latency_ms']['p99']} ms")
             check_all_accepted("relay saturation", relay_sat)
             relay_half = paced_run(relay_url, half_bodies, relay_sat["rps"] / 2, args.duration,
-                                   calibrate_s, calibration_bodies=calib_bodies)
+                                   calibrate_s, args.pacing, calibration_bodies=calib_bodies,
+                                   pace_ms=args.relay_half_pace_ms)
             log(f"relay: half load {relay_half['rps']:.0f} rps, p99 {relay_half['latency_ms']['p99']} ms")
             check_all_accepted("relay half", relay_half)
         metrics = relay_metrics(relay.url)

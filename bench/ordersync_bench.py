@@ -454,14 +454,15 @@ WRK_SCRIPT = ROOT / "bench/wrk/handoff.lua"
 
 
 def wrk(url: str, bodies: Path | None, duration_s: float, connections: int, threads: int = 2,
-        pace_ms: int = 0, timeout_s: int = 10, start_line: int = 0) -> dict:
+        pace_ms: int = 0, timeout_s: int = 10, start_line: int = 0, pacing: str = "fixed") -> dict:
     """Runs wrk against `url` (POST, one body per line of `bodies`, each sent once in turn per
     thread) and returns the JSON summary the Lua script prints: requests, rps, status counts,
     latency percentiles in ms. `pace_ms` > 0 makes each connection wait that long between
-    requests (an approximately fixed rate of connections * 1000 / pace_ms per second)."""
+    requests (an approximately fixed rate of connections * 1000 / pace_ms per second); with
+    `pacing="random"` each pause is exponential of that mean (Poisson arrivals while idle)."""
     argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(duration_s))}s",
             "--timeout", f"{timeout_s}s", "-s", str(WRK_SCRIPT), url, "--",
-            str(bodies or ""), str(pace_ms), str(threads), str(start_line)]
+            str(bodies or ""), str(pace_ms), str(threads), str(start_line), pacing]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=duration_s + 120)
     marker = "WRK_JSON "
     for line in done.stdout.splitlines():

@@ -3,12 +3,17 @@
 -- order), and print a one-line JSON summary ("WRK_JSON {...}") with the status counts and the
 -- latency percentiles in milliseconds.
 --
--- wrk -t T -c C -d 30s -s handoff.lua URL -- BODIES_FILE PACE_MS THREADS [START_LINE]
+-- wrk -t T -c C -d 30s -s handoff.lua URL -- BODIES_FILE PACE_MS THREADS [START_LINE [PACING]]
 --   BODIES_FILE  hand-off bodies, one JSON document per line ("" : an empty JSON object)
 --   PACE_MS      > 0: each connection waits this long before each request (a fixed rate of
 --                about C * 1000 / PACE_MS per second, for the "half of saturation" run)
 --   THREADS      the same T as -t (how the lines are dealt)
 --   START_LINE   skip about this many lines first (a later run continuing where one stopped)
+--   PACING       "fixed" (default): every pause is PACE_MS. "random": each pause is drawn from
+--                an exponential distribution of mean PACE_MS, so that, while idle, each
+--                connection sends as an independent shopper would (a Poisson process). With
+--                fixed pauses, connections answered by the same group commit wait the same
+--                time and come back together, in step.
 
 local threads = {}
 local next_index = 0
@@ -30,6 +35,7 @@ function init(args)
   local pace = tonumber(args[2] or "0") or 0
   local thread_count = tonumber(args[3] or "1") or 1
   local start_line = tonumber(args[4] or "0") or 0
+  local pacing = args[5] or "fixed"
   if path ~= "" then
     local line_number = 0
     for line in io.lines(path) do
@@ -43,7 +49,10 @@ function init(args)
     bodies[1] = "{}"
   end
   cursor = math.floor(start_line / thread_count) % #bodies + 1
-  if pace > 0 then
+  if pace > 0 and pacing == "random" then
+    math.randomseed(os.time() * 1000 + thread_index)
+    delay = function() return math.floor(-math.log(1 - math.random()) * pace + 0.5) end
+  elseif pace > 0 then
     -- wrk looks for delay() after init: defining it only when pacing keeps the
     -- saturation run free of timer overhead.
     delay = function() return pace end
