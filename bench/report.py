@@ -23,11 +23,19 @@ def latency_row(label, run):
     return f"| {label} | {run['rps']:,.0f} | {l['p50']:.2f} | {l['p99']:.2f} | {l['p99_9']:.2f} | {run.get('connections', '')} |"
 
 
+# The servers of an ingest run, by result key, as the report names them.
+INGEST_SERVERS = (("ceiling", "ceiling"), ("durable_floor", "durable floor"),
+                  ("sqlite_floor", "SQLite floor"), ("relay", "relay"))
+
+
+def saturation_runs(r):
+    """(name, saturation run) of each server the ingest result holds."""
+    return [(name, r[key]["saturation"]) for key, name in INGEST_SERVERS if key in r]
+
+
 def cpu_sentence(r):
     """CPU per request at saturation, per server (and the relay's threads)."""
-    runs = [("ceiling", r["ceiling"]["saturation"]), ("durable floor", r.get("durable_floor", {}).get("saturation")),
-            ("SQLite floor", r.get("sqlite_floor", {}).get("saturation")), ("relay", r["relay"]["saturation"])]
-    parts = [f"{name} {run['cpu']['per_request_us']:.1f} µs" for name, run in runs if run and "cpu" in run]
+    parts = [f"{name} {run['cpu']['per_request_us']:.1f} µs" for name, run in saturation_runs(r) if "cpu" in run]
     if not parts:
         return ""
     threads = r["relay"]["saturation"].get("cpu", {}).get("by_thread_us", {})
@@ -38,11 +46,9 @@ def cpu_sentence(r):
 def sweep_sentence(r):
     """Answers per second at each connection count tried, per server (saturation is the best)."""
     parts = []
-    for name, server in (("ceiling", r["ceiling"]), ("durable floor", r.get("durable_floor")),
-                         ("SQLite floor", r.get("sqlite_floor")), ("relay", r["relay"])):
-        runs = (server or {}).get("saturation", {}).get("sweep")
-        if runs:
-            tried = ", ".join(f"{run['connections']}: {run['rps']:,.0f}" for run in runs)
+    for name, run in saturation_runs(r):
+        if run.get("sweep"):
+            tried = ", ".join(f"{probe['connections']}: {probe['rps']:,.0f}" for probe in run["sweep"])
             parts.append(f"{name} ({tried})")
     if not parts:
         return ""

@@ -1,12 +1,29 @@
 //! The SQL of the SQLite outbox's reads (status, dead letters, depth), on the async read pool:
 //! WAL lets them run beside the writer thread ([`super::writer`]) without taking the write lock.
 
+use std::sync::LazyLock;
+
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::Row;
 
 use super::super::{
-    DeadLetter, DeliveryState, DepthRow, DestinationStatus, OrderStatus, StorageError,
+    DeadLetter, DeliveryState, DepthRow, Destination, DestinationStatus, OrderStatus, StorageError,
 };
+
+/// An order's delivery rows. `destination IN (every destination)`: one lookup per destination
+/// in the primary key, which is the only index by order id.
+static STATUS_ROWS: LazyLock<String> = LazyLock::new(|| {
+    let destinations: Vec<String> = Destination::ALL
+        .iter()
+        .map(|destination| format!("'{destination}'"))
+        .collect();
+    format!(
+        "SELECT destination, state, attempts, last_error, created_at, updated_at, \
+         delivered_at, next_attempt_at FROM deliveries \
+         WHERE destination IN ({}) AND order_id = ? ORDER BY destination",
+        destinations.join(", ")
+    )
+});
 
 pub(super) async fn status(
     connection: &mut SqliteConnection,
@@ -20,15 +37,10 @@ pub(super) async fn status(
     let Some(accepted_at_ms) = accepted else {
         return Ok(None);
     };
-    // `destination IN (...)`: one lookup per destination in the primary key.
-    let rows = sqlx::query(
-        "SELECT destination, state, attempts, last_error, created_at, updated_at, \
-         delivered_at, next_attempt_at FROM deliveries \
-         WHERE destination IN ('cibler', 'citrusad') AND order_id = ? ORDER BY destination",
-    )
-    .bind(order_id)
-    .fetch_all(&mut *connection)
-    .await?;
+    let rows = sqlx::query(STATUS_ROWS.as_str())
+        .bind(order_id)
+        .fetch_all(&mut *connection)
+        .await?;
     Ok(Some(OrderStatus {
         order_id: order_id.to_owned(),
         accepted_at_ms,
