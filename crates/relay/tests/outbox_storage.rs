@@ -913,6 +913,15 @@ mod sqlite_only {
                 .unwrap()
                 .is_some());
         }
+        // The broken checkout's first delivery row went with its transaction, and so did the
+        // count of it.
+        assert_eq!(
+            depth_of(&reopened).await,
+            [
+                (Destination::Cibler, DeliveryState::Pending, 6),
+                (Destination::Citrusad, DeliveryState::Pending, 6),
+            ]
+        );
     }
 
     /// Holds the database's write lock from another connection (as an operator command
@@ -1060,6 +1069,89 @@ mod sqlite_only {
         assert_eq!(depth_of(&again).await.len(), 4);
         assert!(depth_of(&again).await.iter().all(|(_, _, n)| *n == 1));
     }
+
+    /// A file whose depth counts were kept by triggers (the schema before the writer kept
+    /// them): the counts carry on from where the triggers left them, and the triggers are gone,
+    /// so a change is counted once.
+    #[tokio::test]
+    async fn counts_kept_by_triggers_carry_on_without_them() {
+        let fresh = Fresh::sqlite();
+        let path = fresh.url.trim_start_matches("sqlite://").to_owned();
+        let old = rusqlite::Connection::open(&path).unwrap();
+        old.execute_batch(TRIGGER_COUNTED_SCHEMA).unwrap();
+        old.execute_batch(
+            "INSERT INTO checkouts VALUES ('p', '{\"orderId\":\"p\"}', NULL, 0); \
+             INSERT INTO deliveries (destination, order_id, state, next_attempt_at, \
+               budget_started_at, created_at, updated_at) VALUES \
+               ('cibler', 'p', 'pending', 0, 0, 0, 0), ('citrusad', 'p', 'pending', 0, 0, 0, 0);",
+        )
+        .unwrap();
+        drop(old);
+        let outbox = fresh.open().await;
+        assert_eq!(
+            depth_of(&outbox).await,
+            [
+                (Destination::Cibler, DeliveryState::Pending, 1),
+                (Destination::Citrusad, DeliveryState::Pending, 1),
+            ]
+        );
+        let claimed = outbox
+            .claim_due(Destination::Cibler, 1, "w", LEASE, 1)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert!(outbox
+            .record(Destination::Cibler, "p", "w", delivered(), 2)
+            .await
+            .unwrap());
+        assert_eq!(
+            depth_of(&outbox).await,
+            [
+                (Destination::Cibler, DeliveryState::Delivered, 1),
+                (Destination::Citrusad, DeliveryState::Pending, 1),
+            ]
+        );
+        let reopened = rusqlite::Connection::open(&path).unwrap();
+        let triggers: i64 = reopened
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(triggers, 0);
+    }
+
+    /// The schema of session 3's relay: depth counts kept by triggers.
+    const TRIGGER_COUNTED_SCHEMA: &str = "
+        CREATE TABLE checkouts (order_id TEXT PRIMARY KEY NOT NULL, checkout_json TEXT NOT NULL,
+            cookie_id TEXT, accepted_at INTEGER NOT NULL);
+        CREATE TABLE deliveries (destination TEXT NOT NULL,
+            order_id TEXT NOT NULL REFERENCES checkouts(order_id), state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,
+            budget_started_at INTEGER NOT NULL, last_error TEXT, vendor_status INTEGER,
+            vendor_response TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+            delivered_at INTEGER, PRIMARY KEY (destination, order_id));
+        CREATE INDEX deliveries_waiting ON deliveries (destination, next_attempt_at)
+            WHERE state IN ('pending', 'retrying');
+        CREATE INDEX deliveries_dead ON deliveries (updated_at, order_id) WHERE state = 'dead';
+        CREATE TABLE delivery_counts (destination TEXT NOT NULL, state TEXT NOT NULL,
+            n INTEGER NOT NULL, PRIMARY KEY (destination, state)) WITHOUT ROWID;
+        CREATE TRIGGER delivery_counted AFTER INSERT ON deliveries BEGIN
+            INSERT INTO delivery_counts (destination, state, n) VALUES (NEW.destination, NEW.state, 1)
+                ON CONFLICT (destination, state) DO UPDATE SET n = n + 1;
+        END;
+        CREATE TRIGGER delivery_recounted AFTER UPDATE OF state ON deliveries
+            WHEN OLD.state IS NOT NEW.state BEGIN
+            UPDATE delivery_counts SET n = n - 1
+                WHERE destination = OLD.destination AND state = OLD.state;
+            INSERT INTO delivery_counts (destination, state, n) VALUES (NEW.destination, NEW.state, 1)
+                ON CONFLICT (destination, state) DO UPDATE SET n = n + 1;
+        END;
+        CREATE TRIGGER delivery_uncounted AFTER DELETE ON deliveries BEGIN
+            UPDATE delivery_counts SET n = n - 1
+                WHERE destination = OLD.destination AND state = OLD.state;
+        END;";
 
     /// The schema of the relay before its leases moved into the serving process.
     const PREVIOUS_SCHEMA: &str = "

@@ -7,6 +7,7 @@
 //! separate async pool, which WAL lets run beside the writer without ever taking the write lock.
 
 mod checkpointer;
+mod counts;
 mod leases;
 mod reads;
 mod schema;

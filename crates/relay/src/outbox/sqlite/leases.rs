@@ -11,13 +11,27 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::super::Destination;
+use super::super::{DeliveryState, Destination};
 
+/// A worker's hold on one row.
 #[derive(Debug)]
-struct Lease {
+pub(super) struct Lease {
     owner: Arc<str>,
     /// Unix ms; the lease is free from then on.
     until: i64,
+    /// The row's state when it was claimed (pending or retrying), which only its outcome
+    /// changes: the queue depth moves from it ([`super::counts`]).
+    claimed_in: DeliveryState,
+}
+
+impl Lease {
+    pub fn new(owner: &Arc<str>, until: i64, claimed_in: DeliveryState) -> Self {
+        Lease {
+            owner: Arc::clone(owner),
+            until,
+            claimed_in,
+        }
+    }
 }
 
 /// Every lease, by destination then order id. Only the writer thread touches it, in the same
@@ -49,38 +63,34 @@ impl Leases {
             .is_some_and(|lease| lease.until > now_ms)
     }
 
-    /// Gives the row to `owner` until `until`, replacing an expired lease of someone else.
-    pub fn take(
-        &mut self,
-        destination: Destination,
-        order_id: String,
-        owner: &Arc<str>,
-        until: i64,
-    ) {
-        let lease = Lease {
-            owner: Arc::clone(owner),
-            until,
-        };
+    /// Gives the row to the lease's owner, replacing an expired lease of someone else.
+    pub fn take(&mut self, destination: Destination, order_id: String, lease: Lease) {
         let replaced = self.of_mut(destination).insert(order_id.clone(), lease);
         self.undo.push((destination, order_id, replaced));
     }
 
-    /// Ends `owner`'s lease on the row. False when `owner` does not hold it (never did, or its
-    /// lease ran out and another worker took the row): then the row is left as it is.
+    /// Ends `owner`'s lease on the row, returning the state the row was claimed in. `None` when
+    /// `owner` does not hold it (never did, or its lease ran out and another worker took the
+    /// row): then the row is left as it is.
     /// An expired lease nobody took over still counts as held, as it did in the rows: the
     /// worker finished late, but nobody else has attempted the row since.
-    pub fn end(&mut self, destination: Destination, order_id: &str, owner: &str) -> bool {
+    pub fn end(
+        &mut self,
+        destination: Destination,
+        order_id: &str,
+        owner: &str,
+    ) -> Option<DeliveryState> {
         let leases = self.of_mut(destination);
-        match leases.get(order_id) {
-            Some(lease) if &*lease.owner == owner => {
-                let ended = leases.remove_entry(order_id);
-                if let Some((order_id, lease)) = ended {
-                    self.undo.push((destination, order_id, Some(lease)));
-                }
-                true
-            }
-            _ => false,
+        if leases
+            .get(order_id)
+            .is_none_or(|lease| &*lease.owner != owner)
+        {
+            return None;
         }
+        let (order_id, lease) = leases.remove_entry(order_id)?;
+        let claimed_in = lease.claimed_in;
+        self.undo.push((destination, order_id, Some(lease)));
+        Some(claimed_in)
     }
 
     /// The changes so far are part of a committed transaction: keep them.
@@ -104,14 +114,14 @@ impl Leases {
 mod tests {
     use super::*;
 
-    fn owner(name: &str) -> Arc<str> {
-        Arc::from(name)
+    fn lease(owner: &str, until: i64) -> Lease {
+        Lease::new(&Arc::from(owner), until, DeliveryState::Pending)
     }
 
     #[test]
     fn a_lease_holds_until_it_expires() {
         let mut leases = Leases::default();
-        leases.take(Destination::Cibler, "o1".into(), &owner("w1"), 100);
+        leases.take(Destination::Cibler, "o1".into(), lease("w1", 100));
         assert!(leases.is_held(Destination::Cibler, "o1", 99));
         assert!(!leases.is_held(Destination::Cibler, "o1", 100));
         assert!(
@@ -124,13 +134,16 @@ mod tests {
     #[test]
     fn only_the_holder_ends_a_lease() {
         let mut leases = Leases::default();
-        leases.take(Destination::Cibler, "o1".into(), &owner("w1"), 100);
-        assert!(!leases.end(Destination::Cibler, "o1", "w2"));
+        leases.take(Destination::Cibler, "o1".into(), lease("w1", 100));
+        assert_eq!(leases.end(Destination::Cibler, "o1", "w2"), None);
         assert!(leases.is_held(Destination::Cibler, "o1", 50));
-        assert!(leases.end(Destination::Cibler, "o1", "w1"));
+        assert_eq!(
+            leases.end(Destination::Cibler, "o1", "w1"),
+            Some(DeliveryState::Pending)
+        );
         assert!(!leases.is_held(Destination::Cibler, "o1", 50));
         assert!(
-            !leases.end(Destination::Cibler, "o1", "w1"),
+            leases.end(Destination::Cibler, "o1", "w1").is_none(),
             "already ended"
         );
     }
@@ -138,20 +151,26 @@ mod tests {
     #[test]
     fn a_rollback_undoes_every_change_since_the_last_commit() {
         let mut leases = Leases::default();
-        leases.take(Destination::Cibler, "kept".into(), &owner("w1"), 100);
-        leases.take(Destination::Cibler, "ended".into(), &owner("w1"), 100);
-        leases.take(Destination::Cibler, "taken-over".into(), &owner("w1"), 10);
+        leases.take(Destination::Cibler, "kept".into(), lease("w1", 100));
+        leases.take(Destination::Cibler, "ended".into(), lease("w1", 100));
+        leases.take(Destination::Cibler, "taken-over".into(), lease("w1", 10));
         leases.commit();
-        leases.take(Destination::Cibler, "new".into(), &owner("w2"), 100);
-        assert!(leases.end(Destination::Cibler, "ended", "w1"));
-        leases.take(Destination::Cibler, "taken-over".into(), &owner("w2"), 100);
-        leases.take(Destination::Cibler, "new".into(), &owner("w3"), 200);
+        leases.take(Destination::Cibler, "new".into(), lease("w2", 100));
+        assert_eq!(
+            leases.end(Destination::Cibler, "ended", "w1"),
+            Some(DeliveryState::Pending)
+        );
+        leases.take(Destination::Cibler, "taken-over".into(), lease("w2", 100));
+        leases.take(Destination::Cibler, "new".into(), lease("w3", 200));
         leases.rollback();
         assert!(leases.is_held(Destination::Cibler, "kept", 50));
         assert!(leases.is_held(Destination::Cibler, "ended", 50));
         assert!(!leases.is_held(Destination::Cibler, "new", 50));
-        assert!(!leases.end(Destination::Cibler, "taken-over", "w2"));
-        assert!(leases.end(Destination::Cibler, "taken-over", "w1"));
+        assert_eq!(leases.end(Destination::Cibler, "taken-over", "w2"), None);
+        assert_eq!(
+            leases.end(Destination::Cibler, "taken-over", "w1"),
+            Some(DeliveryState::Pending)
+        );
         // Nothing left to undo once undone.
         leases.rollback();
         assert!(!leases.is_held(Destination::Cibler, "new", 50));
@@ -160,9 +179,14 @@ mod tests {
     #[test]
     fn a_row_taken_over_after_expiry_belongs_to_its_new_holder() {
         let mut leases = Leases::default();
-        leases.take(Destination::Citrusad, "o1".into(), &owner("w1"), 100);
-        leases.take(Destination::Citrusad, "o1".into(), &owner("w2"), 300);
-        assert!(!leases.end(Destination::Citrusad, "o1", "w1"));
-        assert!(leases.end(Destination::Citrusad, "o1", "w2"));
+        leases.take(Destination::Citrusad, "o1".into(), lease("w1", 100));
+        let retrying = Lease::new(&Arc::from("w2"), 300, DeliveryState::Retrying);
+        leases.take(Destination::Citrusad, "o1".into(), retrying);
+        assert_eq!(leases.end(Destination::Citrusad, "o1", "w1"), None);
+        assert_eq!(
+            leases.end(Destination::Citrusad, "o1", "w2"),
+            Some(DeliveryState::Retrying),
+            "the state the row was claimed in"
+        );
     }
 }

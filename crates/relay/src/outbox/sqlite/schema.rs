@@ -7,9 +7,9 @@
 //!   order and stops at its limit: no sort of every due row, and a delivered row leaves it
 //!   for good instead of moving inside it.
 //! - `deliveries_dead` holds only dead letters, for the operator's list and retry.
-//! - `delivery_counts` is the queue depth (`/metrics`), kept by triggers in the same
-//!   transaction as each change, so reading it costs a few rows rather than a scan of every
-//!   delivery ever stored.
+//! - `delivery_counts` is the queue depth (`/metrics`), kept by the writer in the same
+//!   transaction as each change ([`super::counts`]), so reading it costs a few rows rather than
+//!   a scan of every delivery ever stored.
 //! - An order's rows are found through the primary key (one per destination).
 
 use rusqlite::{Connection, TransactionBehavior};
@@ -55,21 +55,10 @@ CREATE TABLE IF NOT EXISTS delivery_counts (
     n           INTEGER NOT NULL,
     PRIMARY KEY (destination, state)
 ) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS delivery_counted AFTER INSERT ON deliveries BEGIN
-    INSERT INTO delivery_counts (destination, state, n) VALUES (NEW.destination, NEW.state, 1)
-        ON CONFLICT (destination, state) DO UPDATE SET n = n + 1;
-END;
-CREATE TRIGGER IF NOT EXISTS delivery_recounted AFTER UPDATE OF state ON deliveries
-    WHEN OLD.state IS NOT NEW.state BEGIN
-    UPDATE delivery_counts SET n = n - 1
-        WHERE destination = OLD.destination AND state = OLD.state;
-    INSERT INTO delivery_counts (destination, state, n) VALUES (NEW.destination, NEW.state, 1)
-        ON CONFLICT (destination, state) DO UPDATE SET n = n + 1;
-END;
-CREATE TRIGGER IF NOT EXISTS delivery_uncounted AFTER DELETE ON deliveries BEGIN
-    UPDATE delivery_counts SET n = n - 1
-        WHERE destination = OLD.destination AND state = OLD.state;
-END;
+-- Files written before the writer kept the counts ([`super::counts`]) kept them by triggers.
+DROP TRIGGER IF EXISTS delivery_counted;
+DROP TRIGGER IF EXISTS delivery_recounted;
+DROP TRIGGER IF EXISTS delivery_uncounted;
 "#;
 
 /// Brings the file to this version's schema, in one transaction (another process opening the
@@ -84,7 +73,7 @@ pub(super) fn apply(connection: &mut Connection) -> Result<(), StorageError> {
     transaction.execute_batch(TABLES)?;
     transaction.execute_batch(COUNTS)?;
     if !counted_before {
-        // A file from before the counts: count what it holds once; the triggers keep it since.
+        // A file from before the counts: count what it holds once; the writer keeps it since.
         transaction.execute(
             "INSERT INTO delivery_counts (destination, state, n) \
              SELECT destination, state, COUNT(*) FROM deliveries GROUP BY destination, state",

@@ -26,6 +26,7 @@ use tokio::sync::oneshot;
 
 use super::super::{ClaimedDelivery, Destination, NewCheckout, Outcome, StorageError};
 use super::checkpointer::Nudge;
+use super::counts::CountChanges;
 use super::leases::Leases;
 use super::writes::{self, Stored};
 
@@ -187,13 +188,13 @@ fn run(
     commits: Commits,
 ) {
     let mut group = Vec::with_capacity(policy.max_group);
-    let mut leases = Leases::default();
+    let mut memory = Memory::default();
     // Ends once every handle is gone: nothing can be queued any more.
     while let Ok(first) = requests.recv() {
         let deadline = first.queued_at + policy.window;
         group.push(first);
         gather(&requests, &mut group, deadline, policy.max_group);
-        commit_group(&mut connection, &mut leases, &mut group, &commits);
+        commit_group(&mut connection, &mut memory, &mut group, &commits);
     }
     if let Err((_, error)) = connection.close() {
         tracing::warn!(%error, "closing the outbox's writing connection failed");
@@ -230,14 +231,44 @@ fn gather(
     }
 }
 
+/// What the writer keeps beside the file, changed by each write and settled with the
+/// transaction the write was part of.
+#[derive(Debug, Default)]
+struct Memory {
+    leases: Leases,
+    /// Written into the file just before each commit.
+    counts: CountChanges,
+}
+
+impl Memory {
+    /// Commits `transaction`, with the count changes its writes made.
+    fn commit(&mut self, transaction: rusqlite::Transaction<'_>) -> Result<(), rusqlite::Error> {
+        let committed = self
+            .counts
+            .write(&transaction)
+            .and_then(|()| transaction.commit());
+        match committed {
+            Ok(()) => self.leases.commit(),
+            Err(_) => self.forget(),
+        }
+        committed
+    }
+
+    /// The transaction of the changes since the last commit was rolled back.
+    fn forget(&mut self) {
+        self.leases.rollback();
+        self.counts.forget();
+    }
+}
+
 /// Applies and commits `group` (emptying it), then answers every caller.
 fn commit_group(
     connection: &mut Connection,
-    leases: &mut Leases,
+    memory: &mut Memory,
     group: &mut Vec<Request>,
     commits: &Commits,
 ) {
-    match apply_together(connection, leases, group) {
+    match apply_together(connection, memory, group) {
         Ok(results) => {
             // Counted before anyone is answered, so a caller sees its own commit counted.
             commits.one_more();
@@ -252,7 +283,7 @@ fn commit_group(
             // (in the same order, so the first of two repeats still wins). Rare: every write
             // here is an upsert or a guarded update.
             for request in group.drain(..) {
-                let result = apply_alone(connection, leases, &request.write, commits);
+                let result = apply_alone(connection, memory, &request.write, commits);
                 let _ = request.reply.send(result);
             }
         }
@@ -286,7 +317,7 @@ impl From<rusqlite::Error> for GroupFailure {
 /// redoing the group write by write ([`GroupFailure::Write`]).
 fn apply_together(
     connection: &mut Connection,
-    leases: &mut Leases,
+    memory: &mut Memory,
     group: &[Request],
 ) -> Result<Vec<Result<Written, StorageError>>, GroupFailure> {
     // IMMEDIATE: the write lock is taken once, for the whole group, before any write of it
@@ -294,44 +325,37 @@ fn apply_together(
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(group.len());
     for request in group {
-        match apply(&transaction, leases, &request.write) {
+        match apply(&transaction, memory, &request.write) {
             Ok(written) => results.push(Ok(written)),
             Err(error) => {
                 tracing::warn!(%error, "an outbox write failed; its group is redone write by write");
-                leases.rollback();
+                memory.forget();
                 transaction.rollback()?;
                 return Err(GroupFailure::Write);
             }
         }
     }
-    if let Err(error) = transaction.commit() {
-        leases.rollback();
-        return Err(GroupFailure::Commit(error));
-    }
-    leases.commit();
+    memory.commit(transaction).map_err(GroupFailure::Commit)?;
     Ok(results)
 }
 
 /// One write in its own transaction.
 fn apply_alone(
     connection: &mut Connection,
-    leases: &mut Leases,
+    memory: &mut Memory,
     write: &Write,
     commits: &Commits,
 ) -> Result<Written, StorageError> {
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let written = apply(&transaction, leases, write).and_then(|written| {
-        transaction.commit()?;
-        Ok(written)
-    });
-    match written {
+    match apply(&transaction, memory, write) {
         Ok(written) => {
-            leases.commit();
+            memory.commit(transaction)?;
             commits.one_more();
             Ok(written)
         }
         Err(error) => {
-            leases.rollback();
+            // Dropping the transaction rolls it back.
+            memory.forget();
             Err(error)
         }
     }
@@ -339,12 +363,13 @@ fn apply_alone(
 
 fn apply(
     connection: &Connection,
-    leases: &mut Leases,
+    memory: &mut Memory,
     write: &Write,
 ) -> Result<Written, StorageError> {
+    let Memory { leases, counts } = memory;
     Ok(match write {
         Write::Insert { checkout, now_ms } => {
-            Written::Inserted(writes::insert(connection, checkout, *now_ms)?)
+            Written::Inserted(writes::insert(connection, counts, checkout, *now_ms)?)
         }
         Write::Claim {
             destination,
@@ -375,6 +400,7 @@ fn apply(
                     writes::record_one(
                         connection,
                         leases,
+                        counts,
                         *destination,
                         order_id,
                         lease_owner,
@@ -389,6 +415,7 @@ fn apply(
             order_id,
             lease_owner,
         } => {
+            // The row stays in the state it was claimed in: nothing to count.
             leases.end(*destination, order_id, lease_owner);
             Written::Released
         }
@@ -398,6 +425,7 @@ fn apply(
             now_ms,
         } => Written::Changed(writes::retry_dead(
             connection,
+            counts,
             order_id.as_deref(),
             *destination,
             *now_ms,

@@ -12,7 +12,8 @@ use super::super::{
     ClaimedDelivery, DeliveryState, Destination, InitialState, NewCheckout, Outcome, Recorded,
     StorageError,
 };
-use super::leases::Leases;
+use super::counts::CountChanges;
+use super::leases::{Lease, Leases};
 
 /// Whether [`insert`] stored the checkout or found its order id already stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,7 @@ pub(super) enum Stored {
 /// same group transaction) changes nothing.
 pub(super) fn insert(
     connection: &Connection,
+    counts: &mut CountChanges,
     checkout: &NewCheckout,
     now_ms: i64,
 ) -> Result<Stored, StorageError> {
@@ -59,13 +61,14 @@ pub(super) fn insert(
             now_ms,
             reason
         ])?;
+        counts.moved(*destination, None, state);
     }
     Ok(Stored::New)
 }
 
 /// The waiting rows of a destination due by a time, oldest due first, with their checkouts.
 const DUE_IN_ORDER: &str = "SELECT d.order_id, d.attempts, d.budget_started_at, \
-      c.checkout_json, c.cookie_id, c.order_id IS NOT NULL \
+      c.checkout_json, c.cookie_id, c.order_id IS NOT NULL, d.state \
     FROM deliveries AS d LEFT JOIN checkouts AS c ON c.order_id = d.order_id \
     WHERE d.destination = ?1 AND d.state IN ('pending', 'retrying') \
       AND d.next_attempt_at <= ?2 \
@@ -95,6 +98,7 @@ pub(super) fn claim_due(
     let mut due = connection.prepare_cached(DUE_IN_ORDER)?;
     let mut rows = due.query(params![destination.as_str(), due_by])?;
     let mut claimed = Vec::new();
+    let mut claimed_in = Vec::new();
     while claimed.len() < limit as usize {
         let Some(row) = rows.next()? else { break };
         let order_id: String = row.get(0)?;
@@ -106,6 +110,7 @@ pub(super) fn claim_due(
                 "delivery of order {order_id} has no checkout"
             )));
         }
+        claimed_in.push(row.get::<_, String>(6)?.parse::<DeliveryState>()?);
         claimed.push(ClaimedDelivery {
             destination,
             attempts: row.get::<_, i64>(1)? as u32,
@@ -116,34 +121,39 @@ pub(super) fn claim_due(
         });
     }
     let owner: Arc<str> = Arc::from(lease_owner);
-    for delivery in &claimed {
-        leases.take(destination, delivery.order_id.clone(), &owner, lease_until);
+    for (delivery, state) in claimed.iter().zip(claimed_in) {
+        let lease = Lease::new(&owner, lease_until, state);
+        leases.take(destination, delivery.order_id.clone(), lease);
     }
     Ok(claimed)
 }
 
 /// Records one outcome and ends the lease. True when `lease_owner` still held the row; if
 /// not, the row is left as it is.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn record_one(
     connection: &Connection,
     leases: &mut Leases,
+    counts: &mut CountChanges,
     destination: Destination,
     order_id: &str,
     lease_owner: &str,
     outcome: Outcome,
     now_ms: i64,
 ) -> Result<bool, StorageError> {
-    if !leases.end(destination, order_id, lease_owner) {
+    let Some(claimed_in) = leases.end(destination, order_id, lease_owner) else {
         return Ok(false);
-    }
+    };
     let recorded = Recorded::from_outcome(outcome, now_ms);
+    // `state = ?10`: only a row still in the state it was claimed in (nothing else changes a
+    // leased row's state), so the counts move from the state the row really left.
     let changed = connection
         .prepare_cached(
             "UPDATE deliveries SET state = ?1, attempts = attempts + 1, next_attempt_at = ?2, \
              last_error = COALESCE(?3, last_error), vendor_status = ?4, \
              vendor_response = COALESCE(?5, vendor_response), delivered_at = ?6, \
              updated_at = ?7 \
-             WHERE destination = ?8 AND order_id = ?9",
+             WHERE destination = ?8 AND order_id = ?9 AND state = ?10",
         )?
         .execute(params![
             recorded.state.as_str(),
@@ -155,24 +165,44 @@ pub(super) fn record_one(
             now_ms,
             destination.as_str(),
             order_id,
+            claimed_in.as_str(),
         ])?;
+    if changed == 1 {
+        counts.moved(destination, Some(claimed_in), recorded.state);
+    }
     Ok(changed == 1)
 }
 
 pub(super) fn retry_dead(
     connection: &Connection,
+    counts: &mut CountChanges,
     order_id: Option<&str>,
     destination: Option<Destination>,
     now_ms: i64,
 ) -> Result<u64, StorageError> {
-    let changed = connection.execute(
+    let mut revive = connection.prepare_cached(
         "UPDATE deliveries SET state = 'pending', next_attempt_at = ?1, \
          budget_started_at = ?1, updated_at = ?1 \
          WHERE state = 'dead' AND (?2 IS NULL OR order_id = ?2) \
-           AND (?3 IS NULL OR destination = ?3)",
-        params![now_ms, order_id, destination.map(Destination::as_str)],
+           AND (?3 IS NULL OR destination = ?3) \
+         RETURNING destination",
     )?;
-    Ok(changed as u64)
+    let mut revived = revive.query(params![
+        now_ms,
+        order_id,
+        destination.map(Destination::as_str)
+    ])?;
+    let mut changed = 0;
+    while let Some(row) = revived.next()? {
+        let destination: Destination = row.get::<_, String>(0)?.parse()?;
+        counts.moved(
+            destination,
+            Some(DeliveryState::Dead),
+            DeliveryState::Pending,
+        );
+        changed += 1;
+    }
+    Ok(changed)
 }
 
 /// Makes every waiting row of `destination` due at `now_ms`, except those in flight (their
