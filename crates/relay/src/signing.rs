@@ -200,4 +200,46 @@ mod tests {
         // jsonwebtoken reads `exp` first, so a non-object payload already fails there.
         assert!(verifier().verify(&sign_json("[1,2]", SECRET)).is_err());
     }
+
+    /// A hand-off's claims as `bench/ordersync_bench.py` signs them, with `items` line items.
+    fn realistic_claims(items: usize) -> String {
+        let lines: Vec<String> = (0..items)
+            .map(|i| {
+                format!(
+                    r#"{{"gtin":"30176204{i:05}","quantity":2,"regularUnitPrice":"18.80","totalOrderItemPriceAfterDiscounts":"37.60","catalogId":"catalog-bench"}}"#
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"orderId":1000001,"orderDate":"2026-11-22T10:00:00Z","email":"shopper@example.com","country":"FR","customerGuid":"guid-bench-1","sessionId":"session-bench-1","totalSpent":"42.50","taxes":"7.08","shippingCost":"4.90","giftCode":null,"discountAmount":null,"items":[{}],"exp":{}}}"#,
+            lines.join(","),
+            in_an_hour()
+        )
+    }
+
+    /// Nanoseconds per `verify` on realistic tokens. Run it in release:
+    /// `cargo test --release -p ordersync-relay --lib verify_speed -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement, not a check: run it in release by name"]
+    fn verify_speed() {
+        let verifier = verifier();
+        for items in [1, 5, 20] {
+            let token = sign_json(&realistic_claims(items), SECRET);
+            assert!(verifier.verify(&token).is_ok());
+            let iterations = 200_000 / items.max(1) as u32;
+            let mut best = f64::MAX;
+            for _round in 0..5 {
+                let start = std::time::Instant::now();
+                for _ in 0..iterations {
+                    std::hint::black_box(verifier.verify(std::hint::black_box(&token)).is_ok());
+                }
+                let ns = start.elapsed().as_nanos() as f64 / f64::from(iterations);
+                best = best.min(ns);
+            }
+            println!(
+                "verify_speed: {items:>2} item(s), token {} bytes: {best:.0} ns per verify (best of 5 rounds of {iterations})",
+                token.len()
+            );
+        }
+    }
 }
