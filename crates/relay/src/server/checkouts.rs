@@ -10,7 +10,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ErrorBody};
-use super::AppState;
+use super::SharedState;
 use crate::clock;
 use crate::outbox::{
     DeliveryState, Destination, DestinationStatus, InitialState, InsertOutcome, NewCheckout,
@@ -183,7 +183,7 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Stri
     )
 )]
 pub async fn post_checkout(
-    State(state): State<AppState>,
+    State(state): State<SharedState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -195,7 +195,7 @@ pub async fn post_checkout(
 }
 
 async fn accept(
-    state: &AppState,
+    state: &SharedState,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, (&'static str, ApiError)> {
@@ -265,8 +265,8 @@ async fn accept(
 /// Stores the checkout, then counts it and wakes the delivery workers, in a task of its own:
 /// when a client hangs up while its checkout is being committed, axum drops the handler's
 /// future, but an order that reaches the disk must still be counted and delivered promptly.
-async fn store(state: &AppState, checkout: NewCheckout) -> Result<InsertOutcome, ()> {
-    let state = state.clone();
+async fn store(state: &SharedState, checkout: NewCheckout) -> Result<InsertOutcome, ()> {
+    let state = SharedState::clone(state);
     let task = tokio::spawn(async move {
         let order_id = checkout.order_id.clone();
         let stored = state.outbox.insert(checkout, clock::now_ms()).await;
@@ -315,7 +315,7 @@ fn existing_answer(status: &OrderStatus) -> HandoffAnswer {
     )
 )]
 pub async fn get_checkout(
-    State(state): State<AppState>,
+    State(state): State<SharedState>,
     Path(order_id): Path<String>,
 ) -> Result<Json<StatusAnswer>, ApiError> {
     let status = state.outbox.status(&order_id).await.map_err(|e| {

@@ -18,9 +18,9 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use super::error::ApiError;
 use crate::metrics::Metrics;
 
-#[derive(Clone)]
+/// Shared as one `Arc<ClientRateLimit>`: the middleware's state is cloned for every request.
 pub struct ClientRateLimit {
-    limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
     metrics: Arc<Metrics>,
 }
@@ -29,7 +29,7 @@ impl ClientRateLimit {
     pub fn new(per_minute: NonZeroU32, burst: NonZeroU32, metrics: Arc<Metrics>) -> Self {
         let quota = Quota::per_minute(per_minute).allow_burst(burst);
         Self {
-            limiter: Arc::new(RateLimiter::keyed(quota)),
+            limiter: RateLimiter::keyed(quota),
             clock: DefaultClock::default(),
             metrics,
         }
@@ -44,21 +44,25 @@ impl ClientRateLimit {
     }
 
     /// Forgets clients that are back under their quota, so the table does not grow forever.
-    pub fn spawn_pruning(&self) {
-        let limiter = self.limiter.clone();
+    pub fn spawn_pruning(self: &Arc<Self>) {
+        let limit = Arc::clone(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
             loop {
                 tick.tick().await;
-                limiter.retain_recent();
-                limiter.shrink_to_fit();
+                limit.limiter.retain_recent();
+                limit.limiter.shrink_to_fit();
             }
         });
     }
 }
 
 /// Middleware: 429 with `Retry-After` when the client is over its quota.
-pub async fn limit(State(limit): State<ClientRateLimit>, request: Request, next: Next) -> Response {
+pub async fn limit(
+    State(limit): State<Arc<ClientRateLimit>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let ip = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
