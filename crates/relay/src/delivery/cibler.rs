@@ -1,14 +1,14 @@
 //! The CibleR worker: one request per order, a few in parallel.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ordersync_core::wire::checkout_from_json;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::{Shared, Worker};
-use crate::outbox::{ClaimedDelivery, Destination};
+use crate::outbox::{ClaimedDelivery, Destination, Outcome};
 use crate::vendors::{Attempt, CiblerClient};
 
 pub struct CiblerWorker {
@@ -25,8 +25,12 @@ impl CiblerWorker {
     }
 }
 
-/// Sends one claimed order and records what happened.
-async fn deliver(shared: Shared, client: Arc<CiblerClient>, claimed: ClaimedDelivery) {
+/// Sends one claimed order; returns it with what happened and how long it took.
+async fn deliver(
+    shared: Shared,
+    client: Arc<CiblerClient>,
+    claimed: ClaimedDelivery,
+) -> (ClaimedDelivery, Outcome, Duration) {
     let started = Instant::now();
     let attempt = match checkout_from_json(&claimed.checkout_json) {
         Ok(checkout) => client.send(&checkout, claimed.cookie_id.as_deref()).await,
@@ -39,7 +43,7 @@ async fn deliver(shared: Shared, client: Arc<CiblerClient>, claimed: ClaimedDeli
     let latency = started.elapsed();
     shared.observe(Destination::Cibler, &attempt).await;
     let outcome = shared.outcome(&claimed, attempt, latency);
-    shared.finish(&claimed, outcome, latency).await;
+    (claimed, outcome, latency)
 }
 
 #[async_trait::async_trait]
@@ -65,11 +69,27 @@ impl Worker for CiblerWorker {
         for row in claimed {
             tasks.spawn(deliver(self.shared.clone(), self.client.clone(), row));
         }
+        let mut round = Vec::with_capacity(count);
         while let Some(joined) = tasks.join_next().await {
-            if let Err(e) = joined {
-                tracing::error!(error = %e, "a CibleR delivery task failed; its lease will expire");
+            match joined {
+                Ok(finished) => round.push(finished),
+                Err(e) => {
+                    tracing::error!(error = %e, "a CibleR delivery task failed; its lease will expire")
+                }
             }
         }
+        // The round's outcomes in one write: the requests run in parallel, so the last answer
+        // comes about when the first would have been recorded alone plus one request's time.
+        let (sent, results): (Vec<ClaimedDelivery>, Vec<(Outcome, Duration)>) = round
+            .into_iter()
+            .map(|(claimed, outcome, latency)| (claimed, (outcome, latency)))
+            .unzip();
+        let finished = sent
+            .iter()
+            .zip(results)
+            .map(|(claimed, (outcome, latency))| (claimed, outcome, latency))
+            .collect();
+        self.shared.finish_all(finished).await;
         count
     }
 }

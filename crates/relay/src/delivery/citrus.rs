@@ -125,10 +125,10 @@ impl CitrusWorker {
                 (other, _) => other.clone(),
             };
             let outcome = self.shared.outcome(&ready.claimed, own, latency);
-            finished.push((&ready.claimed, outcome));
+            finished.push((&ready.claimed, outcome, latency));
         }
         // One transaction for the whole batch.
-        self.shared.finish_all(finished, latency).await;
+        self.shared.finish_all(finished).await;
     }
 
     /// An order that ends without a request (refused before sending).

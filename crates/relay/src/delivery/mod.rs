@@ -270,27 +270,28 @@ impl Shared {
         }
     }
 
-    /// Records the outcomes of one batch (one destination) in one transaction, and counts
-    /// them: a batch of 100 costs one durable commit, not 100.
-    async fn finish_all(&self, finished: Vec<(&ClaimedDelivery, Outcome)>, latency: Duration) {
-        let Some(destination) = finished.first().map(|(claimed, _)| claimed.destination) else {
+    /// Records the outcomes of one batch or round (one destination) in one write, and counts
+    /// them: a CitrusAd batch of 100, or a round of CibleR requests, costs one message to the
+    /// outbox and one place in a commit, not one each.
+    async fn finish_all(&self, finished: Vec<(&ClaimedDelivery, Outcome, Duration)>) {
+        let Some(destination) = finished.first().map(|(claimed, ..)| claimed.destination) else {
             return;
         };
-        for (claimed, outcome) in &finished {
+        for (claimed, outcome, latency) in &finished {
             self.metrics
-                .delivery(claimed.destination, outcome_label(outcome), latency);
+                .delivery(claimed.destination, outcome_label(outcome), *latency);
         }
-        let outcomes = finished
-            .iter()
-            .map(|(claimed, outcome)| (claimed.order_id.clone(), outcome.clone()))
-            .collect();
+        let (claims, outcomes): (Vec<&ClaimedDelivery>, Vec<(String, Outcome)>) = finished
+            .into_iter()
+            .map(|(claimed, outcome, _)| (claimed, (claimed.order_id.clone(), outcome)))
+            .unzip();
         match self
             .outbox
             .record_all(destination, &self.lease_owner, outcomes, clock::now_ms())
             .await
         {
             Ok(held) => {
-                for ((claimed, _), held) in finished.iter().zip(held) {
+                for (claimed, held) in claims.iter().zip(held) {
                     if !held {
                         tracing::warn!(
                             order_id = claimed.order_id.as_str(),
@@ -301,7 +302,7 @@ impl Shared {
                 }
             }
             Err(e) => tracing::error!(
-                orders = finished.len(),
+                orders = claims.len(),
                 destination = destination.as_str(),
                 error = %e,
                 "could not record a batch's delivery outcomes; the leases will expire and they are retried"
