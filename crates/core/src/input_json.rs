@@ -2,9 +2,10 @@
 //!
 //! Written by hand for the browser module's size budget (issue 2: 14 KB brotli for everything
 //! a page loads): serde_json's generated code would not fit it, and the browser reads only a
-//! checkout and a few strings. The relay keeps serde_json (`wire::input_from_json`); this
-//! reader yields exactly what that one yields, or refuses where it refuses (a proptest in
-//! `tests/input_json.rs` compares the two): strict JSON (RFC 8259), no trailing garbage or
+//! checkout and a few strings. The relay reads with it too (`wire::input_from_json`): one pass,
+//! where a serde_json reader keeping number literals re-scans each level. It yields exactly what
+//! that reader (`wire::input_from_serde_json`) yields, or refuses where it refuses (a proptest in
+//! `tests/input_json.rs` and a fuzz target compare the two): strict JSON (RFC 8259), no trailing garbage or
 //! commas, numbers kept as their literal text (money never passes through a float), members in
 //! the order given with duplicated keys kept (so validation can name them), nesting at most
 //! [`MAX_DEPTH`] containers deep, and lone UTF-16 surrogates in `\u` escapes refused, as
@@ -12,7 +13,7 @@
 
 use crate::input::Input;
 
-/// Deepest nesting read, the same as the relay's reader (`wire::MAX_JSON_DEPTH`).
+/// Deepest nesting read (also `wire::MAX_JSON_DEPTH`).
 pub const MAX_DEPTH: usize = 32;
 
 /// Why the text is not JSON we read (no position or detail: the callers only refuse it).

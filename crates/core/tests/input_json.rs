@@ -1,8 +1,9 @@
-//! The hand-written JSON reader (`input_json`, the browser module's) against the relay's
-//! (`wire::input_from_json`, serde_json): for any text, the same `Input` or both refuse.
+//! The hand-written JSON reader (`input_json`, which the browser module and the relay read with)
+//! against the independent one built on serde_json (`wire::input_from_serde_json`): for any
+//! text, the same `Input` or both refuse.
 
 use ordersync_core::input_json::parse_json;
-use ordersync_core::wire::input_from_json;
+use ordersync_core::wire::input_from_serde_json as input_from_json;
 use ordersync_core::Input;
 use proptest::prelude::*;
 

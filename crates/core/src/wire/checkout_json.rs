@@ -1,7 +1,6 @@
 //! A checkout to and from JSON text, keeping every number's literal (no float in between).
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 use crate::checkout::{Checkout, LineItem};
 use crate::error::ValidationError;
@@ -11,86 +10,34 @@ use crate::money::Money;
 /// Why JSON text did not become a checkout.
 #[derive(Debug, thiserror::Error)]
 pub enum JsonCheckoutError {
-    /// Not JSON at all (or nested deeper than serde_json's recursion limit).
+    /// Not JSON at all (or nested deeper than [`MAX_JSON_DEPTH`]).
     #[error("invalid JSON: {0}")]
-    Syntax(#[from] serde_json::Error),
+    Syntax(#[from] InvalidJson),
     #[error(transparent)]
     Invalid(#[from] ValidationError),
 }
 
-/// Deepest nesting [`input_from_json`] reads. A checkout is four levels deep (envelope,
-/// checkout, items, item); the limit is far above that and keeps hostile input such as
-/// `[[[[…]]]]` from recursing once per level until the thread's stack overflows (each level is
-/// re-parsed from its raw text, so serde_json's own recursion limit does not apply across them).
-/// It also bounds that re-parsing: at most this many passes over any byte of the text.
-pub const MAX_JSON_DEPTH: usize = 32;
-
-/// Parses JSON text into an [`Input`], numbers kept as their literal text. Nesting deeper than
-/// [`MAX_JSON_DEPTH`] is refused as invalid JSON.
-pub fn input_from_json(text: &str) -> Result<Input, serde_json::Error> {
-    let raw: &RawValue = serde_json::from_str(text)?;
-    input_from_raw(raw, 0)
+/// Parses JSON text into an [`Input`], numbers kept as their literal text: strict JSON, at
+/// most [`MAX_JSON_DEPTH`] containers deep.
+///
+/// The hand-written reader the browser module uses ([`crate::input_json`]): one pass over the
+/// text. The serde_json reader the relay used before ([`super::serde_input`]) re-scans each
+/// nesting level's text, and a hand-off is read three levels deep twice (the envelope, then the
+/// token's claims) and once more per destination at delivery; in the relay's profile that was
+/// most of a token's verification. The two readers are proptested and fuzzed against each
+/// other, so the relay reads exactly what it read before.
+pub fn input_from_json(text: &str) -> Result<Input, InvalidJson> {
+    crate::input_json::parse_json(text).map_err(|_| InvalidJson)
 }
 
-fn input_from_raw(raw: &RawValue, depth: usize) -> Result<Input, serde_json::Error> {
-    let text = raw.get();
-    let nested = matches!(text.as_bytes().first(), Some(b'{' | b'['));
-    if nested && depth >= MAX_JSON_DEPTH {
-        return Err(serde::de::Error::custom("JSON nested too deeply"));
-    }
-    Ok(match text.as_bytes().first() {
-        Some(b'{') => {
-            // Pairs, not a map: members keep their order and duplicates stay visible, so
-            // validation can refuse an ambiguous checkout instead of silently picking one.
-            let members: Vec<(String, &RawValue)> = serde_json::from_str::<MemberList<'_>>(text)?.0;
-            Input::Object(
-                members
-                    .into_iter()
-                    .map(|(k, v)| input_from_raw(v, depth + 1).map(|v| (k, v)))
-                    .collect::<Result<_, _>>()?,
-            )
-        }
-        Some(b'[') => {
-            let elements: Vec<&RawValue> = serde_json::from_str(text)?;
-            Input::Array(
-                elements
-                    .into_iter()
-                    .map(|v| input_from_raw(v, depth + 1))
-                    .collect::<Result<_, _>>()?,
-            )
-        }
-        Some(b'"') => Input::String(serde_json::from_str(text)?),
-        Some(b't' | b'f') => Input::Bool(serde_json::from_str(text)?),
-        Some(b'n') => Input::Null,
-        _ => Input::Number(text.to_owned()),
-    })
-}
+/// The text is not strict JSON, or is nested deeper than [`MAX_JSON_DEPTH`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not strict JSON, or nested deeper than {MAX_JSON_DEPTH} levels")]
+pub struct InvalidJson;
 
-/// Object members in document order, borrowing each value's raw text.
-struct MemberList<'a>(Vec<(String, &'a RawValue)>);
-
-impl<'de: 'a, 'a> serde::Deserialize<'de> for MemberList<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = MemberList<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut members = Vec::new();
-                while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
-                    members.push(entry);
-                }
-                Ok(MemberList(members))
-            }
-        }
-        deserializer.deserialize_map(Visitor)
-    }
-}
+/// Deepest nesting read: far above a checkout's four levels (envelope, checkout, items, item),
+/// and low enough that hostile input such as `[[[[…]]]]` cannot exhaust a thread's stack.
+pub const MAX_JSON_DEPTH: usize = crate::input_json::MAX_DEPTH;
 
 /// Parses and validates a checkout from JSON text.
 pub fn checkout_from_json(text: &str) -> Result<Checkout, JsonCheckoutError> {
@@ -182,7 +129,7 @@ mod depth_tests {
     use super::{input_from_json, MAX_JSON_DEPTH};
 
     #[test]
-    fn nesting_is_read_up_to_the_limit_and_refused_beyond_it_without_recursing_further() {
+    fn nesting_is_read_up_to_the_limit_and_refused_beyond_it() {
         let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
         assert!(input_from_json(&nested(MAX_JSON_DEPTH)).is_ok());
         assert!(input_from_json(&nested(MAX_JSON_DEPTH + 1)).is_err());

@@ -6,10 +6,15 @@
 pub mod checkout_json;
 pub mod cibler;
 pub mod citrus;
+pub mod serde_input;
 
-pub use checkout_json::{checkout_from_json, checkout_to_json, input_from_json, JsonCheckoutError};
+pub use checkout_json::{
+    checkout_from_json, checkout_to_json, input_from_json, InvalidJson, JsonCheckoutError,
+    MAX_JSON_DEPTH,
+};
 pub use cibler::{CiblerConfig, CiblerOrder};
 pub use citrus::{CitrusConfig, CitrusOrder, CitrusOrders};
+pub use serde_input::input_from_serde_json;
 
 use serde::{Serialize, Serializer};
 
