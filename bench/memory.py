@@ -8,8 +8,8 @@ default retry settings, so every accepted order stays pending or retrying, as in
 - 1M: filling a million over HTTP takes this machine longer than a benchmark run should (the
   relay commits each checkout with an fsync). By default the relay is stopped and the outbox
   is topped up to 1M by copying a row the relay itself stored (same canonical checkout JSON,
-  new order ids, the same INSERTs the relay makes, in one transaction), then the relay is
-  restarted on it. `--million-by http` fills over HTTP instead, up to `--http-deadline`.
+  new order ids, the same row the relay makes, counted as the relay counts it, in one
+  transaction), then the relay is restarted on it. `--million-by http` fills over HTTP instead, up to `--http-deadline`.
 
 At each depth the relay settles, then VmRSS is sampled for a while (it keeps retrying the
 queue meanwhile); the peak and mean are reported, with the outbox file's size.
@@ -54,31 +54,40 @@ def measure(relay, database, label, settle_s, sample_s) -> dict:
 
 
 def copy_rows_up_to(database, total_orders: int) -> float:
-    """Tops the outbox up to `total_orders` checkouts by copying one the relay stored, with the
-    relay's own INSERT statements (see crates/relay/src/outbox/sqlite.rs). Returns seconds."""
+    """Tops the outbox up to `total_orders` orders by copying one the relay stored (its row in
+    `orders`, see crates/relay/src/outbox/sqlite/schema.rs) under new order ids, each waiting
+    for its first attempt at every destination, and adds them to the queue-depth counts as the
+    relay's writer does. Returns seconds."""
     started = time.monotonic()
     db = sqlite3.connect(database, isolation_level=None)
     try:
         db.execute("PRAGMA journal_mode=WAL")
-        (have,) = db.execute("SELECT COUNT(*) FROM checkouts").fetchone()
-        template_id, template_json, cookie = db.execute(
-            "SELECT order_id, checkout_json, cookie_id FROM checkouts LIMIT 1").fetchone()
-        marker = f'"orderId":"{template_id}"'
-        if marker not in template_json:
-            raise RuntimeError(f"the stored checkout does not carry {marker}: {template_json[:120]}")
+        (have,) = db.execute("SELECT COUNT(*) FROM orders").fetchone()
+        columns = [row[1] for row in db.execute("PRAGMA table_info(orders)")]
+        template = dict(zip(columns, db.execute("SELECT * FROM orders LIMIT 1").fetchone()))
+        marker = f'"orderId":"{template["order_id"]}"'
+        if marker not in template["checkout_json"]:
+            raise RuntimeError(f"the stored checkout does not carry {marker}: {template['checkout_json'][:120]}")
         now_ms = int(time.time() * 1000)
+        destinations = ("cibler", "citrusad")
+        template["accepted_at"] = now_ms
+        for d in destinations:
+            template.update({f"{d}_state": "pending", f"{d}_attempts": 0, f"{d}_next_attempt_at": now_ms,
+                             f"{d}_budget_started_at": now_ms, f"{d}_updated_at": now_ms,
+                             f"{d}_last_error": None, f"{d}_vendor_status": None,
+                             f"{d}_vendor_response": None, f"{d}_delivered_at": None})
+        insert = f"INSERT INTO orders ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         first = 900_000_000
+        copies = total_orders - have
         db.execute("BEGIN")
-        for n in range(total_orders - have):
+        for n in range(copies):
             order_id = str(first + n)
-            db.execute("INSERT INTO checkouts (order_id, checkout_json, cookie_id, accepted_at) "
-                       "VALUES (?, ?, ?, ?)",
-                       (order_id, template_json.replace(marker, f'"orderId":"{order_id}"'), cookie, now_ms))
-            for destination in ("cibler", "citrusad"):
-                db.execute("INSERT INTO deliveries (destination, order_id, state, next_attempt_at, "
-                           "budget_started_at, last_error, created_at, updated_at) "
-                           "VALUES (?, ?, 'pending', ?, ?, NULL, ?, ?)",
-                           (destination, order_id, now_ms, now_ms, now_ms, now_ms))
+            row = dict(template, order_id=order_id,
+                       checkout_json=template["checkout_json"].replace(marker, f'"orderId":"{order_id}"'))
+            db.execute(insert, [row[c] for c in columns])
+        for d in destinations:
+            db.execute("INSERT INTO delivery_counts (destination, state, n) VALUES (?, 'pending', ?) "
+                       "ON CONFLICT (destination, state) DO UPDATE SET n = n + excluded.n", (d, copies))
         db.execute("COMMIT")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:

@@ -1015,9 +1015,10 @@ mod sqlite_only {
         }
     }
 
-    /// A file written by the previous schema (leases in the rows, a full due index, an index
-    /// by order id, depth counted by scanning) opens as the current one: its rows keep their
-    /// states, depth is counted once from them, and claims read the waiting rows' index.
+    /// A file written by an early schema (two tables, leases in the rows, a full due index, an
+    /// index by order id, depth counted by scanning) opens as the current one: its orders move
+    /// into one row each and keep their states, depth is counted once from them, and only the
+    /// current tables and indexes are left.
     #[tokio::test]
     async fn a_file_of_the_previous_schema_is_brought_up_to_date() {
         let fresh = Fresh::sqlite();
@@ -1054,15 +1055,34 @@ mod sqlite_only {
         assert_eq!(claimed.len(), 1);
         assert_eq!(claimed[0].order_id, "w");
         assert_eq!(outbox.dead_letters(10).await.unwrap().len(), 1);
+        let status = outbox.status("w").await.unwrap().unwrap();
+        assert_eq!(state(&status, Destination::Cibler), DeliveryState::Retrying);
+        assert_eq!(
+            state(&status, Destination::Citrusad),
+            DeliveryState::Delivered
+        );
         let reopened = rusqlite::Connection::open(&path).unwrap();
-        let indexes: Vec<String> = reopened
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'deliveries_%' ORDER BY name")
+        let schema: Vec<String> = reopened
+            .prepare(
+                "SELECT type || ' ' || name FROM sqlite_master \
+                 WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+            )
             .unwrap()
             .query_map([], |row| row.get(0))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(indexes, ["deliveries_dead", "deliveries_waiting"]);
+        assert_eq!(
+            schema,
+            [
+                "index cibler_dead",
+                "index cibler_waiting",
+                "index citrusad_dead",
+                "index citrusad_waiting",
+                "table delivery_counts",
+                "table orders"
+            ]
+        );
         // Counted once: opening again does not count the rows a second time.
         drop(outbox);
         let again = fresh.open().await;
@@ -1070,9 +1090,9 @@ mod sqlite_only {
         assert!(depth_of(&again).await.iter().all(|(_, _, n)| *n == 1));
     }
 
-    /// A file whose depth counts were kept by triggers (the schema before the writer kept
-    /// them): the counts carry on from where the triggers left them, and the triggers are gone,
-    /// so a change is counted once.
+    /// A file of the schema before one row per order (two tables, depth counts kept by
+    /// triggers): its orders move into one row each, the counts carry on, and the triggers are
+    /// gone, so a change is counted once.
     #[tokio::test]
     async fn counts_kept_by_triggers_carry_on_without_them() {
         let fresh = Fresh::sqlite();

@@ -1,6 +1,7 @@
 //! The SQL of the SQLite outbox's reads (status, dead letters, depth), on the async read pool:
 //! WAL lets them run beside the writer thread ([`super::writer`]) without taking the write lock.
 
+use std::fmt::Write as _;
 use std::sync::LazyLock;
 
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
@@ -9,77 +10,93 @@ use sqlx::Row;
 use super::super::{
     DeadLetter, DeliveryState, DepthRow, Destination, DestinationStatus, OrderStatus, StorageError,
 };
+use super::schema::column;
 
-/// An order's delivery rows. `destination IN (every destination)`: one lookup per destination
-/// in the primary key, which is the only index by order id.
-static STATUS_ROWS: LazyLock<String> = LazyLock::new(|| {
-    let destinations: Vec<String> = Destination::ALL
-        .iter()
-        .map(|destination| format!("'{destination}'"))
-        .collect();
-    format!(
-        "SELECT destination, state, attempts, last_error, created_at, updated_at, \
-         delivered_at, next_attempt_at FROM deliveries \
-         WHERE destination IN ({}) AND order_id = ? ORDER BY destination",
-        destinations.join(", ")
-    )
+/// An order's row: when it was accepted, and each destination's delivery.
+static STATUS: LazyLock<String> = LazyLock::new(|| {
+    let mut columns = String::from("accepted_at");
+    for d in Destination::ALL {
+        let _ = write!(
+            columns,
+            ", {d}_state, {d}_attempts, {d}_last_error, {d}_updated_at, {d}_delivered_at, \
+             {d}_next_attempt_at"
+        );
+    }
+    format!("SELECT {columns} FROM orders WHERE order_id = ?")
 });
 
 pub(super) async fn status(
     connection: &mut SqliteConnection,
     order_id: &str,
 ) -> Result<Option<OrderStatus>, StorageError> {
-    let accepted: Option<i64> =
-        sqlx::query_scalar("SELECT accepted_at FROM checkouts WHERE order_id = ?")
-            .bind(order_id)
-            .fetch_optional(&mut *connection)
-            .await?;
-    let Some(accepted_at_ms) = accepted else {
+    let Some(row) = sqlx::query(STATUS.as_str())
+        .bind(order_id)
+        .fetch_optional(&mut *connection)
+        .await?
+    else {
         return Ok(None);
     };
-    let rows = sqlx::query(STATUS_ROWS.as_str())
-        .bind(order_id)
-        .fetch_all(&mut *connection)
-        .await?;
+    let accepted_at_ms: i64 = row.try_get("accepted_at")?;
     Ok(Some(OrderStatus {
         order_id: order_id.to_owned(),
         accepted_at_ms,
-        destinations: rows
-            .iter()
-            .map(destination_status)
+        destinations: Destination::ALL
+            .into_iter()
+            .map(|destination| destination_status(&row, destination, accepted_at_ms))
             .collect::<Result<_, _>>()?,
     }))
 }
 
-fn destination_status(row: &SqliteRow) -> Result<DestinationStatus, StorageError> {
-    let state: DeliveryState = row.try_get::<String, _>("state")?.parse()?;
+fn destination_status(
+    row: &SqliteRow,
+    destination: Destination,
+    accepted_at_ms: i64,
+) -> Result<DestinationStatus, StorageError> {
+    let field = |name: &str| column(destination, name);
+    let state: DeliveryState = row.try_get::<String, _>(field("state").as_str())?.parse()?;
     let waiting = matches!(state, DeliveryState::Pending | DeliveryState::Retrying);
     Ok(DestinationStatus {
-        destination: row.try_get::<String, _>("destination")?.parse()?,
+        destination,
         state,
-        attempts: row.try_get::<i64, _>("attempts")? as u32,
-        last_error: row.try_get("last_error")?,
-        created_at_ms: row.try_get("created_at")?,
-        updated_at_ms: row.try_get("updated_at")?,
-        delivered_at_ms: row.try_get("delivered_at")?,
+        attempts: row.try_get::<i64, _>(field("attempts").as_str())? as u32,
+        last_error: row.try_get(field("last_error").as_str())?,
+        created_at_ms: accepted_at_ms,
+        updated_at_ms: row.try_get(field("updated_at").as_str())?,
+        delivered_at_ms: row.try_get(field("delivered_at").as_str())?,
         next_attempt_at_ms: waiting
-            .then(|| row.try_get("next_attempt_at"))
+            .then(|| row.try_get(field("next_attempt_at").as_str()))
             .transpose()?,
     })
 }
+
+/// Every destination's dead letters, oldest first: each part reads its destination's dead
+/// index.
+static DEAD_LETTERS: LazyLock<String> = LazyLock::new(|| {
+    let parts: Vec<String> = Destination::ALL
+        .into_iter()
+        .map(|d| {
+            format!(
+                "SELECT order_id, '{d}' AS destination, {d}_attempts AS attempts, \
+                 {d}_last_error AS last_error, {d}_vendor_status AS vendor_status, \
+                 {d}_vendor_response AS vendor_response, {d}_updated_at AS updated_at \
+                 FROM orders WHERE {d}_state = 'dead'"
+            )
+        })
+        .collect();
+    format!(
+        "{} ORDER BY updated_at, order_id, destination LIMIT ?",
+        parts.join(" UNION ALL ")
+    )
+});
 
 pub(super) async fn dead_letters(
     connection: &mut SqliteConnection,
     limit: u32,
 ) -> Result<Vec<DeadLetter>, StorageError> {
-    let rows = sqlx::query(
-        "SELECT order_id, destination, attempts, last_error, vendor_status, \
-         vendor_response, updated_at FROM deliveries WHERE state = 'dead' \
-         ORDER BY updated_at, order_id LIMIT ?",
-    )
-    .bind(i64::from(limit))
-    .fetch_all(connection)
-    .await?;
+    let rows = sqlx::query(DEAD_LETTERS.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(connection)
+        .await?;
     rows.iter()
         .map(|row| {
             Ok(DeadLetter {

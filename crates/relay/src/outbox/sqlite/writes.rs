@@ -3,9 +3,14 @@
 //! statement runs on the thread that owns the connection, so a write costs no hop between
 //! threads (with sqlx, each statement was a round trip to the connection's worker thread, and
 //! those wake-ups were most of the relay's ingest cost).
+//!
+//! A destination's delivery lives in its own columns of the order's row ([`super::schema`]), so
+//! each statement about one destination exists once per destination ([`PER_DESTINATION`]).
 
-use std::sync::Arc;
+use std::fmt::Write as _;
+use std::sync::{Arc, LazyLock};
 
+use rusqlite::types::Null;
 use rusqlite::{params, Connection};
 
 use super::super::{
@@ -22,6 +27,23 @@ pub(super) enum Stored {
     Repeat,
 }
 
+/// An order, every destination's delivery with it: `?1` order id, `?2` checkout, `?3` cookie,
+/// `?4` now; then per destination, in [`Destination::ALL`]'s order, its state and the reason
+/// it is skipped (or NULL).
+static INSERT_ORDER: LazyLock<String> = LazyLock::new(|| {
+    let mut columns = String::from("order_id, checkout_json, cookie_id, accepted_at");
+    let mut values = String::from("?1, ?2, ?3, ?4");
+    for (i, d) in Destination::ALL.into_iter().enumerate() {
+        let (state, reason) = (5 + 2 * i, 6 + 2 * i);
+        let _ = write!(
+            columns,
+            ", {d}_state, {d}_next_attempt_at, {d}_budget_started_at, {d}_last_error, {d}_updated_at"
+        );
+        let _ = write!(values, ", ?{state}, ?4, ?4, ?{reason}, ?4");
+    }
+    format!("INSERT INTO orders ({columns}) VALUES ({values}) ON CONFLICT (order_id) DO NOTHING")
+});
+
 /// Stores a checkout and its destinations once. A repeat (stored earlier, or earlier in the
 /// same group transaction) changes nothing.
 pub(super) fn insert(
@@ -30,59 +52,113 @@ pub(super) fn insert(
     checkout: &NewCheckout,
     now_ms: i64,
 ) -> Result<Stored, StorageError> {
-    let inserted = connection
-        .prepare_cached(
-            "INSERT INTO checkouts (order_id, checkout_json, cookie_id, accepted_at) \
-             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (order_id) DO NOTHING",
-        )?
-        .execute(params![
-            checkout.order_id,
-            checkout.checkout_json,
-            checkout.cookie_id,
-            now_ms
-        ])?;
-    if inserted == 0 {
+    let initial = initial_states(checkout)?;
+    let mut insert = connection.prepare_cached(&INSERT_ORDER)?;
+    insert.raw_bind_parameter(1, &checkout.order_id)?;
+    insert.raw_bind_parameter(2, &checkout.checkout_json)?;
+    insert.raw_bind_parameter(3, &checkout.cookie_id)?;
+    insert.raw_bind_parameter(4, now_ms)?;
+    for (i, (state, reason)) in initial.iter().enumerate() {
+        insert.raw_bind_parameter(5 + 2 * i, state.as_str())?;
+        match reason {
+            Some(reason) => insert.raw_bind_parameter(6 + 2 * i, reason)?,
+            None => insert.raw_bind_parameter(6 + 2 * i, Null)?,
+        }
+    }
+    if insert.raw_execute()? == 0 {
         return Ok(Stored::Repeat);
     }
-    let mut delivery = connection.prepare_cached(
-        "INSERT INTO deliveries (destination, order_id, state, next_attempt_at, \
-         budget_started_at, last_error, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4, ?4)",
-    )?;
-    for (destination, initial) in &checkout.destinations {
-        let (state, reason) = match initial {
-            InitialState::Pending => (DeliveryState::Pending, None),
-            InitialState::Skipped { reason } => (DeliveryState::Skipped, Some(reason.as_str())),
-        };
-        delivery.execute(params![
-            destination.as_str(),
-            checkout.order_id,
-            state.as_str(),
-            now_ms,
-            reason
-        ])?;
-        counts.moved(*destination, None, state);
+    for (destination, (state, _)) in Destination::ALL.into_iter().zip(&initial) {
+        counts.moved(destination, None, *state);
     }
     Ok(Stored::New)
 }
 
-/// The waiting rows of a destination due by a time, oldest due first, with their checkouts.
-const DUE_IN_ORDER: &str = "SELECT d.order_id, d.attempts, d.budget_started_at, \
-      c.checkout_json, c.cookie_id, c.order_id IS NOT NULL, d.state \
-    FROM deliveries AS d LEFT JOIN checkouts AS c ON c.order_id = d.order_id \
-    WHERE d.destination = ?1 AND d.state IN ('pending', 'retrying') \
-      AND d.next_attempt_at <= ?2 \
-    ORDER BY d.next_attempt_at, d.rowid";
+/// Each destination's first state and skip reason, in [`Destination::ALL`]'s order. Every
+/// destination must be planned exactly once (the acceptance plans each; anything else is a bug).
+fn initial_states(
+    checkout: &NewCheckout,
+) -> Result<Vec<(DeliveryState, Option<&str>)>, StorageError> {
+    Destination::ALL
+        .into_iter()
+        .map(|destination| {
+            let mut planned = checkout
+                .destinations
+                .iter()
+                .filter(|(d, _)| *d == destination);
+            match (planned.next(), planned.next()) {
+                (Some((_, InitialState::Pending)), None) => Ok((DeliveryState::Pending, None)),
+                (Some((_, InitialState::Skipped { reason })), None) => {
+                    Ok((DeliveryState::Skipped, Some(reason.as_str())))
+                }
+                _ => Err(StorageError::Corrupt(format!(
+                    "order {} does not plan {destination} exactly once",
+                    checkout.order_id
+                ))),
+            }
+        })
+        .collect()
+}
 
-/// The waiting rows of a destination not due yet at a time.
-const WAITING_LATER: &str = "SELECT rowid, order_id FROM deliveries \
-    WHERE destination = ?1 AND state IN ('pending', 'retrying') AND next_attempt_at > ?2";
+/// The statements about one destination's delivery, with its column names in them.
+struct DestinationSql {
+    /// The waiting orders due by `?1`, oldest due first (the waiting index's order: no sort).
+    due_in_order: String,
+    /// The waiting orders not due yet at `?1`.
+    waiting_later: String,
+    /// Makes the order of rowid `?1` due at `?2`.
+    due_now: String,
+    /// An outcome, for the order `?8` still in the state `?9` it was claimed in.
+    record: String,
+    /// Dead letters (of order `?2`, when not NULL) back to pending at `?1`.
+    revive: String,
+}
 
-/// Leases up to `limit` rows of `destination` due by `due_by` and free at `now_ms` to
-/// `lease_owner` until `lease_until`, oldest due first, each with its checkout.
+impl DestinationSql {
+    fn new(d: Destination) -> Self {
+        DestinationSql {
+            due_in_order: format!(
+                "SELECT order_id, {d}_attempts, {d}_budget_started_at, checkout_json, cookie_id, \
+                 {d}_state FROM orders \
+                 WHERE {d}_state IN ('pending', 'retrying') AND {d}_next_attempt_at <= ?1 \
+                 ORDER BY {d}_next_attempt_at, rowid"
+            ),
+            waiting_later: format!(
+                "SELECT rowid, order_id FROM orders \
+                 WHERE {d}_state IN ('pending', 'retrying') AND {d}_next_attempt_at > ?1"
+            ),
+            due_now: format!(
+                "UPDATE orders SET {d}_next_attempt_at = ?2, {d}_updated_at = ?2 WHERE rowid = ?1"
+            ),
+            record: format!(
+                "UPDATE orders SET {d}_state = ?1, {d}_attempts = {d}_attempts + 1, \
+                 {d}_next_attempt_at = ?2, {d}_last_error = COALESCE(?3, {d}_last_error), \
+                 {d}_vendor_status = ?4, {d}_vendor_response = COALESCE(?5, {d}_vendor_response), \
+                 {d}_delivered_at = ?6, {d}_updated_at = ?7 \
+                 WHERE order_id = ?8 AND {d}_state = ?9"
+            ),
+            revive: format!(
+                "UPDATE orders SET {d}_state = 'pending', {d}_next_attempt_at = ?1, \
+                 {d}_budget_started_at = ?1, {d}_updated_at = ?1 \
+                 WHERE {d}_state = 'dead' AND (?2 IS NULL OR order_id = ?2)"
+            ),
+        }
+    }
+}
+
+/// Every destination's statements, by `destination as usize`.
+static PER_DESTINATION: LazyLock<[DestinationSql; Destination::ALL.len()]> =
+    LazyLock::new(|| Destination::ALL.map(DestinationSql::new));
+
+fn sql(destination: Destination) -> &'static DestinationSql {
+    &PER_DESTINATION[destination as usize]
+}
+
+/// Leases up to `limit` orders waiting at `destination`, due by `due_by` and free at `now_ms`,
+/// to `lease_owner` until `lease_until`, oldest due first, each with its checkout.
 ///
 /// A read: the lease is kept in [`Leases`], not written into the row. The rows come in the
-/// order of the `deliveries_waiting` index, so the scan stops after `limit` free rows (plus
+/// order of the destination's waiting index, so the scan stops after `limit` free rows (plus
 /// the few held ones it steps over) instead of sorting every due row.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn claim_due(
@@ -95,8 +171,8 @@ pub(super) fn claim_due(
     now_ms: i64,
     due_by: i64,
 ) -> Result<Vec<ClaimedDelivery>, StorageError> {
-    let mut due = connection.prepare_cached(DUE_IN_ORDER)?;
-    let mut rows = due.query(params![destination.as_str(), due_by])?;
+    let mut due = connection.prepare_cached(&sql(destination).due_in_order)?;
+    let mut rows = due.query(params![due_by])?;
     let mut claimed = Vec::new();
     let mut claimed_in = Vec::new();
     while claimed.len() < limit as usize {
@@ -105,12 +181,7 @@ pub(super) fn claim_due(
         if leases.is_held(destination, &order_id, now_ms) {
             continue;
         }
-        if !row.get::<_, bool>(5)? {
-            return Err(StorageError::Corrupt(format!(
-                "delivery of order {order_id} has no checkout"
-            )));
-        }
-        claimed_in.push(row.get::<_, String>(6)?.parse::<DeliveryState>()?);
+        claimed_in.push(row.get::<_, String>(5)?.parse::<DeliveryState>()?);
         claimed.push(ClaimedDelivery {
             destination,
             attempts: row.get::<_, i64>(1)? as u32,
@@ -145,16 +216,10 @@ pub(super) fn record_one(
         return Ok(false);
     };
     let recorded = Recorded::from_outcome(outcome, now_ms);
-    // `state = ?10`: only a row still in the state it was claimed in (nothing else changes a
-    // leased row's state), so the counts move from the state the row really left.
+    // Only a row still in the state it was claimed in (nothing else changes a leased row's
+    // state), so the counts move from the state the row really left.
     let changed = connection
-        .prepare_cached(
-            "UPDATE deliveries SET state = ?1, attempts = attempts + 1, next_attempt_at = ?2, \
-             last_error = COALESCE(?3, last_error), vendor_status = ?4, \
-             vendor_response = COALESCE(?5, vendor_response), delivered_at = ?6, \
-             updated_at = ?7 \
-             WHERE destination = ?8 AND order_id = ?9 AND state = ?10",
-        )?
+        .prepare_cached(&sql(destination).record)?
         .execute(params![
             recorded.state.as_str(),
             recorded.next_attempt_at,
@@ -163,7 +228,6 @@ pub(super) fn record_one(
             recorded.vendor_response,
             recorded.delivered_at,
             now_ms,
-            destination.as_str(),
             order_id,
             claimed_in.as_str(),
         ])?;
@@ -173,6 +237,8 @@ pub(super) fn record_one(
     Ok(changed == 1)
 }
 
+/// Dead letters back to pending, due at `now_ms` with a fresh retry budget: every one, or
+/// those of one order and/or one destination.
 pub(super) fn retry_dead(
     connection: &Connection,
     counts: &mut CountChanges,
@@ -180,44 +246,35 @@ pub(super) fn retry_dead(
     destination: Option<Destination>,
     now_ms: i64,
 ) -> Result<u64, StorageError> {
-    let mut revive = connection.prepare_cached(
-        "UPDATE deliveries SET state = 'pending', next_attempt_at = ?1, \
-         budget_started_at = ?1, updated_at = ?1 \
-         WHERE state = 'dead' AND (?2 IS NULL OR order_id = ?2) \
-           AND (?3 IS NULL OR destination = ?3) \
-         RETURNING destination",
-    )?;
-    let mut revived = revive.query(params![
-        now_ms,
-        order_id,
-        destination.map(Destination::as_str)
-    ])?;
-    let mut changed = 0;
-    while let Some(row) = revived.next()? {
-        let destination: Destination = row.get::<_, String>(0)?.parse()?;
-        counts.moved(
-            destination,
-            Some(DeliveryState::Dead),
-            DeliveryState::Pending,
-        );
-        changed += 1;
+    let mut revived = 0;
+    for d in Destination::ALL {
+        if destination.is_some_and(|only| only != d) {
+            continue;
+        }
+        let changed = connection
+            .prepare_cached(&sql(d).revive)?
+            .execute(params![now_ms, order_id])?;
+        for _ in 0..changed {
+            counts.moved(d, Some(DeliveryState::Dead), DeliveryState::Pending);
+        }
+        revived += changed as u64;
     }
-    Ok(changed)
+    Ok(revived)
 }
 
-/// Makes every waiting row of `destination` due at `now_ms`, except those in flight (their
-/// outcome is about to set their next attempt anyway). Only retrying rows wait past their
-/// time (a pending row is due from the start); `state IN (...)` lets the query read the
-/// waiting rows' index.
+/// Makes every order waiting at `destination` due at `now_ms`, except those in flight (their
+/// outcome is about to set their next attempt anyway). Only retrying orders wait past their
+/// time (a pending one is due from the start); `state IN (...)` lets the query read the
+/// waiting index.
 pub(super) fn retry_now(
     connection: &Connection,
     leases: &Leases,
     destination: Destination,
     now_ms: i64,
 ) -> Result<u64, StorageError> {
-    let mut waiting = connection.prepare_cached(WAITING_LATER)?;
+    let mut waiting = connection.prepare_cached(&sql(destination).waiting_later)?;
     let free: Vec<i64> = waiting
-        .query_map(params![destination.as_str(), now_ms], |row| {
+        .query_map(params![now_ms], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
         })?
         .filter_map(|row| match row {
@@ -226,9 +283,7 @@ pub(super) fn retry_now(
             Err(error) => Some(Err(error)),
         })
         .collect::<Result<_, _>>()?;
-    let mut due_now = connection.prepare_cached(
-        "UPDATE deliveries SET next_attempt_at = ?2, updated_at = ?2 WHERE rowid = ?1",
-    )?;
+    let mut due_now = connection.prepare_cached(&sql(destination).due_now)?;
     for rowid in &free {
         due_now.execute(params![rowid, now_ms])?;
     }
@@ -270,17 +325,34 @@ mod tests {
     }
 
     /// A claim must stream the waiting rows in due order and stop at its limit: a sort would
-    /// read (and join the checkout of) every due row first, for each claim of a long backlog.
+    /// read every due row first, for each claim of a long backlog.
     #[test]
     fn claims_read_the_waiting_rows_in_due_order_without_sorting() {
-        let plan = plan(DUE_IN_ORDER);
-        assert!(plan.contains("USING INDEX deliveries_waiting"), "{plan}");
-        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        for d in Destination::ALL {
+            let plan = plan(&sql(d).due_in_order);
+            assert!(plan.contains(&format!("USING INDEX {d}_waiting")), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
     }
 
     #[test]
     fn rows_waiting_later_are_found_through_the_waiting_rows_index() {
-        let plan = plan(WAITING_LATER);
-        assert!(plan.contains("USING INDEX deliveries_waiting"), "{plan}");
+        for d in Destination::ALL {
+            let plan = plan(&sql(d).waiting_later);
+            assert!(plan.contains(&format!("USING INDEX {d}_waiting")), "{plan}");
+        }
+    }
+
+    #[test]
+    fn dead_letters_of_a_destination_are_found_through_its_dead_index() {
+        for d in Destination::ALL {
+            let plan = plan(&sql(d).revive);
+            assert!(
+                plan.contains(&format!("{d}_dead"))
+                    || plan.contains("PRIMARY KEY")
+                    || plan.contains("sqlite_autoindex_orders"),
+                "{plan}"
+            );
+        }
     }
 }
