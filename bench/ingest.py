@@ -178,8 +178,13 @@ def main():
     parser.add_argument("--pacing", choices=["random", "fixed"], default="random",
                         help="half-load pauses: exponential (random, Poisson arrivals while idle) "
                              "or all equal (fixed; connections then tend to move in step)")
+    parser.add_argument("--relay-only", action="store_true",
+                        help="measure the relay alone, without the ceiling and floors (to compare "
+                             "half-load shapes of one build; the relay's share of the ceiling needs "
+                             "a full run)")
     parser.add_argument("--name", default="ingest")
     args = parser.parse_args()
+    references = [] if args.relay_only else list(REFERENCES)
     calibrate_s = args.calibrate_seconds or max(2.0, args.duration / 5)
 
     result = {"benchmark": "ingest", "machine": machine_facts(), "args": vars(args)}
@@ -189,7 +194,7 @@ def main():
 
     with Processes() as procs:
         sample = write_bodies(workdir / "sample.txt", 1, 1000)
-        for key in REFERENCES:
+        for key in references:
             result[key] = measure_reference(procs, workdir, sample, args, calibrate_s, key)
 
         # A short probe sizes the body files: every request at saturation must be a new order.
@@ -247,11 +252,11 @@ def main():
             "peak_rss_mib": round(memory.peak_kib / 1024, 1),
             "vm_hwm_mib": round(memory.hwm_kib / 1024, 1),
         }
-        for key in REFERENCES:
+        for key in references:
             result[f"relay_vs_{key}"] = round(relay_sat["rps"] / result[key]["saturation"]["rps"], 4)
 
     save_result(args.name, result)
-    servers = {key: result[key] for key in REFERENCES} | {"relay": result["relay"]}
+    servers = {key: result[key] for key in references} | {"relay": result["relay"]}
     for key, server in servers.items():
         for load in ("saturation", "half"):
             run = server[load]
@@ -266,7 +271,7 @@ def main():
     print(f"CPU per request at saturation: {cpu} {result['relay']['saturation']['cpu']['by_thread_us']}")
     print(f"disk: fdatasync p50 {result['disk']['fdatasync_ms_p50']} ms, "
           f"{result['disk']['serial_fsyncs_per_s']} serial fsyncs/s")
-    ratios = "; ".join(f"relay / {key} {result[f'relay_vs_{key}']:.3f}" for key in REFERENCES)
+    ratios = "; ".join(f"relay / {key} {result[f'relay_vs_{key}']:.3f}" for key in references)
     print(f"{ratios}; relay peak RSS {result['relay']['peak_rss_mib']} MiB "
           f"(VmHWM {result['relay']['vm_hwm_mib']} MiB)")
 
