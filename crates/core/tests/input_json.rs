@@ -3,7 +3,7 @@
 //! text, the same `Input` or both refuse.
 
 use ordersync_core::input_json::parse_json;
-use ordersync_core::wire::input_from_serde_json as input_from_json;
+use ordersync_core::wire::{input_from_serde_json as input_from_json, MAX_JSON_DEPTH};
 use ordersync_core::Input;
 use proptest::prelude::*;
 
@@ -149,4 +149,27 @@ fn nesting_limit_is_the_relays() {
         parse_json("[[1]]").unwrap(),
         Input::Array(vec![Input::Array(vec![Input::num("1")])])
     );
+}
+
+/// Both readers read nesting up to the limit and refuse it beyond, without recursing once per
+/// level of hostile input (which would overflow the thread's stack).
+#[test]
+fn both_readers_read_nesting_up_to_the_limit_and_refuse_it_beyond() {
+    let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+    let hostile = [
+        format!("{}{}", "[".repeat(1_000_000), "]".repeat(1_000_000)),
+        format!("{}1{}", r#"{"a":"#.repeat(100_000), "}".repeat(100_000)),
+    ];
+    type Reads = fn(&str) -> bool;
+    let readers: [(&str, Reads); 2] = [
+        ("hand-written", |text| parse_json(text).is_ok()),
+        ("serde_json", |text| input_from_json(text).is_ok()),
+    ];
+    for (name, reads) in readers {
+        assert!(reads(&nested(MAX_JSON_DEPTH)), "{name}");
+        assert!(!reads(&nested(MAX_JSON_DEPTH + 1)), "{name}");
+        for text in &hostile {
+            assert!(!reads(text), "{name}");
+        }
+    }
 }
