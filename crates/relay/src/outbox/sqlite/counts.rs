@@ -6,7 +6,7 @@
 //! touched (an insert's two deliveries, each outcome), and made each of those writes a
 //! multi-row statement that SQLite backs with a statement journal. That was a quarter of the
 //! writer's time per hand-off (`bench/ingest.py`); a group of a hundred hand-offs now costs at
-//! most one upsert per state it changed. Every write to `deliveries.state` goes through
+//! most one upsert per state it changed. Every write to a delivery's state goes through
 //! [`super::writes`], whichever process runs it (the serving relay, or an operator command with
 //! its own writer), so the counts stay exact; the storage tests check them after every kind of
 //! change.

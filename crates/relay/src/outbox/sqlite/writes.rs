@@ -173,15 +173,21 @@ pub(super) fn claim_due(
 ) -> Result<Vec<ClaimedDelivery>, StorageError> {
     let mut due = connection.prepare_cached(&sql(destination).due_in_order)?;
     let mut rows = due.query(params![due_by])?;
+    let owner: Arc<str> = Arc::from(lease_owner);
     let mut claimed = Vec::new();
-    let mut claimed_in = Vec::new();
     while claimed.len() < limit as usize {
         let Some(row) = rows.next()? else { break };
         let order_id: String = row.get(0)?;
         if leases.is_held(destination, &order_id, now_ms) {
             continue;
         }
-        claimed_in.push(row.get::<_, String>(5)?.parse::<DeliveryState>()?);
+        // Taken at once: a claim that fails later is undone with its transaction.
+        let state: DeliveryState = row.get::<_, String>(5)?.parse()?;
+        leases.take(
+            destination,
+            order_id.clone(),
+            Lease::new(&owner, lease_until, state),
+        );
         claimed.push(ClaimedDelivery {
             destination,
             attempts: row.get::<_, i64>(1)? as u32,
@@ -190,11 +196,6 @@ pub(super) fn claim_due(
             cookie_id: row.get(4)?,
             order_id,
         });
-    }
-    let owner: Arc<str> = Arc::from(lease_owner);
-    for (delivery, state) in claimed.iter().zip(claimed_in) {
-        let lease = Lease::new(&owner, lease_until, state);
-        leases.take(destination, delivery.order_id.clone(), lease);
     }
     Ok(claimed)
 }
