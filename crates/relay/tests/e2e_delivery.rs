@@ -119,6 +119,50 @@ fn retry_after_is_honoured() {
     );
 }
 
+/// A CitrusAd batch is one request: when it fails, its orders get one retry time (one jitter
+/// draw) and go again together, while CibleR orders, one request each, are spread apart.
+#[test]
+fn the_orders_of_a_failed_batch_retry_together() {
+    let sandbox = Sandbox::start(&[]);
+    sandbox.set_faults(json!({"outage": true}));
+    let options = RelayOptions::default()
+        .flag("--batch-linger", "2s")
+        .flag("--lease-duration", "2m")
+        .flag("--backoff-base", "10m")
+        .flag("--backoff-cap", "10m")
+        .flag("--retry-budget", "1h");
+    let relay = Relay::start(&sandbox, options);
+    let wanted = ids(976_001..976_007);
+    for id in &wanted {
+        let reply = relay.hand_off(&checkout(id.parse().unwrap()), None);
+        assert_eq!(reply.status, 202, "{}", reply.text);
+    }
+    for id in &wanted {
+        relay.wait_state(id, "cibler", "retrying");
+        relay.wait_state(id, "citrusad", "retrying");
+    }
+    let next_attempts = |destination: &str| -> BTreeSet<String> {
+        wanted
+            .iter()
+            .map(|id| {
+                let body = relay.status(id).body;
+                destination_entry(&body, destination).unwrap()["nextAttemptAt"]
+                    .as_str()
+                    .expect("a retrying order has a next attempt")
+                    .to_owned()
+            })
+            .collect()
+    };
+    let batches = sandbox.requests_to("/v1/orders").len();
+    assert!(
+        (1..wanted.len()).contains(&batches),
+        "the linger gathers the orders into fewer batches than orders: {batches}"
+    );
+    assert_eq!(next_attempts("citrusad").len(), batches);
+    // Ten minutes of full jitter, drawn per CibleR request: no two orders alike.
+    assert_eq!(next_attempts("cibler").len(), wanted.len());
+}
+
 #[test]
 fn dropped_connections_are_retried() {
     let sandbox = Sandbox::start(&[]);

@@ -7,7 +7,7 @@ use ordersync_core::wire::checkout_from_json;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::{Shared, Worker};
+use super::{Jitter, Shared, Worker};
 use crate::outbox::{ClaimedDelivery, Destination, Outcome};
 use crate::vendors::{Attempt, CiblerClient};
 
@@ -42,7 +42,12 @@ async fn deliver(
     };
     let latency = started.elapsed();
     shared.observe(Destination::Cibler, &attempt).await;
-    let outcome = shared.outcome(&claimed, attempt, latency);
+    let outcome = shared.outcome(
+        &claimed,
+        attempt,
+        latency,
+        Jitter::draw(&mut rand::thread_rng()),
+    );
     (claimed, outcome, latency)
 }
 

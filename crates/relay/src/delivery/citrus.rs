@@ -12,7 +12,7 @@ use ordersync_core::Checkout;
 use reqwest::StatusCode;
 use tokio::sync::watch;
 
-use super::{Shared, Worker};
+use super::{Jitter, Shared, Worker};
 use crate::clock;
 use crate::outbox::{ClaimedDelivery, Destination};
 use crate::vendors::citrus::BatchAttempt;
@@ -116,6 +116,8 @@ impl CitrusWorker {
             attempt,
             answered_orders,
         } = answer;
+        // The batch was one request: its orders retry together (see [`Jitter`]).
+        let jitter = Jitter::draw(&mut rand::thread_rng());
         let mut finished = Vec::with_capacity(batch.len());
         for (index, ready) in batch.iter().enumerate() {
             let own = match (&attempt, &answered_orders) {
@@ -124,7 +126,7 @@ impl CitrusWorker {
                 }
                 (other, _) => other.clone(),
             };
-            let outcome = self.shared.outcome(&ready.claimed, own, latency);
+            let outcome = self.shared.outcome(&ready.claimed, own, latency, jitter);
             finished.push((&ready.claimed, outcome, latency));
         }
         // One transaction for the whole batch.
@@ -134,7 +136,12 @@ impl CitrusWorker {
     /// An order that ends without a request (refused before sending).
     async fn finish(&self, claimed: &ClaimedDelivery, attempt: Attempt, latency: Duration) {
         self.shared.observe(Destination::Citrusad, &attempt).await;
-        let outcome = self.shared.outcome(claimed, attempt, latency);
+        let outcome = self.shared.outcome(
+            claimed,
+            attempt,
+            latency,
+            Jitter::draw(&mut rand::thread_rng()),
+        );
         self.shared.finish(claimed, outcome, latency).await;
     }
 }

@@ -26,7 +26,7 @@ use crate::redact::Redactor;
 use crate::vendors::{self, Attempt, CiblerClient, CitrusClient};
 
 use circuit::{Change, Circuit, Permit};
-pub use retry::{Decision, RetryPolicy};
+pub use retry::{Decision, Jitter, RetryPolicy};
 
 /// Wakes idle workers when a checkout was stored.
 #[derive(Debug, Clone, Default)]
@@ -172,8 +172,15 @@ impl Shared {
         }
     }
 
-    /// Turns a vendor's answer into what the outbox records (and logs the attempt).
-    fn outcome(&self, claimed: &ClaimedDelivery, attempt: Attempt, latency: Duration) -> Outcome {
+    /// Turns a vendor's answer into what the outbox records (and logs the attempt); a retry
+    /// is placed in its backoff window by `jitter`, the draw of the request that carried it.
+    fn outcome(
+        &self,
+        claimed: &ClaimedDelivery,
+        attempt: Attempt,
+        latency: Duration,
+        jitter: Jitter,
+    ) -> Outcome {
         let failed_attempts = claimed.attempts + 1;
         let outcome = match attempt {
             Attempt::Delivered { status, body } => Outcome::Delivered {
@@ -200,7 +207,7 @@ impl Shared {
                     claimed.budget_started_at,
                     now,
                     retry_after,
-                    &mut rand::thread_rng(),
+                    jitter,
                 ) {
                     Decision::RetryAt(next_attempt_at) => Outcome::Retry {
                         next_attempt_at,
