@@ -42,12 +42,7 @@ async fn deliver(
     };
     let latency = started.elapsed();
     shared.observe(Destination::Cibler, &attempt).await;
-    let outcome = shared.outcome(
-        &claimed,
-        attempt,
-        latency,
-        Jitter::draw(&mut rand::thread_rng()),
-    );
+    let outcome = shared.outcome(&claimed, attempt, latency, Jitter::for_request());
     (claimed, outcome, latency)
 }
 

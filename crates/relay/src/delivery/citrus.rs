@@ -117,7 +117,7 @@ impl CitrusWorker {
             answered_orders,
         } = answer;
         // The batch was one request: its orders retry together (see [`Jitter`]).
-        let jitter = Jitter::draw(&mut rand::thread_rng());
+        let jitter = Jitter::for_request();
         let mut finished = Vec::with_capacity(batch.len());
         for (index, ready) in batch.iter().enumerate() {
             let own = match (&attempt, &answered_orders) {
@@ -136,12 +136,9 @@ impl CitrusWorker {
     /// An order that ends without a request (refused before sending).
     async fn finish(&self, claimed: &ClaimedDelivery, attempt: Attempt, latency: Duration) {
         self.shared.observe(Destination::Citrusad, &attempt).await;
-        let outcome = self.shared.outcome(
-            claimed,
-            attempt,
-            latency,
-            Jitter::draw(&mut rand::thread_rng()),
-        );
+        let outcome = self
+            .shared
+            .outcome(claimed, attempt, latency, Jitter::for_request());
         self.shared.finish(claimed, outcome, latency).await;
     }
 }
