@@ -102,6 +102,17 @@ def low_rate(r):
             f"{r['disk']['fdatasync_ms_p99']} ms.", ""]
 
 
+def write_amplification(r):
+    load, wal = r["load"], r["wal"]
+    by_object = ", ".join(f"{name} {n}" for name, n in wal["frames_per_commit_by_object"].items())
+    return [f"Write amplification (`bench/write_amplification.py`, {r['machine']['date']}, "
+            f"{r['args']['connections']} connections pausing {r['args']['pace_ms']} ms): "
+            f"{load['rps']:.0f} hand-offs/s, p99 {load['latency_ms']['p99']:.1f} ms; CPU µs per hand-off "
+            f"{r['cpu']['by_thread_us']}; bytes written per hand-off "
+            f"{r['written_bytes_per_request_by_thread']}; {wal['frames_per_commit']} WAL pages per "
+            f"group commit ({by_object}).", ""]
+
+
 def delivery(r):
     d = r["drain"]
     return ["### Delivery", "",
@@ -188,7 +199,7 @@ def main():
     directory = Path(sys.argv[1] if len(sys.argv) > 1 else "target/bench-results")
     sections = []
     for name, render in (("ingest", ingest), ("ingest-live", ingest_live), ("low-rate", low_rate),
-                         ("delivery", delivery),
+                         ("write-amplification", write_amplification), ("delivery", delivery),
                          ("memory", memory), ("crash", crash)):
         r = load(directory, name)
         if r:

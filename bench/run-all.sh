@@ -32,6 +32,7 @@ run() { echo "[run-all] $*" >&2; "$@" || { echo "[run-all] FAILED: $*" >&2; stat
 run python3 bench/ingest.py --duration "$duration"
 run python3 bench/ingest.py --duration "$duration" --vendors sandbox --name ingest-live
 run python3 bench/low_rate.py
+run python3 bench/write_amplification.py
 run python3 bench/delivery.py --orders "$orders"
 run python3 bench/memory.py --depths "$depths"
 run python3 bench/crash.py --kills "$kills"

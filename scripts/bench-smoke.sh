@@ -35,6 +35,7 @@ mkdir -p "$ORDERSYNC_BENCH_RESULTS"
 
 run "ingest" python3 bench/ingest.py --duration 1 --calibrate-seconds 1 --max-orders 5000
 run "low-rate" python3 bench/low_rate.py --seconds 1
+run "write-amplification" python3 bench/write_amplification.py --seconds 1 --connections 20
 run "delivery" python3 bench/delivery.py --orders 300 --fill-deadline 60 --drain-deadline 60
 run "memory" python3 bench/memory.py --depths 100,400 --settle-seconds 0.5 --sample-seconds 1
 run "crash" python3 bench/crash.py --kills 3 --min-gap 0.2 --max-gap 0.6 --clients 2 --drain-deadline 60
