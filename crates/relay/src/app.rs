@@ -5,7 +5,7 @@ use std::io::Write;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
 use crate::acceptance::{Acceptance, Destinations};
@@ -104,6 +104,27 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested: no new checkouts; finishing in-flight deliveries");
 }
 
+/// Connections the kernel completes and queues before the relay accepts them. Each shopper's
+/// page opens a connection of its own, so they come in bursts, and a full queue drops the
+/// handshake: the client retries it 200 ms to 1 s later. The default behind
+/// `TcpListener::bind` is 128; the ingest benchmark's 512 connections, opened at once against a
+/// busy relay, overflowed it (141 handshakes dropped and retried in a 4 s run, counted in
+/// `nstat`'s `ListenOverflows`). The kernel caps this at `net.core.somaxconn` (4096 by default).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` as `TcpListener::bind` does (address reuse on Unix), with [`LISTEN_BACKLOG`].
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Runs the relay until SIGTERM / SIGINT.
 pub async fn serve(config: ServeConfig) -> Result<(), AppError> {
     announce(&config);
@@ -152,12 +173,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), AppError> {
             .unwrap_or(NonZeroU32::MIN),
         rate_limit_burst: NonZeroU32::new(config.rate_limit_burst).unwrap_or(NonZeroU32::MIN),
     };
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| AppError::Listen {
-            addr: config.listen,
-            source,
-        })?;
+    let listener = listen(config.listen).map_err(|source| AppError::Listen {
+        addr: config.listen,
+        source,
+    })?;
     let local = listener.local_addr().map_err(AppError::Serve)?;
     tracing::info!(listen = %local, "relay listening");
     // On stdout, like the sandbox: how tests and scripts learn the port when ADDR asks for 0.
@@ -299,4 +318,27 @@ pub async fn dead_letters_retry(
     writeln!(out, "{count} dead deliveries queued again; a running relay picks them up within its poll interval")
         .map_err(|e| AppError::Operator(e.to_string()))?;
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Nothing accepts here, so every connection waits in the kernel's queue: with the default
+    /// backlog of 128 the 129th handshake is dropped and its connect times out.
+    #[tokio::test]
+    async fn a_burst_of_connections_waits_in_the_queue_instead_of_being_dropped() {
+        let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let address = listener.local_addr().unwrap();
+        let opened = tokio::task::spawn_blocking(move || {
+            (0..400)
+                .map(|_| std::net::TcpStream::connect_timeout(&address, Duration::from_millis(500)))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .unwrap();
+        assert_eq!(opened.expect("every connection queued").len(), 400);
+        drop(listener);
+    }
 }
