@@ -86,8 +86,8 @@ def saturate(process, bodies, duration, connections):
 
 
 def measure_reference(procs, workdir, sample, args, calibrate_s, key):
-    """A reference server (REFERENCES) at saturation and at half of it, on the same few bodies
-    (none of them reads them); the server is killed and its store removed afterwards."""
+    """A reference server (REFERENCES) at saturation and at half of it, on `sample` (none of
+    them reads the orders); the server is killed and its store removed afterwards."""
     name = REFERENCES[key][1]
     server, store = start_reference(procs, workdir, key)
     url = f"{server.url}/v1/checkouts"
@@ -169,7 +169,7 @@ def main():
                         help="wrk connection counts tried for saturation (comma-separated)")
     parser.add_argument("--vendors", choices=["down", "sandbox"], default="down")
     parser.add_argument("--max-orders", type=int, default=200_000,
-                        help="distinct signed orders generated per relay run (more: wrap to repeats)")
+                        help="distinct signed orders generated per relay run (more: wrap to repeats); the references get a file of this many lines too")
     parser.add_argument("--calibrate-seconds", type=float, default=0,
                         help="seconds per calibration round of the half-load run (default: duration / 5, at least 2)")
     parser.add_argument("--relay-half-pace-ms", type=int, default=0,
@@ -193,7 +193,12 @@ def main():
     log(f"disk: {result['disk']}")
 
     with Processes() as procs:
-        sample = write_bodies(workdir / "sample.txt", 1, 1000)
+        # As many lines as the relay's body files can have, not a short file reused: wrk holds
+        # the file in memory and spends more per request on a large one (the same ceiling
+        # server, 20 s at 512 connections: about 120,000-126,000 requests/s with 1.2 million
+        # lines against 151,000-154,000 with 1,000), and on these 2 cores that comes out of
+        # the server's share: every server must be driven by the same load generator.
+        sample = write_bodies(workdir / "sample.txt", 1, args.max_orders)
         for key in references:
             result[key] = measure_reference(procs, workdir, sample, args, calibrate_s, key)
 
