@@ -11,9 +11,8 @@ then parked).
 import argparse
 import os
 
-from ordersync_bench import (Processes, RelaySettings, closed_port_url, fsync_floor, machine_facts,
-                             save_result, start_relay, VENDORS_DOWN_SETTINGS, work_dir, wrk,
-                             write_bodies)
+from ordersync_bench import (Processes, fsync_floor, machine_facts, save_result,
+                             start_relay_vendors_down, work_dir, wrk, write_bodies)
 
 
 def main():
@@ -25,10 +24,7 @@ def main():
     result = {"benchmark": "low-rate", "machine": machine_facts(), "args": vars(args),
               "disk": fsync_floor(workdir)}
     with Processes() as procs:
-        down = closed_port_url()
-        relay = start_relay(procs, workdir, RelaySettings(
-            database=workdir / "outbox.db", cibler_url=down, citrus_url=down,
-            settings=dict(VENDORS_DOWN_SETTINGS)))
+        relay = start_relay_vendors_down(procs, workdir)
         bodies = write_bodies(workdir / "orders.txt", 1, int(args.seconds * 40) + 100)
         os.sync()  # the body file just written must not be flushed during the run
         result["relay"] = wrk(f"{relay.url}/v1/checkouts", bodies, args.seconds, 2, pace_ms=100)

@@ -383,6 +383,15 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
+def start_relay_vendors_down(procs: Processes, workdir: Path) -> Process:
+    """The relay as the ingest benchmarks run it: its SQLite outbox in `workdir`, both vendors
+    at a closed port, each order's first attempt made and then parked (VENDORS_DOWN_SETTINGS)."""
+    down = closed_port_url()
+    return start_relay(procs, workdir, RelaySettings(
+        database=workdir / "outbox.db", cibler_url=down, citrus_url=down,
+        settings=dict(VENDORS_DOWN_SETTINGS)))
+
+
 class MemorySampler:
     """Samples a process's VmRSS every `interval` seconds in a thread; `peak_kib` is the
     largest sample, and the kernel's VmHWM is read at the end as a cross-check."""

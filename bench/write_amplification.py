@@ -18,9 +18,8 @@ import sqlite3
 import struct
 from pathlib import Path
 
-from ordersync_bench import (CpuMeter, Processes, RelaySettings, closed_port_url, log,
-                             machine_facts, save_result, start_relay, VENDORS_DOWN_SETTINGS,
-                             work_dir, wrk, write_bodies)
+from ordersync_bench import (CpuMeter, Processes, log, machine_facts, save_result,
+                             start_relay_vendors_down, work_dir, wrk, write_bodies)
 
 WAL_HEADER = struct.Struct(">IIIIIIII")
 FRAME_HEADER = struct.Struct(">IIII")
@@ -83,10 +82,7 @@ def main():
     workdir = work_dir(args.name)
     result = {"benchmark": "write-amplification", "machine": machine_facts(), "args": vars(args)}
     with Processes() as procs:
-        down = closed_port_url()
-        relay = start_relay(procs, workdir, RelaySettings(
-            database=workdir / "outbox.db", cibler_url=down, citrus_url=down,
-            settings=dict(VENDORS_DOWN_SETTINGS)))
+        relay = start_relay_vendors_down(procs, workdir)
         bodies = write_bodies(workdir / "orders.txt", 90_000_000, int(args.seconds * 40_000) + 1000)
         os.sync()  # the body file just written must not be flushed during the run
         written_before = written_bytes_by_thread(relay.pid)
