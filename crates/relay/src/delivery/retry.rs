@@ -19,7 +19,7 @@ pub enum Decision {
 /// together, as one batch again. It also keeps their rows side by side in the outbox's
 /// waiting index (ordered by next attempt): a failed batch of 100 rewrites a page or two of
 /// it, where 100 independent draws rewrote a page per order (the ingest benchmark with every
-/// attempt failing: 45 of a group commit's 65 WAL pages).
+/// attempt failing: 57 of a group commit's 76 WAL pages, BENCHMARKS.md).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Jitter(f64);
 
