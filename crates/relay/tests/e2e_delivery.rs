@@ -130,7 +130,10 @@ fn the_orders_of_a_failed_batch_retry_together() {
         .flag("--lease-duration", "2m")
         .flag("--backoff-base", "10m")
         .flag("--backoff-cap", "10m")
-        .flag("--retry-budget", "1h");
+        .flag("--retry-budget", "1h")
+        // Six CibleR failures would open its circuit (threshold 5), and an order claimed after
+        // that would wait out a ten-minute probe instead of becoming `retrying`.
+        .flag("--circuit-threshold", "0");
     let relay = Relay::start(&sandbox, options);
     let wanted = ids(976_001..976_007);
     for id in &wanted {
