@@ -11,8 +11,13 @@
    sandbox received, contract violations (goal 0), and the relay's peak RSS while draining.
 
 The sandbox (a local process) shares the two cores with the relay: real vendors would not.
+It answers at once unless told otherwise: `--latency-ms` delays every vendor answer, and
+`--slow-share` makes that share of the orders (every 1/share-th order id) answer `--slow-ms`
+later still, as a real vendor's tail does (a CitrusAd batch holding one is slow too).
 
     python3 bench/delivery.py [--orders 100000]
+    python3 bench/delivery.py --orders 10000 --latency-ms 5 --slow-share 0.01 --slow-ms 200 \
+        --name delivery-tail
 """
 
 import argparse
@@ -26,12 +31,27 @@ from ordersync_bench import (MemorySampler, Processes, RelaySettings, closed_por
                              wait_drained, work_dir, write_bodies)
 
 
+def vendor_behaviour(args, first_id):
+    """The sandbox flags for `--latency-ms` and `--slow-share`: the slow orders are every
+    (1/share)-th id from `first_id`, named on the command line."""
+    flags = ["--latency-ms", str(args.latency_ms)]
+    if args.slow_share > 0:
+        step = max(1, round(1 / args.slow_share))
+        slow = [str(first_id + i) for i in range(0, args.orders, step)]
+        flags += ["--slow-order-ms", str(args.slow_ms), "--slow-order", ",".join(slow)]
+    return flags
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--fill-deadline", type=float, default=1800, help="seconds allowed to fill")
     parser.add_argument("--drain-deadline", type=float, default=1800, help="seconds allowed to drain")
     parser.add_argument("--name", default="delivery")
+    parser.add_argument("--latency-ms", type=int, default=0, help="added to every vendor answer")
+    parser.add_argument("--slow-share", type=float, default=0.0,
+                        help="share of the orders whose answers come --slow-ms later")
+    parser.add_argument("--slow-ms", type=int, default=200)
     args = parser.parse_args()
 
     workdir = work_dir(args.name)
@@ -47,7 +67,8 @@ def main():
             settings={"ORDERSYNC_RETRY_BUDGET": "1ms", "ORDERSYNC_BATCH_LINGER": "50ms",
                       "ORDERSYNC_CIRCUIT_THRESHOLD": "0"}),
             name="relay-fill")
-        bodies = write_bodies(workdir / "orders.txt", 50_000_000, args.orders, signed=False)
+        first_id = 50_000_000
+        bodies = write_bodies(workdir / "orders.txt", first_id, args.orders, signed=False)
         started = time.monotonic()
         accepted = fill_by_wrk(filler.url, bodies, args.orders, args.fill_deadline)
         fill_s = time.monotonic() - started
@@ -61,7 +82,7 @@ def main():
         log(f"dead before retry {dead}; operator: {retried.stdout.strip() or retried.stderr.strip()}")
         result["fill"] = {"accepted": accepted, "seconds": round(fill_s, 1), "dead_before_retry": dead}
 
-        sandbox = start_sandbox(procs, workdir)
+        sandbox = start_sandbox(procs, workdir, *vendor_behaviour(args, first_id))
         samples = []
         with_drain_start = time.monotonic()
         relay = start_relay(procs, workdir, RelaySettings(

@@ -166,6 +166,55 @@ fn the_orders_of_a_failed_batch_retry_together() {
     assert_eq!(next_attempts("cibler").len(), wanted.len());
 }
 
+/// CibleR takes one order per request, `--cibler-concurrency` at a time: a request that ends
+/// frees its place for the next order at once, so one slow answer holds back only its own
+/// order, not the orders behind it.
+#[test]
+fn a_slow_cibler_answer_holds_back_only_its_own_order() {
+    let slow = "961001";
+    let sandbox = Sandbox::start(&["--slow-order", slow, "--slow-order-ms", "3000"]);
+    let options = RelayOptions::default()
+        .flag("--cibler-concurrency", "2")
+        .flag("--vendor-timeout", "10s")
+        .flag("--lease-duration", "1m");
+    let relay = Relay::start(&sandbox, options);
+    let reply = relay.hand_off(&checkout(slow.parse().unwrap()), None);
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    // Answered or not yet (`requests_to` lists only answered ones).
+    let cibler_request = |id: &str| {
+        sandbox.requests().into_iter().find(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/api/campaignBehaviors/order/"))
+                && r["body"]["orderInformation"]["orderId"].as_u64() == id.parse().ok()
+        })
+    };
+    wait_for("the slow order's CibleR request", DEADLINE, || {
+        cibler_request(slow)
+    });
+    let others = ids(961_002..961_012);
+    for id in &others {
+        let reply = relay.hand_off(&checkout(id.parse().unwrap()), None);
+        assert_eq!(reply.status, 202, "{}", reply.text);
+    }
+    for id in others.iter().chain([&slow.to_owned()]) {
+        relay.wait_state(id, "cibler", "delivered");
+    }
+    let slow_answered = cibler_request(slow).unwrap()["answeredAtMs"]
+        .as_u64()
+        .expect("answered");
+    for id in &others {
+        let answered = cibler_request(id).unwrap()["answeredAtMs"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            answered < slow_answered,
+            "order {id} was answered at {answered}, after the slow order's answer at {slow_answered}"
+        );
+    }
+    assert_eq!(sandbox.cibler_delivered().len(), 11, "each order sent once");
+}
+
 #[test]
 fn dropped_connections_are_retried() {
     let sandbox = Sandbox::start(&[]);

@@ -1,13 +1,13 @@
-//! The CibleR worker: one request per order, a few in parallel.
+//! The CibleR worker: one request per order, up to `--cibler-concurrency` in flight.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ordersync_core::wire::checkout_from_json;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
-use super::{Jitter, Shared, Worker};
+use super::{RequestEnd, Shared, Worker};
 use crate::outbox::{ClaimedDelivery, Destination, Outcome};
 use crate::vendors::{Attempt, CiblerClient};
 
@@ -42,7 +42,7 @@ async fn deliver(
     };
     let latency = started.elapsed();
     shared.observe(Destination::Cibler, &attempt).await;
-    let outcome = shared.outcome(&claimed, attempt, latency, Jitter::for_request());
+    let outcome = shared.outcome(&claimed, attempt, latency, RequestEnd::now());
     (claimed, outcome, latency)
 }
 
@@ -52,44 +52,92 @@ impl Worker for CiblerWorker {
         Destination::Cibler
     }
 
-    async fn run_once(&self, shutdown: &watch::Receiver<bool>) -> usize {
-        let (claimed, _probe) = self
-            .shared
-            .claim_allowed(Destination::Cibler, self.shared.settings.cibler_concurrency)
-            .await;
-        let count = claimed.len();
-        if count > 0 && *shutdown.borrow() {
-            // Claimed as the stop came: hand them back unsent for the next start.
-            self.shared.release(&claimed).await;
-            return count;
-        }
-        // In-flight requests are awaited even during shutdown: each ends within the vendor
-        // timeout, and finishing beats sending the order a second time after a restart.
-        let mut tasks = JoinSet::new();
-        for row in claimed {
-            tasks.spawn(deliver(self.shared.clone(), self.client.clone(), row));
-        }
-        let mut round = Vec::with_capacity(count);
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(finished) => round.push(finished),
-                Err(e) => {
-                    tracing::error!(error = %e, "a CibleR delivery task failed; its lease will expire")
+    /// Keeps up to `--cibler-concurrency` requests in flight: each one that ends frees its place
+    /// for the next due order at once, so one slow answer holds back only its own order. (A
+    /// round of requests that all had to end before the next round waited for its slowest
+    /// answer: the vendor's tail latency, not its mean, set the pace.) While requests are in
+    /// flight, new checkouts and the poll interval also fill free places. The round ends when
+    /// nothing is in flight, every outcome recorded.
+    async fn run_once(&self, shutdown: &watch::Receiver<bool>, wake: &Notify) -> usize {
+        let window = self.shared.settings.cibler_concurrency as usize;
+        let mut sending = JoinSet::new();
+        let mut recording = JoinSet::new();
+        let mut handled = 0;
+        let mut look = true;
+        let mut probing = false;
+        loop {
+            let free = window - sending.len();
+            let may_claim = !probing && free > 0 && !*shutdown.borrow();
+            if look && may_claim {
+                let free = free as u32;
+                let (claimed, probe) = self.shared.claim_allowed(Destination::Cibler, free).await;
+                // Fewer than asked: nothing more is due until something changes.
+                look = claimed.len() as u32 == free;
+                probing = probe;
+                handled += claimed.len();
+                if *shutdown.borrow() {
+                    // Claimed as the stop came: hand them back unsent for the next start.
+                    self.shared.release(&claimed).await;
+                } else {
+                    for row in claimed {
+                        sending.spawn(deliver(self.shared.clone(), self.client.clone(), row));
+                    }
                 }
+                continue;
+            }
+            if sending.is_empty() {
+                break;
+            }
+            // In-flight requests are awaited even during shutdown: each ends within the vendor
+            // timeout, and finishing beats sending the order a second time after a restart.
+            tokio::select! {
+                Some(first) = sending.join_next() => {
+                    let mut ended = vec![first];
+                    while let Some(next) = sending.try_join_next() {
+                        ended.push(next);
+                    }
+                    // The outcomes of requests that ended together in one write, recorded while
+                    // the next requests go out; their leases keep these orders from being
+                    // claimed again until the outcomes are in.
+                    let shared = self.shared.clone();
+                    recording.spawn(async move { record(&shared, ended).await });
+                    // A busy round can last as long as orders keep coming: let go of the
+                    // writes already done as it goes.
+                    while recording.try_join_next().is_some() {}
+                    look = true;
+                }
+                _ = wake.notified(), if may_claim => look = true,
+                _ = tokio::time::sleep(self.shared.settings.poll_interval), if may_claim => look = true,
             }
         }
-        // The round's outcomes in one write: the requests run in parallel, so the last answer
-        // comes about when the first would have been recorded alone plus one request's time.
-        let (sent, results): (Vec<ClaimedDelivery>, Vec<(Outcome, Duration)>) = round
-            .into_iter()
-            .map(|(claimed, outcome, latency)| (claimed, (outcome, latency)))
-            .unzip();
-        let finished = sent
-            .iter()
-            .zip(results)
-            .map(|(claimed, (outcome, latency))| (claimed, outcome, latency))
-            .collect();
-        self.shared.finish_all(finished).await;
-        count
+        recording.join_all().await;
+        handled
     }
+}
+
+/// Records the outcomes of requests that ended; a task that failed is logged, and its order's
+/// lease expires so that it is tried again.
+async fn record(
+    shared: &Shared,
+    ended: Vec<Result<(ClaimedDelivery, Outcome, Duration), tokio::task::JoinError>>,
+) {
+    let mut sent = Vec::with_capacity(ended.len());
+    let mut results = Vec::with_capacity(ended.len());
+    for joined in ended {
+        match joined {
+            Ok((claimed, outcome, latency)) => {
+                sent.push(claimed);
+                results.push((outcome, latency));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a CibleR delivery task failed; its lease will expire")
+            }
+        }
+    }
+    let finished = sent
+        .iter()
+        .zip(results)
+        .map(|(claimed, (outcome, latency))| (claimed, outcome, latency))
+        .collect();
+    shared.finish_all(finished).await;
 }

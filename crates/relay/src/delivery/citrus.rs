@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use ordersync_core::wire::{checkout_from_json, CitrusOrder};
 use ordersync_core::Checkout;
 use reqwest::StatusCode;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
-use super::{Jitter, Shared, Worker};
+use super::{RequestEnd, Shared, Worker};
 use crate::clock;
 use crate::outbox::{ClaimedDelivery, Destination};
 use crate::vendors::citrus::BatchAttempt;
@@ -116,8 +116,8 @@ impl CitrusWorker {
             attempt,
             answered_orders,
         } = answer;
-        // The batch was one request: its orders retry together (see [`Jitter`]).
-        let jitter = Jitter::for_request();
+        // The batch was one request: its orders retry together (see [`RequestEnd`]).
+        let ended = RequestEnd::now();
         let mut finished = Vec::with_capacity(batch.len());
         for (index, ready) in batch.iter().enumerate() {
             let own = match (&attempt, &answered_orders) {
@@ -126,7 +126,7 @@ impl CitrusWorker {
                 }
                 (other, _) => other.clone(),
             };
-            let outcome = self.shared.outcome(&ready.claimed, own, latency, jitter);
+            let outcome = self.shared.outcome(&ready.claimed, own, latency, ended);
             finished.push((&ready.claimed, outcome, latency));
         }
         // One transaction for the whole batch.
@@ -138,7 +138,7 @@ impl CitrusWorker {
         self.shared.observe(Destination::Citrusad, &attempt).await;
         let outcome = self
             .shared
-            .outcome(claimed, attempt, latency, Jitter::for_request());
+            .outcome(claimed, attempt, latency, RequestEnd::now());
         self.shared.finish(claimed, outcome, latency).await;
     }
 }
@@ -175,7 +175,7 @@ impl Worker for CitrusWorker {
         Destination::Citrusad
     }
 
-    async fn run_once(&self, shutdown: &watch::Receiver<bool>) -> usize {
+    async fn run_once(&self, shutdown: &watch::Receiver<bool>, _wake: &Notify) -> usize {
         let claimed = self.claim_batch(shutdown).await;
         let count = claimed.len();
         if count == 0 {

@@ -49,6 +49,25 @@ impl Wakers {
     }
 }
 
+/// What the orders of one vendor request share: when its answer came, and its jitter draw.
+/// They get one retry time from both (one clock reading for all, so they stay together to the
+/// millisecond): a CitrusAd batch that failed is retried as one batch again.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestEnd {
+    pub at_ms: i64,
+    pub jitter: Jitter,
+}
+
+impl RequestEnd {
+    /// A request that ended now, with a fresh draw.
+    pub fn now() -> Self {
+        RequestEnd {
+            at_ms: clock::now_ms(),
+            jitter: Jitter::for_request(),
+        }
+    }
+}
+
 /// What every worker shares.
 #[derive(Clone)]
 pub struct Shared {
@@ -173,13 +192,13 @@ impl Shared {
     }
 
     /// Turns a vendor's answer into what the outbox records (and logs the attempt); a retry
-    /// is placed in its backoff window by `jitter`, the draw of the request that carried it.
+    /// is placed in its backoff window from `ended`, the end of the request that carried it.
     fn outcome(
         &self,
         claimed: &ClaimedDelivery,
         attempt: Attempt,
         latency: Duration,
-        jitter: Jitter,
+        ended: RequestEnd,
     ) -> Outcome {
         let failed_attempts = claimed.attempts + 1;
         let outcome = match attempt {
@@ -201,13 +220,12 @@ impl Shared {
                 retry_after,
             } => {
                 let error = self.redactor.redact(&error);
-                let now = clock::now_ms();
                 match self.policy.decide(
                     failed_attempts,
                     claimed.budget_started_at,
-                    now,
+                    ended.at_ms,
                     retry_after,
-                    jitter,
+                    ended.jitter,
                 ) {
                     Decision::RetryAt(next_attempt_at) => Outcome::Retry {
                         next_attempt_at,
@@ -414,8 +432,9 @@ fn outcome_label(outcome: &Outcome) -> &'static str {
 #[async_trait::async_trait]
 trait Worker: Send + Sync + 'static {
     fn destination(&self) -> Destination;
-    /// One round: returns how many rows it handled (0 means nothing was due).
-    async fn run_once(&self, shutdown: &watch::Receiver<bool>) -> usize;
+    /// One round: returns how many rows it handled (0 means nothing was due). `wake` fires
+    /// when a checkout is stored, for a round that takes in new orders while it runs.
+    async fn run_once(&self, shutdown: &watch::Receiver<bool>, wake: &Notify) -> usize;
 }
 
 async fn run_worker(
@@ -430,7 +449,7 @@ async fn run_worker(
     );
     while !*shutdown.borrow() {
         let started = Instant::now();
-        let handled = worker.run_once(&shutdown).await;
+        let handled = worker.run_once(&shutdown, &wake).await;
         if handled > 0 {
             tracing::debug!(
                 handled,

@@ -3,7 +3,7 @@
 //! Each request to a vendor endpoint in scope draws one number from a seeded generator and
 //! gets at most one fault: a 500, a 429 with `Retry-After`, a 429 without it, or a dropped
 //! connection (closed without any HTTP response). Added latency applies to every request in
-//! scope. An outage answers 503 to every request in scope until it is switched off. The same
+//! scope, and more to the requests of orders named slow. An outage answers 503 to every request in scope until it is switched off. The same
 //! settings come from flags (and environment variables) at start and from
 //! `PUT /__sandbox/faults` at run time, so a test can begin and end an outage without a restart.
 
@@ -12,6 +12,7 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Which vendor's endpoints the faults apply to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -106,6 +107,17 @@ pub struct FaultSettings {
         value_delimiter = ','
     )]
     pub refuse_citrus_orders: Vec<String>,
+    /// Order ids whose requests are slow: a CibleR order, or a CitrusAd batch holding one, is
+    /// answered after `slow-order-ms` more (a vendor's tail latency, on orders a test chooses).
+    #[arg(
+        long = "slow-order",
+        env = "ORDERSYNC_SANDBOX_SLOW_ORDERS",
+        value_delimiter = ','
+    )]
+    pub slow_orders: Vec<String>,
+    /// The extra delay of the slow orders' requests, in milliseconds.
+    #[arg(long, env = "ORDERSYNC_SANDBOX_SLOW_ORDER_MS", default_value_t = 1000)]
+    pub slow_order_ms: u64,
 }
 
 impl Default for FaultSettings {
@@ -121,6 +133,8 @@ impl Default for FaultSettings {
             faults_on: FaultScope::Both,
             outage: false,
             refuse_citrus_orders: Vec::new(),
+            slow_orders: Vec::new(),
+            slow_order_ms: 1000,
         }
     }
 }
@@ -210,6 +224,35 @@ impl Faults {
         Ok(())
     }
 
+    /// The extra delay of a request to `vendor` carrying `body`: `slow-order-ms` when it names
+    /// one of the slow orders (CibleR: `orderInformation.orderId`; CitrusAd: any `orders[].id`).
+    pub fn slow_order_delay(&self, vendor: Vendor, body: Option<&Value>) -> Duration {
+        let slow = &self.settings.slow_orders;
+        let Some(body) =
+            body.filter(|_| !slow.is_empty() && self.settings.faults_on.covers(vendor))
+        else {
+            return Duration::ZERO;
+        };
+        let named = |id: &Value| {
+            let id = match id {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            slow.contains(&id)
+        };
+        let hit = match vendor {
+            Vendor::Cibler => named(&body["orderInformation"]["orderId"]),
+            Vendor::Citrus => body["orders"]
+                .as_array()
+                .is_some_and(|orders| orders.iter().any(|order| named(&order["id"]))),
+        };
+        if hit {
+            Duration::from_millis(self.settings.slow_order_ms)
+        } else {
+            Duration::ZERO
+        }
+    }
+
     /// The latency to add and the fault, if any, for one request to `vendor`.
     pub fn decide(&mut self, vendor: Vendor) -> (Duration, Option<Fault>) {
         let s = &self.settings;
@@ -251,10 +294,52 @@ impl Faults {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn draws(settings: FaultSettings, vendor: Vendor, n: usize) -> Vec<Option<Fault>> {
         let mut faults = Faults::new(settings);
         (0..n).map(|_| faults.decide(vendor).1).collect()
+    }
+
+    #[test]
+    fn the_requests_of_slow_orders_are_delayed() {
+        let faults = Faults::new(FaultSettings {
+            slow_orders: vec!["7".into(), "A-9".into()],
+            slow_order_ms: 250,
+            ..FaultSettings::default()
+        });
+        let slow = Duration::from_millis(250);
+        let cibler = |id: Value| json!({"orderInformation": {"orderId": id}});
+        assert_eq!(
+            faults.slow_order_delay(Vendor::Cibler, Some(&cibler(json!(7)))),
+            slow
+        );
+        assert_eq!(
+            faults.slow_order_delay(Vendor::Cibler, Some(&cibler(json!(8)))),
+            Duration::ZERO
+        );
+        let batch = json!({"orders": [{"id": "1"}, {"id": "A-9"}]});
+        assert_eq!(faults.slow_order_delay(Vendor::Citrus, Some(&batch)), slow);
+        let batch = json!({"orders": [{"id": "1"}]});
+        assert_eq!(
+            faults.slow_order_delay(Vendor::Citrus, Some(&batch)),
+            Duration::ZERO
+        );
+        assert_eq!(
+            faults.slow_order_delay(Vendor::Citrus, None),
+            Duration::ZERO
+        );
+        // Out of scope: no delay.
+        let cibler_only = Faults::new(FaultSettings {
+            slow_orders: vec!["A-9".into()],
+            faults_on: FaultScope::Cibler,
+            ..FaultSettings::default()
+        });
+        let batch = json!({"orders": [{"id": "A-9"}]});
+        assert_eq!(
+            cibler_only.slow_order_delay(Vendor::Citrus, Some(&batch)),
+            Duration::ZERO
+        );
     }
 
     #[test]

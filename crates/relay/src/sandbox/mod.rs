@@ -338,7 +338,14 @@ async fn record_and_inject_faults(
     tracing::info!(seq, method = %parts.method, path = parts.uri.path(), "request");
 
     if let Some(vendor) = vendor {
-        let (latency, fault) = lock(&sandbox.faults).decide(vendor);
+        let (latency, fault) = {
+            let mut faults = lock(&sandbox.faults);
+            let (latency, fault) = faults.decide(vendor);
+            (
+                latency + faults.slow_order_delay(vendor, parsed.as_ref()),
+                fault,
+            )
+        };
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
