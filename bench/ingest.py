@@ -28,7 +28,7 @@ import math
 import os
 
 from ordersync_bench import (CEILING_BIN, CpuMeter, MemorySampler, fsync_floor, stored_orders, Processes, RelaySettings, closed_port_url,
-                             log, machine_facts, relay_metrics, save_result, start_relay,
+                             log, machine_facts, metric_sum, relay_metrics, save_result, start_relay,
                              start_sandbox, VENDORS_DOWN_SETTINGS, work_dir, wrk, write_bodies)
 
 
@@ -153,6 +153,36 @@ def paced_run(url, bodies, target_rps, duration, calibrate_s, pacing, calibratio
     return result
 
 
+def delivery_queue(url):
+    """The orders stored so far, and per destination those not attempted yet (`pending`) and
+    not delivered yet (`pending` + `retrying`), from the relay's /metrics."""
+    metrics = relay_metrics(url)
+    depth = lambda d, s: metric_sum(metrics, "ordersync_queue_depth", destination=d, state=s)
+    return metric_sum(metrics, "ordersync_checkouts_accepted_total"), {
+        d: {"pending": depth(d, "pending"), "waiting": depth(d, "pending") + depth(d, "retrying")}
+        for d in ("cibler", "citrusad")}
+
+
+def with_delivery_kept_up(relay, run):
+    """`run()`'s result, plus how far delivery kept up during it (its calibration rounds
+    included): per destination, the first attempts made meanwhile, as a share of the orders
+    stored meanwhile. The workers share the cores with the hand-offs, and a saturated relay
+    gives most of them to the hand-offs: the orders it takes then are delivered after the
+    load, which the run's rate alone would hide."""
+    stored_before, before = delivery_queue(relay.url)
+    result = run()
+    stored_after, after = delivery_queue(relay.url)
+    stored = stored_after - stored_before
+    attempted = {d: before[d]["pending"] + stored - after[d]["pending"] for d in before}
+    result["delivery"] = {
+        d: {"orders_stored": stored, "pending_before": before[d]["pending"],
+            "pending_after": after[d]["pending"], "waiting_after": after[d]["waiting"],
+            "first_attempts": attempted[d],
+            "share_of_stored": round(attempted[d] / stored, 3) if stored else None}
+        for d in before}
+    return result
+
+
 def check_all_accepted(name, result, wanted="202"):
     statuses = result["statuses"]
     other = {k: v for k, v in statuses.items() if k != wanted}
@@ -236,13 +266,14 @@ def main():
 
         with MemorySampler(relay) as memory:
             log(f"relay: saturation, {connections} connections, {args.duration}s")
-            relay_sat = saturate(relay, sat_bodies, args.duration, connections)
+            relay_sat = with_delivery_kept_up(
+                relay, lambda: saturate(relay, sat_bodies, args.duration, connections))
             relay_sat["sweep"] = sweep_runs
             log(f"relay: {relay_sat['rps']:.0f} rps, p99 {relay_sat['latency_ms']['p99']} ms")
             check_all_accepted("relay saturation", relay_sat)
-            relay_half = paced_run(relay_url, half_bodies, relay_sat["rps"] / 2, args.duration,
-                                   calibrate_s, args.pacing, calibration_bodies=calib_bodies,
-                                   pace_ms=args.relay_half_pace_ms)
+            relay_half = with_delivery_kept_up(relay, lambda: paced_run(
+                relay_url, half_bodies, relay_sat["rps"] / 2, args.duration, calibrate_s,
+                args.pacing, calibration_bodies=calib_bodies, pace_ms=args.relay_half_pace_ms))
             log(f"relay: half load {relay_half['rps']:.0f} rps, p99 {relay_half['latency_ms']['p99']} ms")
             check_all_accepted("relay half", relay_half)
         metrics = relay_metrics(relay.url)
@@ -271,6 +302,11 @@ def main():
     for key, server in servers.items():
         tried = ", ".join(f"{r['connections']}: {r['rps']:.0f}" for r in server["saturation"]["sweep"])
         print(f"{key} sweep (connections: rps): {tried}")
+    for load in ("saturation", "half"):
+        kept_up = ", ".join(f"{d} {v['first_attempts']:.0f} for {v['orders_stored']:.0f} stored "
+                            f"({v['share_of_stored']:.1%}), {v['pending_after']:.0f} not attempted at the end"
+                            for d, v in result["relay"][load]["delivery"].items())
+        print(f"relay {load}: first delivery attempts meanwhile: {kept_up}")
     cpu = ", ".join(f"{key} {server['saturation']['cpu']['per_request_us']} us"
                     for key, server in servers.items())
     print(f"CPU per request at saturation: {cpu} {result['relay']['saturation']['cpu']['by_thread_us']}")
