@@ -27,7 +27,7 @@ import argparse
 import math
 import os
 
-from ordersync_bench import (CEILING_BIN, CpuMeter, MemorySampler, fsync_floor, stored_orders, Processes, RelaySettings, closed_port_url,
+from ordersync_bench import (CEILING_BIN, CpuMeter, MemorySampler, drop_bulk, fsync_floor, stored_orders, Processes, RelaySettings, closed_port_url,
                              log, machine_facts, metric_sum, relay_metrics, save_result, start_relay,
                              start_sandbox, VENDORS_DOWN_SETTINGS, work_dir, wrk, write_bodies)
 
@@ -292,6 +292,7 @@ def main():
             result[f"relay_vs_{key}"] = round(relay_sat["rps"] / result[key]["saturation"]["rps"], 4)
 
     save_result(args.name, result)
+    drop_bulk(workdir)
     servers = {key: result[key] for key in references} | {"relay": result["relay"]}
     for key, server in servers.items():
         for load in ("saturation", "half"):

@@ -297,6 +297,17 @@ def work_dir(name: str) -> Path:
     return path
 
 
+def drop_bulk(workdir: Path) -> None:
+    """Removes a finished run's body files and databases (gigabytes after a 20 s ingest run at
+    saturation; a full `run-all.sh` would otherwise fill the disk), keeping its logs."""
+    freed = 0
+    for path in workdir.iterdir():
+        if path.is_file() and (path.suffix == ".txt" or ".db" in path.name or ".store" in path.name):
+            freed += path.stat().st_size
+            path.unlink()
+    log(f"removed {freed / 2**30:.1f} GiB of body files and databases from {workdir}")
+
+
 def base_env() -> dict:
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RUST_LOG": "warn",
             "ORDERSYNC_LOG_FORMAT": "text"}
