@@ -63,16 +63,17 @@ impl Worker for CiblerWorker {
         let mut sending = JoinSet::new();
         let mut recording = JoinSet::new();
         let mut handled = 0;
-        let mut look = true;
+        // Whether the outbox may hold more due orders: true after a claim that filled every free
+        // place, and again once a request ends, a checkout is stored or the poll interval passes.
+        let mut more_may_be_due = true;
         let mut probing = false;
         loop {
             let free = window - sending.len();
             let may_claim = !probing && free > 0 && !*shutdown.borrow();
-            if look && may_claim {
+            if more_may_be_due && may_claim {
                 let free = free as u32;
                 let (claimed, probe) = self.shared.claim_allowed(Destination::Cibler, free).await;
-                // Fewer than asked: nothing more is due until something changes.
-                look = claimed.len() as u32 == free;
+                more_may_be_due = claimed.len() as u32 == free;
                 probing = probe;
                 handled += claimed.len();
                 if *shutdown.borrow() {
@@ -104,10 +105,12 @@ impl Worker for CiblerWorker {
                     // A busy round can last as long as orders keep coming: let go of the
                     // writes already done as it goes.
                     while recording.try_join_next().is_some() {}
-                    look = true;
+                    more_may_be_due = true;
                 }
-                _ = wake.notified(), if may_claim => look = true,
-                _ = tokio::time::sleep(self.shared.settings.poll_interval), if may_claim => look = true,
+                _ = wake.notified(), if may_claim => more_may_be_due = true,
+                _ = tokio::time::sleep(self.shared.settings.poll_interval), if may_claim => {
+                    more_may_be_due = true;
+                }
             }
         }
         recording.join_all().await;
