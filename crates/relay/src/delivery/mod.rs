@@ -63,7 +63,7 @@ impl RequestEnd {
     pub fn now() -> Self {
         RequestEnd {
             at_ms: clock::now_ms(),
-            jitter: Jitter::for_request(),
+            jitter: Jitter::draw(&mut rand::thread_rng()),
         }
     }
 }

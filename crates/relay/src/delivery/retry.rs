@@ -27,11 +27,6 @@ impl Jitter {
     pub fn draw(rng: &mut impl Rng) -> Self {
         Jitter(rng.gen::<f64>())
     }
-
-    /// A draw from the thread's generator: one per vendor request.
-    pub fn for_request() -> Self {
-        Self::draw(&mut rand::thread_rng())
-    }
 }
 
 #[derive(Debug, Clone, Copy)]

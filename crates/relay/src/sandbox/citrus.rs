@@ -158,6 +158,15 @@ pub fn judge_post_orders(
     Verdict::new(StatusCode::OK, &Echo { orders: echoed }, violations)
 }
 
+/// The `id` of each order in a `POST /v1/orders` body (none when it has no `orders` array).
+pub fn order_ids(body: &Value) -> impl Iterator<Item = &str> {
+    body.get("orders")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|order| order.get("id")?.as_str())
+}
+
 /// CitrusAd's refusal of a batch holding an order it cannot take (the sandbox's
 /// `refuseCitrusOrders` fault), naming the first such order; `None` when `body` holds none of
 /// `refused`. Not a violation: the request itself may be well formed.
@@ -165,11 +174,7 @@ pub fn refuse_listed_orders(body: Option<&Value>, refused: &[String]) -> Option<
     if refused.is_empty() {
         return None;
     }
-    let orders = body?.get("orders")?.as_array()?;
-    let id = orders
-        .iter()
-        .filter_map(|order| order.get("id")?.as_str())
-        .find(|id| refused.iter().any(|listed| listed == id))?;
+    let id = order_ids(body?).find(|id| refused.iter().any(|listed| listed == id))?;
     let reason = format!("order {id} cannot be accepted");
     Some(Verdict::new(
         StatusCode::BAD_REQUEST,

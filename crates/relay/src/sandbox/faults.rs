@@ -3,9 +3,10 @@
 //! Each request to a vendor endpoint in scope draws one number from a seeded generator and
 //! gets at most one fault: a 500, a 429 with `Retry-After`, a 429 without it, or a dropped
 //! connection (closed without any HTTP response). Added latency applies to every request in
-//! scope, and more to the requests of orders named slow. An outage answers 503 to every request in scope until it is switched off. The same
-//! settings come from flags (and environment variables) at start and from
-//! `PUT /__sandbox/faults` at run time, so a test can begin and end an outage without a restart.
+//! scope, and more to the requests of orders named slow. An outage answers 503 to every request
+//! in scope until it is switched off. The same settings come from flags (and environment
+//! variables) at start and from `PUT /__sandbox/faults` at run time, so a test can begin and
+//! end an outage without a restart.
 
 use std::time::Duration;
 
@@ -233,18 +234,11 @@ impl Faults {
         else {
             return Duration::ZERO;
         };
-        let named = |id: &Value| {
-            let id = match id {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            slow.contains(&id)
-        };
+        let named = |id: &str| slow.iter().any(|listed| listed == id);
         let hit = match vendor {
-            Vendor::Cibler => named(&body["orderInformation"]["orderId"]),
-            Vendor::Citrus => body["orders"]
-                .as_array()
-                .is_some_and(|orders| orders.iter().any(|order| named(&order["id"]))),
+            // CibleR's `orderId` is a Long.
+            Vendor::Cibler => named(&body["orderInformation"]["orderId"].to_string()),
+            Vendor::Citrus => super::citrus::order_ids(body).any(named),
         };
         if hit {
             Duration::from_millis(self.settings.slow_order_ms)
