@@ -932,12 +932,12 @@ mod sqlite_only {
         other
     }
 
-    /// Writes that queue while the writer is busy commit together, whatever their kind: a
-    /// claim queued among hand-offs shares their transaction (and sees only what was
-    /// committed before it). The writer is kept busy deterministically: its first write waits
-    /// for a write lock another connection holds, while the rest queue behind it.
+    /// Writes that queue while the writer is busy commit together; a claim queued among
+    /// hand-offs is answered beside their group, not in it, and sees only what was committed
+    /// before it. The writer is kept busy deterministically: its first write waits for a write
+    /// lock another connection holds, while the rest queue behind it.
     #[tokio::test]
-    async fn claims_and_outcomes_join_the_hand_offs_group() {
+    async fn a_claim_queued_among_hand_offs_sees_only_what_was_committed_before_it() {
         let fresh = Fresh::sqlite();
         let outbox = Arc::new(SqliteOutbox::open_with(&fresh.url, WIDE).await.unwrap());
         insert_at_once(&outbox, ["due".to_owned()].into_iter()).await;
@@ -983,8 +983,38 @@ mod sqlite_only {
             ["due", "waiting"],
             "the claim saw what was committed before it, not the hand-offs queued after it"
         );
-        // The waiting hand-off alone, then the claim and the 5 late hand-offs together.
+        // The waiting hand-off alone, then the 5 late hand-offs together; the claim took none.
         assert_eq!(outbox.group_commits() - before, 2);
+    }
+
+    /// A claim changes no row (its lease lives in the writer's memory), so it is answered
+    /// without a transaction of its own: while another connection holds the write lock, and
+    /// without a commit (so without an fsync to wait for).
+    #[tokio::test]
+    async fn a_claim_is_answered_without_the_write_lock_or_a_commit() {
+        let fresh = Fresh::sqlite();
+        let outbox = SqliteOutbox::open_with(&fresh.url, WIDE).await.unwrap();
+        outbox
+            .insert(checkout("due", InitialState::Pending), 0)
+            .await
+            .unwrap();
+        let before = outbox.group_commits();
+        let blocker = hold_write_lock(&fresh.url);
+        let claiming = outbox.claim_due(Destination::Cibler, 10, "w", LEASE, i64::MAX / 2);
+        let claimed = tokio::time::timeout(Duration::from_secs(5), claiming)
+            .await
+            .expect("the claim waited for the write lock")
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].order_id, "due");
+        // Its lease holds: a second claim finds nothing.
+        let again = outbox
+            .claim_due(Destination::Cibler, 10, "v", LEASE, i64::MAX / 2)
+            .await
+            .unwrap();
+        assert!(again.is_empty(), "{again:?}");
+        blocker.execute_batch("ROLLBACK").unwrap();
+        assert_eq!(outbox.group_commits(), before);
     }
 
     /// The writer only appends to the WAL; a thread of its own copies it into the database

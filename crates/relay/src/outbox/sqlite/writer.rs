@@ -9,7 +9,8 @@
 //! [`GroupCommit::window`] is set, those arriving within it; up to [`GroupCommit::max_group`]),
 //! applies them in one transaction, commits once, and only then answers every caller. A 202
 //! therefore still means "on disk"; a failed commit fails every write of the group with the
-//! same error.
+//! same error. Writes that change no row (a delivery worker's claim: its leases live in memory)
+//! are answered before the group's transaction, without waiting for its fsync.
 //!
 //! Why a thread of its own rather than an async task: SQLite calls block, and an async driver
 //! (sqlx) runs each statement on a worker thread of the connection's, one channel round trip
@@ -194,7 +195,10 @@ fn run(
         let deadline = first.queued_at + policy.window;
         group.push(first);
         gather(&requests, &mut group, deadline, policy.max_group);
-        commit_group(&mut connection, &mut memory, &mut group, &commits);
+        answer_file_reads(&connection, &mut memory, &mut group);
+        if !group.is_empty() {
+            commit_group(&mut connection, &mut memory, &mut group, &commits);
+        }
     }
     if let Err((_, error)) = connection.close() {
         tracing::warn!(%error, "closing the outbox's writing connection failed");
@@ -228,6 +232,37 @@ fn gather(
                 Err(_) => return,
             },
         }
+    }
+}
+
+/// Takes out of `group` the writes that change nothing in the file (claims, whose leases live
+/// in memory, lease releases and PRAGMA reads), applies them outside any transaction and
+/// answers them at once, before the group's transaction begins.
+///
+/// Why: in the group's transaction a claim was answered only after the group's fsync, which
+/// under load takes milliseconds, while everything it reads was committed (and synced) before:
+/// this writer commits one group at a time. A delivery worker now waits for the commit in
+/// progress when its claim arrived, not for its own group's as well. It also no longer takes
+/// the write lock: a claim is answered while an operator command holds it.
+fn answer_file_reads(connection: &Connection, memory: &mut Memory, group: &mut Vec<Request>) {
+    for request in group.extract_if(.., |request| request.write.changes_no_row()) {
+        let result = apply(connection, memory, &request.write);
+        // Nothing to roll back in the file: the leases taken stand or fall with the answer.
+        match &result {
+            Ok(_) => memory.leases.commit(),
+            Err(_) => memory.leases.rollback(),
+        }
+        let _ = request.reply.send(result);
+    }
+}
+
+impl Write {
+    /// Whether applying the write leaves every row of the file as it was.
+    fn changes_no_row(&self) -> bool {
+        matches!(
+            self,
+            Write::Claim { .. } | Write::Release { .. } | Write::Pragma(_)
+        )
     }
 }
 
