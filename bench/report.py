@@ -74,7 +74,9 @@ def ingest(r):
               latency_row("SQLite floor, half of its saturation", r["sqlite_floor"]["half"])]
              if "sqlite_floor" in r else []),
            latency_row("relay (signed, SQLite, fsync per 202), saturation", r["relay"]["saturation"]),
-           latency_row("relay, half of its saturation", r["relay"]["half"]),
+           latency_row("relay, half of its saturation, right after it (workers catching up)", r["relay"]["half"]),
+           *([latency_row("relay, half of its saturation, on an empty outbox", r["relay"]["half_fresh_queue"])]
+             if "half_fresh_queue" in r["relay"] else []),
            "",
            f"Relay / ceiling: {r['relay_vs_ceiling']:.3f}"
            + (f"; relay / durable floor: {r['relay_vs_durable_floor']:.3f}" if "relay_vs_durable_floor" in r else "")
