@@ -329,6 +329,20 @@ async fn operations_endpoints_answer_and_hold_no_secret() {
     for code in ["200", "202", "400", "401", "413", "415", "429"] {
         assert!(responses.get(code).is_some(), "missing {code}");
     }
+    // A hand-off's answer links to its order's status, by an operation the document has.
+    let status_operation = &doc["paths"]["/v1/checkouts/{orderId}"]["get"]["operationId"];
+    for code in ["200", "202"] {
+        let link = &responses[code]["links"]["status"];
+        assert_eq!(&link["operationId"], status_operation, "{link}");
+        assert_eq!(link["parameters"]["orderId"], "$response.body#/orderId");
+    }
+    // The hand-off's two shapes, and the checkout's fields with their limits.
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["HandoffBody"]["oneOf"].as_array().unwrap().len(), 2);
+    let checkout = &schemas["Checkout"];
+    assert_eq!(checkout["additionalProperties"], false);
+    assert_eq!(checkout["properties"]["items"]["maxItems"], 1000);
+    assert_eq!(schemas["Text"]["maxLength"], 256);
 }
 
 /// Clients that hang up right after sending (hyper then drops their handlers): a commit that

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::error::{ApiError, ErrorBody};
 use super::SharedState;
@@ -16,21 +16,6 @@ use crate::outbox::{
     DeliveryState, Destination, DestinationStatus, InitialState, InsertOutcome, NewCheckout,
     OrderStatus,
 };
-
-/// The hand-off body (documentation only: the relay reads it without a float in between).
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct HandoffBody {
-    /// The checkout signed by the shop's server: a compact JWS (HS256) whose claims are the
-    /// checkout fields plus `exp`.
-    token: Option<String>,
-    /// The checkout itself, only when the relay runs with `--accept-unsigned`.
-    #[schema(value_type = Option<Object>)]
-    checkout: Option<serde_json::Value>,
-    /// The shopper's `cibler_id` cookie value, or null.
-    cookie_id: Option<String>,
-}
 
 /// The answer to a hand-off.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -166,8 +151,8 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Stri
     tag = "checkouts",
     request_body(
         content(
-            (HandoffBody = "application/json"),
-            (HandoffBody = "text/plain"),
+            (super::checkout_schema::HandoffBody = "application/json"),
+            (super::checkout_schema::HandoffBody = "text/plain"),
         ),
         description = "`{\"token\": \"<compact JWS>\", \"cookieId\": ...}`; `text/plain` bodies are JSON too (sendBeacon)."
     ),

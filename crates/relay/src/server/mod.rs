@@ -1,11 +1,12 @@
 //! The public HTTP API: the hand-off, order status, health, metrics and the OpenAPI document.
 
+pub mod checkout_schema;
 pub mod checkouts;
 pub mod error;
 pub mod rate_limit;
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -64,7 +65,13 @@ pub struct HttpPolicy {
     components(schemas(
         ErrorBody,
         error::ErrorDetail,
-        checkouts::HandoffBody,
+        checkout_schema::HandoffBody,
+        checkout_schema::SignedHandoff,
+        checkout_schema::UnsignedHandoff,
+        checkout_schema::Checkout,
+        checkout_schema::LineItem,
+        checkout_schema::Text,
+        checkout_schema::Amount,
         checkouts::HandoffAnswer,
         checkouts::StatusAnswer,
         checkouts::DestinationView,
@@ -172,13 +179,43 @@ pub async fn metrics(State(state): State<SharedState>) -> Response {
 }
 
 async fn openapi() -> Response {
+    static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+        serde_json::to_string_pretty(&openapi_document())
+            .expect("the OpenAPI document always serializes")
+    });
     (
         [(header::CONTENT_TYPE, "application/json")],
-        ApiDoc::openapi()
-            .to_pretty_json()
-            .expect("the OpenAPI document always serializes"),
+        DOCUMENT.as_str(),
     )
         .into_response()
+}
+
+/// The OpenAPI document as `/openapi.json` serves it.
+pub fn openapi_document() -> serde_json::Value {
+    let mut document =
+        serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document always serializes");
+    link_hand_off_to_status(&mut document);
+    document
+}
+
+/// Links a hand-off's answer to its order's status (`orderId` from the answer), so that a
+/// client, or a tool generating requests from the document, can follow an order it stored.
+/// Written into the JSON rather than with utoipa's `links(...)`: utoipa 5.5 serializes a link's
+/// `operationId` as `operation_id`, which OpenAPI readers do not know.
+fn link_hand_off_to_status(document: &mut serde_json::Value) {
+    let links = serde_json::json!({
+        "status": {
+            "operationId": "get_checkout",
+            "parameters": {"orderId": "$response.body#/orderId"},
+            "description": "The order's delivery status",
+        }
+    });
+    for status in ["200", "202"] {
+        let answer = format!("/paths/~1v1~1checkouts/post/responses/{status}");
+        if let Some(response) = document.pointer_mut(&answer) {
+            response["links"] = links.clone();
+        }
+    }
 }
 
 async fn not_found() -> ApiError {
