@@ -154,7 +154,7 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Stri
             (super::checkout_schema::HandoffBody = "application/json"),
             (super::checkout_schema::HandoffBody = "text/plain"),
         ),
-        description = "`{\"token\": \"<compact JWS>\", \"cookieId\": ...}`; `text/plain` bodies are JSON too (sendBeacon)."
+        description = "`{\"token\": \"<compact JWS>\", \"cookieId\": ...}`, or with `--accept-unsigned` `{\"checkout\": {...}, \"cookieId\": ...}`; `text/plain` bodies are JSON too (sendBeacon)."
     ),
     responses(
         (status = 202, description = "Stored durably; delivery follows", body = HandoffAnswer),

@@ -191,7 +191,7 @@ async fn openapi() -> Response {
 }
 
 /// The OpenAPI document as `/openapi.json` serves it.
-pub fn openapi_document() -> serde_json::Value {
+fn openapi_document() -> serde_json::Value {
     let mut document =
         serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document always serializes");
     link_hand_off_to_status(&mut document);

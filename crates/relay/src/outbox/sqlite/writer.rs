@@ -195,7 +195,7 @@ fn run(
         let deadline = first.queued_at + policy.window;
         group.push(first);
         gather(&requests, &mut group, deadline, policy.max_group);
-        answer_file_reads(&connection, &mut memory, &mut group);
+        answer_writes_changing_no_row(&connection, &mut memory, &mut group);
         if !group.is_empty() {
             commit_group(&mut connection, &mut memory, &mut group, &commits);
         }
@@ -244,7 +244,11 @@ fn gather(
 /// this writer commits one group at a time. A delivery worker now waits for the commit in
 /// progress when its claim arrived, not for its own group's as well. It also no longer takes
 /// the write lock: a claim is answered while an operator command holds it.
-fn answer_file_reads(connection: &Connection, memory: &mut Memory, group: &mut Vec<Request>) {
+fn answer_writes_changing_no_row(
+    connection: &Connection,
+    memory: &mut Memory,
+    group: &mut Vec<Request>,
+) {
     for request in group.extract_if(.., |request| request.write.changes_no_row()) {
         let result = apply(connection, memory, &request.write);
         // Nothing to roll back in the file: the leases taken stand or fall with the answer.
