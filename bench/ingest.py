@@ -24,6 +24,7 @@ fsync answers more the more requests share each fsync, so a single count would u
 """
 
 import argparse
+import dataclasses
 import math
 import os
 
@@ -190,8 +191,7 @@ def half_load_on_a_fresh_queue(procs, workdir, settings, target_rps, bodies, cal
     attempts that saturation left (about a million deliveries): that run measures half load and
     the recovery from a burst together. This one measures half load alone, the steady state the
     goal speaks of; both are reported."""
-    fresh = RelaySettings(database=workdir / "fresh.db", cibler_url=settings.cibler_url,
-                          citrus_url=settings.citrus_url, settings=settings.settings)
+    fresh = dataclasses.replace(settings, database=workdir / "fresh.db", listen="")
     relay = start_relay(procs, workdir, fresh, name="relay-fresh")
     url = f"{relay.url}/v1/checkouts"
     run = with_delivery_kept_up(relay, lambda: paced_run(

@@ -17,21 +17,25 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
+/// A string schema with its description and pattern.
+fn string(description: &str, pattern: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .pattern(Some(pattern))
+}
+
 /// A text field of the checkout (the pattern keeps out blanks and control characters).
 pub struct Text;
 
 impl PartialSchema for Text {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .description(Some(
-                "Text: not blank, at most 256 characters, no control characters.",
-            ))
-            .pattern(Some(
-                r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
-            ))
-            .max_length(Some(256))
-            .into()
+        string(
+            "Text: not blank, at most 256 characters, no control characters.",
+            r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        )
+        .max_length(Some(256))
+        .into()
     }
 }
 
@@ -42,15 +46,13 @@ pub struct Amount;
 
 impl PartialSchema for Amount {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .description(Some(
-                "An amount: not negative, at most two decimals, at most 999999999999.99; a JSON \
-                 number is accepted too.",
-            ))
-            .pattern(Some(r"^[0-9]{1,12}(\.[0-9]{1,2})?$"))
-            .examples(["49.90"])
-            .into()
+        string(
+            "An amount: not negative, at most two decimals, at most 999999999999.99; a JSON \
+             number is accepted too.",
+            r"^[0-9]{1,12}(\.[0-9]{1,2})?$",
+        )
+        .examples(["49.90"])
+        .into()
     }
 }
 
