@@ -4,14 +4,16 @@
 //!
 //! Documentation only: the relay reads a hand-off without these types, in one pass
 //! ([`crate::acceptance`], [`ordersync_core::Checkout::from_input`]), and refuses what they do
-//! not describe with a 400 naming the field. A test keeps their field names equal to the
-//! core's ([`ordersync_core::checkout::CHECKOUT_FIELDS`], `ITEM_FIELDS`).
+//! not describe with a 400 naming the field. Tests keep their field names equal to the core's
+//! ([`ordersync_core::checkout::CHECKOUT_FIELDS`], `ITEM_FIELDS`), and the bounds that utoipa
+//! takes only as literals equal to the constants they restate.
 //!
 //! The limits are the core's: text at most 256 characters, not blank, no control characters;
 //! amounts not negative, at most two decimals, at most 999,999,999,999.99, as a JSON number or a
 //! decimal string; quantities whole, 1 to 1,000,000; at most 1,000 line items.
 #![allow(dead_code)]
 
+use ordersync_core::checkout::MAX_TEXT_CHARS;
 use serde::Deserialize;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
@@ -34,7 +36,7 @@ impl PartialSchema for Text {
             "Text: not blank, at most 256 characters, no control characters.",
             r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
         )
-        .max_length(Some(256))
+        .max_length(Some(MAX_TEXT_CHARS))
         .into()
     }
 }
@@ -183,6 +185,31 @@ mod tests {
     }
 
     /// A hand-off carries a token or a checkout, never both, and nothing else.
+    /// utoipa takes a bound only as a literal: each one restated here is the constant the
+    /// relay checks.
+    #[test]
+    fn the_documented_bounds_are_the_ones_checked() {
+        use crate::acceptance::MAX_COOKIE_ID_CHARS;
+        use ordersync_core::checkout::{MAX_ITEMS, MAX_QUANTITY};
+
+        let checkout = serde_json::to_value(<Checkout as PartialSchema>::schema()).unwrap();
+        assert_eq!(checkout["properties"]["items"]["maxItems"], MAX_ITEMS);
+        assert_eq!(checkout["properties"]["email"]["maxLength"], MAX_TEXT_CHARS);
+        let item = serde_json::to_value(<LineItem as PartialSchema>::schema()).unwrap();
+        assert_eq!(item["properties"]["quantity"]["minimum"], 1);
+        assert_eq!(item["properties"]["quantity"]["maximum"], MAX_QUANTITY);
+        for shape in [
+            <SignedHandoff as PartialSchema>::schema(),
+            <UnsignedHandoff as PartialSchema>::schema(),
+        ] {
+            let shape = serde_json::to_value(shape).unwrap();
+            assert_eq!(
+                shape["properties"]["cookieId"]["maxLength"],
+                MAX_COOKIE_ID_CHARS
+            );
+        }
+    }
+
     #[test]
     fn a_hand_off_is_one_of_two_closed_shapes() {
         let schema = serde_json::to_value(<HandoffBody as PartialSchema>::schema()).unwrap();
