@@ -6,7 +6,8 @@
    attempt per destination and goes `dead`, so the queue holds N orders and no timer.
 2. `ordersync-relay dead-letters retry --all`: the operator's command makes all N due at once.
 3. Drain: the relay restarts with its default delivery settings (batch 100, linger 200 ms,
-   8 parallel CibleR requests) against the sandbox, and /metrics is polled until no order
+   8 parallel CibleR requests, 4 CitrusAd batches in flight; `--citrus-concurrency` sets the
+   last, to compare) against the sandbox, and /metrics is polled until no order
    waits. Reported: drain time and orders/s per destination, the CitrusAd batch sizes the
    sandbox received, contract violations (goal 0), and the relay's peak RSS while draining.
 
@@ -52,6 +53,8 @@ def main():
     parser.add_argument("--slow-share", type=float, default=0.0,
                         help="share of the orders whose answers come --slow-ms later")
     parser.add_argument("--slow-ms", type=int, default=200)
+    parser.add_argument("--citrus-concurrency", type=int, default=None,
+                        help="CitrusAd batches in flight while draining (default: the relay's)")
     args = parser.parse_args()
 
     workdir = work_dir(args.name)
@@ -85,8 +88,11 @@ def main():
         sandbox = start_sandbox(procs, workdir, *vendor_behaviour(args, first_id))
         samples = []
         with_drain_start = time.monotonic()
+        drain_settings = ({} if args.citrus_concurrency is None
+                          else {"ORDERSYNC_CITRUS_CONCURRENCY": str(args.citrus_concurrency)})
         relay = start_relay(procs, workdir, RelaySettings(
-            database=database, cibler_url=sandbox.url, citrus_url=sandbox.url), name="relay-drain")
+            database=database, cibler_url=sandbox.url, citrus_url=sandbox.url,
+            settings=drain_settings), name="relay-drain")
         with MemorySampler(relay) as memory:
             drained = wait_drained(
                 relay.url, deadline=args.drain_deadline,

@@ -119,6 +119,9 @@ pub struct DeliveryArgs {
     /// Parallel CibleR requests.
     #[arg(long, env = "ORDERSYNC_CIBLER_CONCURRENCY", default_value_t = 8)]
     pub cibler_concurrency: u32,
+    /// Parallel CitrusAd batches.
+    #[arg(long, env = "ORDERSYNC_CITRUS_CONCURRENCY", default_value_t = 4)]
+    pub citrus_concurrency: u32,
     /// How long a worker holds claimed rows; a crashed relay's rows are retried after it.
     #[arg(long, env = "ORDERSYNC_LEASE_DURATION", default_value = "60s", value_parser = parse_duration)]
     pub lease_duration: Duration,
@@ -236,6 +239,7 @@ pub struct DeliverySettings {
     pub batch_linger: Duration,
     pub citrus_batch_size: u32,
     pub cibler_concurrency: u32,
+    pub citrus_concurrency: u32,
     pub lease_duration: Duration,
     pub poll_interval: Duration,
     pub vendor_timeout: Duration,
@@ -493,6 +497,12 @@ impl DeliveryArgs {
                 "must be between 1 and 256",
             );
         }
+        if !(1..=64).contains(&self.citrus_concurrency) {
+            return refuse(
+                "--citrus-concurrency / ORDERSYNC_CITRUS_CONCURRENCY",
+                "must be between 1 and 64",
+            );
+        }
         // A lease that can run out while a request is still in flight would let a second
         // worker send the same order again.
         if self.lease_duration <= self.vendor_timeout * 2 + self.batch_linger {
@@ -508,6 +518,7 @@ impl DeliveryArgs {
             batch_linger: self.batch_linger,
             citrus_batch_size: self.citrus_batch_size,
             cibler_concurrency: self.cibler_concurrency,
+            citrus_concurrency: self.citrus_concurrency,
             lease_duration: self.lease_duration,
             poll_interval: self.poll_interval,
             vendor_timeout: self.vendor_timeout,
@@ -726,6 +737,27 @@ mod tests {
             parse(&args).unwrap_err().setting,
             "--cibler-site-id / ORDERSYNC_CIBLER_SITE_ID"
         );
+    }
+
+    #[test]
+    fn request_concurrency_is_bounded_and_named() {
+        let with = |flag: &'static str, value: &'static str| {
+            let mut args = vec!["--signing-secret", SECRET, flag, value];
+            args.extend(cibler());
+            parse(&args)
+        };
+        let config = with("--citrus-concurrency", "2").unwrap();
+        assert_eq!(config.delivery.citrus_concurrency, 2);
+        assert_eq!(config.delivery.cibler_concurrency, 8);
+        for (flag, too_many) in [
+            ("--citrus-concurrency", "65"),
+            ("--cibler-concurrency", "257"),
+        ] {
+            for value in ["0", too_many] {
+                let err = with(flag, value).unwrap_err();
+                assert!(err.setting.starts_with(flag), "{flag} {value}: {err}");
+            }
+        }
     }
 
     #[test]

@@ -171,48 +171,94 @@ fn the_orders_of_a_failed_batch_retry_together() {
 /// order, not the orders behind it.
 #[test]
 fn a_slow_cibler_answer_holds_back_only_its_own_order() {
-    let slow = "961001";
-    let sandbox = Sandbox::start(&["--slow-order", slow, "--slow-order-ms", "3000"]);
-    let options = RelayOptions::default()
-        .flag("--cibler-concurrency", "2")
+    a_slow_answer_holds_back_only_its_own_request(
+        "cibler",
+        961_001,
+        RelayOptions::default().flag("--cibler-concurrency", "2"),
+    );
+}
+
+/// CitrusAd batches, `--citrus-concurrency` at a time, behave the same: a batch whose answer is
+/// slow holds back only its own orders (batches of one here, so each order is one request).
+#[test]
+fn a_slow_citrus_batch_holds_back_only_its_own_orders() {
+    a_slow_answer_holds_back_only_its_own_request(
+        "citrusad",
+        962_001,
+        RelayOptions::default()
+            .flag("--citrus-concurrency", "2")
+            .flag("--citrus-batch-size", "1"),
+    );
+}
+
+/// The sandbox's record of the request that carried order `id` to `destination`, answered or
+/// not yet (only answered requests have `answeredAtMs`).
+fn request_carrying(sandbox: &Sandbox, destination: &str, id: u64) -> Option<Value> {
+    sandbox.requests().into_iter().find(|r| {
+        let path = r["path"].as_str().unwrap_or("");
+        match destination {
+            "cibler" => {
+                path.starts_with("/api/campaignBehaviors/order/")
+                    && r["body"]["orderInformation"]["orderId"].as_u64() == Some(id)
+            }
+            _ => {
+                path.starts_with("/v1/orders")
+                    && r["body"]["orders"]
+                        .as_array()
+                        .is_some_and(|orders| orders.iter().any(|o| citrus_id(o) == Some(id)))
+            }
+        }
+    })
+}
+
+/// A CitrusAd order's `id` (a string on the wire) as a number.
+fn citrus_id(order: &Value) -> Option<u64> {
+    order["id"].as_str().and_then(|id| id.parse().ok())
+}
+
+/// Stores one order the sandbox answers 3 s late, then ten more once its request is out, and
+/// checks that all ten are answered before it, each sent once.
+fn a_slow_answer_holds_back_only_its_own_request(
+    destination: &str,
+    slow: u64,
+    options: RelayOptions,
+) {
+    let sandbox = Sandbox::start(&["--slow-order", &slow.to_string(), "--slow-order-ms", "3000"]);
+    let options = options
         .flag("--vendor-timeout", "10s")
         .flag("--lease-duration", "1m");
     let relay = Relay::start(&sandbox, options);
-    let reply = relay.hand_off(&checkout(slow.parse().unwrap()), None);
+    let reply = relay.hand_off(&checkout(slow), None);
     assert_eq!(reply.status, 202, "{}", reply.text);
-    // Answered or not yet (`requests_to` lists only answered ones).
-    let cibler_request = |id: &str| {
-        sandbox.requests().into_iter().find(|r| {
-            r["path"]
-                .as_str()
-                .is_some_and(|p| p.starts_with("/api/campaignBehaviors/order/"))
-                && r["body"]["orderInformation"]["orderId"].as_u64() == id.parse().ok()
-        })
-    };
-    wait_for("the slow order's CibleR request", DEADLINE, || {
-        cibler_request(slow)
+    wait_for("the slow order's request", DEADLINE, || {
+        request_carrying(&sandbox, destination, slow)
     });
-    let others = ids(961_002..961_012);
+    let others: Vec<u64> = (slow + 1..slow + 11).collect();
     for id in &others {
-        let reply = relay.hand_off(&checkout(id.parse().unwrap()), None);
+        let reply = relay.hand_off(&checkout(*id), None);
         assert_eq!(reply.status, 202, "{}", reply.text);
     }
-    for id in others.iter().chain([&slow.to_owned()]) {
-        relay.wait_state(id, "cibler", "delivered");
+    for id in others.iter().chain([&slow]) {
+        relay.wait_state(&id.to_string(), destination, "delivered");
     }
-    let slow_answered = cibler_request(slow).unwrap()["answeredAtMs"]
-        .as_u64()
-        .expect("answered");
-    for id in &others {
-        let answered = cibler_request(id).unwrap()["answeredAtMs"]
+    let answered_at = |id: u64| {
+        request_carrying(&sandbox, destination, id).unwrap()["answeredAtMs"]
             .as_u64()
-            .unwrap();
+            .expect("answered")
+    };
+    let slow_answered = answered_at(slow);
+    for id in &others {
+        let answered = answered_at(*id);
         assert!(
             answered < slow_answered,
             "order {id} was answered at {answered}, after the slow order's answer at {slow_answered}"
         );
     }
-    assert_eq!(sandbox.cibler_delivered().len(), 11, "each order sent once");
+    let delivered = match destination {
+        "cibler" => sandbox.cibler_delivered(),
+        _ => sandbox.citrus_delivered(),
+    };
+    assert_eq!(delivered.len(), 11, "each order sent once: {delivered:?}");
 }
 
 #[test]

@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use ordersync_core::wire::checkout_from_json;
 use tokio::sync::{watch, Notify};
-use tokio::task::JoinSet;
+use tokio::task::JoinError;
 
+use super::window::{self, Claimed, Requests, Task};
 use super::{RequestEnd, Shared, Worker};
 use crate::outbox::{ClaimedDelivery, Destination, Outcome};
 use crate::vendors::{Attempt, CiblerClient};
@@ -52,69 +53,53 @@ impl Worker for CiblerWorker {
         Destination::Cibler
     }
 
-    /// Keeps up to `--cibler-concurrency` requests in flight: each one that ends frees its place
-    /// for the next due order at once, so one slow answer holds back only its own order. (A
-    /// round of requests that all had to end before the next round waited for its slowest
-    /// answer: the vendor's tail latency, not its mean, set the pace.) While requests are in
-    /// flight, new checkouts and the poll interval also fill free places. The round ends when
-    /// nothing is in flight, every outcome recorded.
+    /// Keeps up to `--cibler-concurrency` requests in flight ([`window`]).
     async fn run_once(&self, shutdown: &watch::Receiver<bool>, wake: &Notify) -> usize {
-        let window = self.shared.settings.cibler_concurrency as usize;
-        let mut sending = JoinSet::new();
-        let mut recording = JoinSet::new();
-        let mut handled = 0;
-        // Whether the outbox may hold more due orders: true after a claim that filled every free
-        // place, and again once a request ends, a checkout is stored or the poll interval passes.
-        let mut more_may_be_due = true;
-        let mut probing = false;
-        loop {
-            let free = window - sending.len();
-            let may_claim = !probing && free > 0 && !*shutdown.borrow();
-            if more_may_be_due && may_claim {
-                let free = free as u32;
-                let (claimed, probe) = self.shared.claim_allowed(Destination::Cibler, free).await;
-                more_may_be_due = claimed.len() as u32 == free;
-                probing = probe;
-                handled += claimed.len();
-                if *shutdown.borrow() {
-                    // Claimed as the stop came: hand them back unsent for the next start.
-                    self.shared.release(&claimed).await;
-                } else {
-                    for row in claimed {
-                        sending.spawn(deliver(self.shared.clone(), self.client.clone(), row));
-                    }
-                }
-                continue;
-            }
-            if sending.is_empty() {
-                break;
-            }
-            // In-flight requests are awaited even during shutdown: each ends within the vendor
-            // timeout, and finishing beats sending the order a second time after a restart.
-            tokio::select! {
-                Some(first) = sending.join_next() => {
-                    let mut ended = vec![first];
-                    while let Some(next) = sending.try_join_next() {
-                        ended.push(next);
-                    }
-                    // The outcomes of requests that ended together in one write, recorded while
-                    // the next requests go out; their leases keep these orders from being
-                    // claimed again until the outcomes are in.
-                    let shared = self.shared.clone();
-                    recording.spawn(async move { record(&shared, ended).await });
-                    // A busy round can last as long as orders keep coming: let go of the
-                    // writes already done as it goes.
-                    while recording.try_join_next().is_some() {}
-                    more_may_be_due = true;
-                }
-                _ = wake.notified(), if may_claim => more_may_be_due = true,
-                _ = tokio::time::sleep(self.shared.settings.poll_interval), if may_claim => {
-                    more_may_be_due = true;
-                }
-            }
+        let settings = &self.shared.settings;
+        let places = settings.cibler_concurrency as usize;
+        window::keep_in_flight(self, places, settings.poll_interval, shutdown, wake).await
+    }
+}
+
+/// One request per order.
+#[async_trait::async_trait]
+impl Requests for CiblerWorker {
+    type Ended = (ClaimedDelivery, Outcome, Duration);
+
+    async fn claim(&self, free: usize, shutdown: &watch::Receiver<bool>) -> Claimed<Self::Ended> {
+        let (claimed, probe) = self
+            .shared
+            .claim_allowed(Destination::Cibler, free as u32)
+            .await;
+        let orders = claimed.len();
+        if *shutdown.borrow() {
+            // Claimed as the stop came: hand them back unsent for the next start.
+            self.shared.release(&claimed).await;
+            return Claimed {
+                requests: Vec::new(),
+                orders,
+                filled: false,
+                probe,
+            };
         }
-        recording.join_all().await;
-        handled
+        let requests = claimed
+            .into_iter()
+            .map(|row| Box::pin(deliver(self.shared.clone(), self.client.clone(), row)) as Task<_>)
+            .collect();
+        Claimed {
+            requests,
+            orders,
+            filled: orders == free,
+            probe,
+        }
+    }
+
+    /// The outcomes of requests that ended together in one write, recorded while the next
+    /// requests go out; their leases keep these orders from being claimed again until the
+    /// outcomes are in.
+    fn ended(&self, ended: Vec<Result<Self::Ended, JoinError>>) -> Option<Task<()>> {
+        let shared = self.shared.clone();
+        Some(Box::pin(async move { record(&shared, ended).await }))
     }
 }
 
@@ -122,7 +107,7 @@ impl Worker for CiblerWorker {
 /// lease expires so that it is tried again.
 async fn record(
     shared: &Shared,
-    ended: Vec<Result<(ClaimedDelivery, Outcome, Duration), tokio::task::JoinError>>,
+    ended: Vec<Result<(ClaimedDelivery, Outcome, Duration), JoinError>>,
 ) {
     let mut sent = Vec::with_capacity(ended.len());
     let mut results = Vec::with_capacity(ended.len());

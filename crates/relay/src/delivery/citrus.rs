@@ -4,23 +4,32 @@
 //!
 //! One bad order must not sink 99 good ones: when a batch of several is refused with 400 or
 //! 422, each order is sent again on its own, so only the bad one goes dead.
+//!
+//! Up to `--citrus-concurrency` batches are in flight at once ([`window`]): against a vendor
+//! whose answers are sometimes slow, a batch holding one slow order no longer holds back every
+//! batch after it.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ordersync_core::wire::{checkout_from_json, CitrusOrder};
 use ordersync_core::Checkout;
 use reqwest::StatusCode;
 use tokio::sync::{watch, Notify};
+use tokio::task::JoinError;
 
+use super::window::{self, Claimed, Requests, Task};
 use super::{RequestEnd, Shared, Worker};
 use crate::clock;
 use crate::outbox::{ClaimedDelivery, Destination};
 use crate::vendors::citrus::BatchAttempt;
 use crate::vendors::{Attempt, CitrusClient};
 
+/// Cloned into each batch's task (the client and the shared parts are reference-counted).
+#[derive(Clone)]
 pub struct CitrusWorker {
     shared: Shared,
-    client: CitrusClient,
+    client: Arc<CitrusClient>,
 }
 
 /// A claimed row with its checkout read back.
@@ -31,16 +40,20 @@ struct Ready {
 
 impl CitrusWorker {
     pub fn new(shared: Shared, client: CitrusClient) -> Self {
-        Self { shared, client }
+        Self {
+            shared,
+            client: Arc::new(client),
+        }
     }
 
-    /// Claims a batch: whatever is due now, plus what arrives during the linger.
-    async fn claim_batch(&self, shutdown: &watch::Receiver<bool>) -> Vec<ClaimedDelivery> {
+    /// Claims a batch: whatever is due now, plus what arrives during the linger. True with a
+    /// circuit's probe (one order, no linger).
+    async fn claim_batch(&self, shutdown: &watch::Receiver<bool>) -> (Vec<ClaimedDelivery>, bool) {
         let size = self.shared.settings.citrus_batch_size;
         let (mut claimed, probe) = self.shared.claim_allowed(Destination::Citrusad, size).await;
         let linger = self.shared.settings.batch_linger;
         if probe || claimed.is_empty() || claimed.len() as u32 >= size || linger.is_zero() {
-            return claimed;
+            return (claimed, probe);
         }
         let mut shutdown = shutdown.clone();
         tokio::select! {
@@ -49,7 +62,29 @@ impl CitrusWorker {
         }
         let more = size - claimed.len() as u32;
         claimed.extend(self.shared.claim(Destination::Citrusad, more).await);
-        claimed
+        (claimed, probe)
+    }
+
+    /// Reads each claimed order's checkout back, then sends the batch and records every
+    /// outcome. An unreadable checkout (only a hand-edited database gets one) goes dead.
+    async fn send_claimed(&self, claimed: Vec<ClaimedDelivery>) {
+        let mut batch = Vec::with_capacity(claimed.len());
+        for row in claimed {
+            match checkout_from_json(&row.checkout_json) {
+                Ok(checkout) => batch.push(Ready {
+                    claimed: row,
+                    checkout,
+                }),
+                Err(e) => {
+                    let attempt = Attempt::Rejected {
+                        status: 0,
+                        body: format!("stored checkout unreadable: {e}"),
+                    };
+                    self.finish(&row, attempt, Duration::ZERO).await;
+                }
+            }
+        }
+        self.deliver(batch).await;
     }
 
     /// Sends `batch` and records each order's outcome.
@@ -175,35 +210,48 @@ impl Worker for CitrusWorker {
         Destination::Citrusad
     }
 
-    async fn run_once(&self, shutdown: &watch::Receiver<bool>, _wake: &Notify) -> usize {
-        let claimed = self.claim_batch(shutdown).await;
-        let count = claimed.len();
-        if count == 0 {
-            return 0;
-        }
-        if *shutdown.borrow() {
+    /// Keeps up to `--citrus-concurrency` batches in flight ([`window`]).
+    async fn run_once(&self, shutdown: &watch::Receiver<bool>, wake: &Notify) -> usize {
+        let settings = &self.shared.settings;
+        let places = settings.citrus_concurrency as usize;
+        window::keep_in_flight(self, places, settings.poll_interval, shutdown, wake).await
+    }
+}
+
+/// One request per batch; each batch records its own outcomes (one write for the batch).
+#[async_trait::async_trait]
+impl Requests for CitrusWorker {
+    type Ended = ();
+
+    /// One batch per claim, whatever the free places: a claim that fills its batch says more
+    /// may be due, and the next free place takes the next batch.
+    async fn claim(&self, _free: usize, shutdown: &watch::Receiver<bool>) -> Claimed<()> {
+        let (claimed, probe) = self.claim_batch(shutdown).await;
+        let orders = claimed.len();
+        let filled = orders == self.shared.settings.citrus_batch_size as usize;
+        let requests: Vec<Task<()>> = if claimed.is_empty() {
+            Vec::new()
+        } else if *shutdown.borrow() {
             // Claimed but not sent yet: hand them back for the next start.
             self.shared.release(&claimed).await;
-            return count;
+            Vec::new()
+        } else {
+            let worker = self.clone();
+            vec![Box::pin(async move { worker.send_claimed(claimed).await })]
+        };
+        Claimed {
+            filled: filled && !requests.is_empty(),
+            requests,
+            orders,
+            probe,
         }
-        let mut batch = Vec::with_capacity(count);
-        for row in claimed {
-            match checkout_from_json(&row.checkout_json) {
-                Ok(checkout) => batch.push(Ready {
-                    claimed: row,
-                    checkout,
-                }),
-                Err(e) => {
-                    let attempt = Attempt::Rejected {
-                        status: 0,
-                        body: format!("stored checkout unreadable: {e}"),
-                    };
-                    self.finish(&row, attempt, Duration::ZERO).await;
-                }
-            }
+    }
+
+    fn ended(&self, ended: Vec<Result<(), JoinError>>) -> Option<Task<()>> {
+        for failed in ended.iter().filter_map(|e| e.as_ref().err()) {
+            tracing::error!(error = %failed, "a CitrusAd batch task failed; its leases will expire");
         }
-        self.deliver(batch).await;
-        count
+        None
     }
 }
 

@@ -11,6 +11,7 @@ pub mod cibler;
 pub mod circuit;
 pub mod citrus;
 pub mod retry;
+pub mod window;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
