@@ -6,7 +6,7 @@
    attempt per destination and goes `dead`, so the queue holds N orders and no timer.
 2. `ordersync-relay dead-letters retry --all`: the operator's command makes all N due at once.
 3. Drain: the relay restarts with its default delivery settings (batch 100, linger 200 ms,
-   8 parallel CibleR requests, 4 CitrusAd batches in flight; `--citrus-concurrency` sets the
+   8 parallel CibleR requests, 1 CitrusAd batch in flight; `--citrus-concurrency` sets the
    last, to compare) against the sandbox, and /metrics is polled until no order
    waits. Reported: drain time and orders/s per destination, the CitrusAd batch sizes the
    sandbox received, contract violations (goal 0), and the relay's peak RSS while draining.

@@ -119,8 +119,10 @@ pub struct DeliveryArgs {
     /// Parallel CibleR requests.
     #[arg(long, env = "ORDERSYNC_CIBLER_CONCURRENCY", default_value_t = 8)]
     pub cibler_concurrency: u32,
-    /// Parallel CitrusAd batches.
-    #[arg(long, env = "ORDERSYNC_CITRUS_CONCURRENCY", default_value_t = 4)]
+    /// Parallel CitrusAd batches. One by default: a batch carries up to 100 orders, so one in
+    /// flight keeps up with any shop unless the vendor is slow; more in flight also means more
+    /// delivery work competing with hand-offs during a burst (BENCHMARKS.md, Delivery).
+    #[arg(long, env = "ORDERSYNC_CITRUS_CONCURRENCY", default_value_t = 1)]
     pub citrus_concurrency: u32,
     /// How long a worker holds claimed rows; a crashed relay's rows are retried after it.
     #[arg(long, env = "ORDERSYNC_LEASE_DURATION", default_value = "60s", value_parser = parse_duration)]
@@ -749,6 +751,8 @@ mod tests {
         let config = with("--citrus-concurrency", "2").unwrap();
         assert_eq!(config.delivery.citrus_concurrency, 2);
         assert_eq!(config.delivery.cibler_concurrency, 8);
+        let defaults = with("--cibler-concurrency", "8").unwrap();
+        assert_eq!(defaults.delivery.citrus_concurrency, 1);
         for (flag, too_many) in [
             ("--citrus-concurrency", "65"),
             ("--cibler-concurrency", "257"),

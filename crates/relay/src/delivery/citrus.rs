@@ -5,9 +5,9 @@
 //! One bad order must not sink 99 good ones: when a batch of several is refused with 400 or
 //! 422, each order is sent again on its own, so only the bad one goes dead.
 //!
-//! Up to `--citrus-concurrency` batches are in flight at once ([`window`]): against a vendor
-//! whose answers are sometimes slow, a batch holding one slow order no longer holds back every
-//! batch after it.
+//! Up to `--citrus-concurrency` batches (default 1) are in flight at once ([`window`]): with
+//! more than one, against a vendor whose answers are sometimes slow, a batch holding one slow
+//! order no longer holds back every batch after it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
