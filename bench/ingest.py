@@ -232,6 +232,10 @@ def main():
                         help="measure the relay alone, without the ceiling and floors (to compare "
                              "half-load shapes of one build; the relay's share of the ceiling needs "
                              "a full run)")
+    parser.add_argument("--relay-log-level", default="warn",
+                        help="the relay's RUST_LOG: warn (as every recorded run: a line per refused "
+                             "delivery attempt) or info (the relay's default: also a line per "
+                             "accepted checkout and per delivery attempt)")
     parser.add_argument("--name", default="ingest")
     args = parser.parse_args()
     references = [] if args.relay_only else list(REFERENCES)
@@ -260,8 +264,8 @@ def main():
             vendor_url = closed_port_url()
         relay_settings = RelaySettings(
             database=workdir / "outbox.db", cibler_url=vendor_url, citrus_url=vendor_url,
-            settings=dict(VENDORS_DOWN_SETTINGS)
-            if args.vendors == "down" else {})
+            settings=(dict(VENDORS_DOWN_SETTINGS) if args.vendors == "down" else {})
+            | {"RUST_LOG": args.relay_log_level})
         relay = start_relay(procs, workdir, relay_settings)
         relay_url = f"{relay.url}/v1/checkouts"
         probe_bodies = write_bodies(workdir / "probe.txt", 10_000_000, 20_000)

@@ -4,11 +4,12 @@
 # binary the tests build (set ORDERSYNC_BENCH_RELAY to use another). Runs every script, prints
 # 'bench-smoke: N passed, N failed' and exits non-zero if any failed. Warm, it takes about a minute and a half on 2 cores; the first run on a new machine
 # also installs the bench tools (wrk, cargo-fuzz, schemathesis) and builds the ceiling server
-# and the fuzz targets.
+# and the fuzz targets, and PostgreSQL for bench/postgres/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh bench
+bash scripts/setup.sh postgres
 started=$SECONDS
 passed=0
 failures=()
@@ -40,6 +41,7 @@ run "delivery" python3 bench/delivery.py --orders 300 --fill-deadline 60 --drain
 run "memory" python3 bench/memory.py --depths 100,400 --settle-seconds 0.5 --sample-seconds 1
 run "crash" python3 bench/crash.py --kills 3 --min-gap 0.2 --max-gap 0.6 --clients 2 --drain-deadline 60
 run "outage" python3 bench/outage.py --vendor citrusad --scale 600 --rate 20 --before-seconds 0.5
+run "postgres" python3 bench/postgres/throughput.py --duration 2 --orders 200 --latency-ms 0 --instances 1 --max-orders 20000
 run "fuzz" bash bench/fuzz.sh 1
 run "schemathesis" python3 bench/schemathesis_run.py --max-time 5 --phases examples,coverage
 run "report" python3 bench/report.py "$ORDERSYNC_BENCH_RESULTS"

@@ -132,10 +132,13 @@ class Outbox:
     def make_backlog_due(self) -> int:
         """Every undelivered row due now and unleased (the vendors are back)."""
         if self.backend == "sqlite":
+            # One row per order, each destination's delivery in columns of its own; leases live
+            # in the serving process (stopped by now), not in the file.
             with sqlite3.connect(self.path) as db:
-                return db.execute(
-                    "UPDATE deliveries SET next_attempt_at = 0, lease_owner = NULL, "
-                    "lease_until = NULL WHERE state IN ('pending', 'retrying')").rowcount
+                return sum(db.execute(
+                    f"UPDATE orders SET {d}_next_attempt_at = 0 "
+                    f"WHERE {d}_state IN ('pending', 'retrying')").rowcount
+                    for d in ("cibler", "citrusad"))
         return int(self.pg.psql(
             self.name,
             "WITH due AS (UPDATE ordersync_deliveries SET next_attempt_at = 0, "
@@ -305,7 +308,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=3000, help="backlog per delivery run")
     parser.add_argument("--latency-ms", default="0,50", help="vendor latencies for delivery")
     parser.add_argument("--instances", default="1,2,3", help="PostgreSQL instance counts")
-    parser.add_argument("--max-orders", type=int, default=60_000,
+    parser.add_argument("--max-orders", type=int, default=400_000,
                         help="distinct signed orders per ingest run (split over the instances)")
     parser.add_argument("--delivery-deadline", type=float, default=300.0)
     parser.add_argument("--skip", default="", help="comma list: ingest, delivery")
