@@ -85,7 +85,7 @@ fn parse_destination(text: &str) -> Result<Destination, String> {
 
 /// The most bytes of log lines written to stderr at once: `PIPE_BUF` on Linux, the largest
 /// write to a pipe that POSIX keeps whole, so lines from another writer to the same pipe can
-/// fall between two writes but never inside one line.
+/// fall between two writes but never inside a line (of up to that size).
 const LOG_WRITE_BYTES: usize = 4096;
 
 /// Log lines go to stderr from a thread of their own (`tracing_appender::non_blocking`): a
@@ -96,8 +96,8 @@ const LOG_WRITE_BYTES: usize = 4096;
 /// terminal. The guard flushes the waiting lines when `main` returns.
 ///
 /// That thread takes every line waiting and flushes once they are all written, so a buffer
-/// turns a burst of lines into one `write` where stderr alone makes one per line (about 1.3
-/// per hand-off while vendors refuse). [`LOG_WRITE_BYTES`] keeps each `write` atomic on a pipe.
+/// turns a burst of lines into one `write` where stderr alone makes one per line (about 1.2
+/// per hand-off at half load while vendors refuse). [`LOG_WRITE_BYTES`] keeps each `write` atomic on a pipe.
 fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn,hyper=warn,reqwest=warn".into());
