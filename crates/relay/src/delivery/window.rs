@@ -105,9 +105,11 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
 
-    /// Hands out `due` orders one per request; each request sleeps for its own duration and
-    /// counts how many were in flight with it.
+    /// Hands out `due` orders one per request (one at a time, as a circuit's probe, when
+    /// `probing`); each request sleeps for its own duration and counts how many were in flight
+    /// with it.
     struct Fake {
+        probing: bool,
         due: Mutex<Vec<Duration>>,
         in_flight: Arc<AtomicUsize>,
         most_in_flight: Arc<AtomicUsize>,
@@ -117,6 +119,7 @@ mod tests {
     impl Fake {
         fn new(due: &[u64]) -> Self {
             Fake {
+                probing: false,
                 due: Mutex::new(
                     due.iter()
                         .rev()
@@ -136,7 +139,8 @@ mod tests {
 
         async fn claim(&self, free: usize, _: &watch::Receiver<bool>) -> Claimed<Duration> {
             let mut due = self.due.lock().unwrap();
-            let take = free.min(due.len());
+            let asked = if self.probing { 1 } else { free };
+            let take = asked.min(due.len());
             let taken: Vec<Duration> = (0..take).filter_map(|_| due.pop()).collect();
             let requests = taken
                 .into_iter()
@@ -155,8 +159,8 @@ mod tests {
             Claimed {
                 requests,
                 orders: take,
-                filled: take == free,
-                probe: false,
+                filled: take == asked,
+                probe: self.probing,
             }
         }
 
@@ -205,6 +209,18 @@ mod tests {
         assert_eq!(run(&fake, 3).await, 40);
         assert_eq!(fake.most_in_flight.load(Ordering::SeqCst), 3);
         assert_eq!(fake.ended_order.lock().unwrap().len(), 40);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_is_sent_alone_and_ends_the_run() {
+        let fake = Fake {
+            probing: true,
+            ..Fake::new(&[5; 6])
+        };
+        assert_eq!(run(&fake, 4).await, 1);
+        assert_eq!(fake.most_in_flight.load(Ordering::SeqCst), 1);
+        // The others wait for the probe's answer to close the circuit (the next run).
+        assert_eq!(fake.due.lock().unwrap().len(), 5);
     }
 
     #[tokio::test(start_paused = true)]
