@@ -97,6 +97,33 @@ def ingest_live(r):
             f"(load average at start {r['machine']['loadavg_at_start']}).", ""]
 
 
+# The half-load shapes `run-all.sh` measures besides the main run's, by result name.
+HALF_LOAD_SHAPES = (("ingest-fixed", "every pause 2 ms (`--pacing fixed`)"),
+                    ("ingest-random20", "exponential pauses of mean 20 ms (`--relay-half-pace-ms 20`)"),
+                    ("ingest-fixed10", "every pause 10 ms (`--pacing fixed --relay-half-pace-ms 10`)"))
+
+
+def half_load_cells(run):
+    l = run["latency_ms"]
+    return f"{run['rps']:,.0f} ({run.get('connections', '')}) | {l['p50']:.2f} / {l['p99']:.2f} / {l['p99_9']:.2f}"
+
+
+def half_load_shapes(results):
+    """One row per `--relay-only` run: its saturation, then half of it right after saturation
+    and on an empty outbox."""
+    rows = []
+    for label, r in results:
+        relay = r["relay"]
+        saturation = relay["saturation"]
+        fresh = relay.get("half_fresh_queue")
+        rows.append(f"| {label} | {saturation['rps']:,.0f} ({saturation.get('cpu', {}).get('per_request_us', '')}) "
+                    f"| {half_load_cells(relay['half'])} | {half_load_cells(fresh) if fresh else ' | '} |")
+    return ["The other half-load shapes (each a `--relay-only` run that measured its own saturation first):", "",
+            "| half-load shape | saturation requests/s (µs per request) | after: requests/s (connections) "
+            "| after: p50 / p99 / p99.9 ms | empty: requests/s (connections) | empty: p50 / p99 / p99.9 ms |",
+            "|---|---:|---:|---:|---:|---:|", *rows, ""]
+
+
 def low_rate(r):
     l = r["relay"]["latency_ms"]
     return [f"Far below saturation (`bench/low_rate.py`, {r['machine']['date']}): {r['relay']['rps']} requests/s, "
@@ -132,6 +159,22 @@ def delivery(r):
             f"{d['distinct_delivered']['citrusad']:,} |",
             f"| contract violations seen by the sandbox | {len(d['violations'])} |",
             f"| relay peak RSS while draining | {d['peak_rss_mib']} MiB |", ""]
+
+
+def delivery_tail(results):
+    """The drain against a sandbox with a latency tail, per CitrusAd concurrency."""
+    rows = []
+    for r in results:
+        d = r["drain"]
+        places = r["args"].get("citrus_concurrency") or "default"
+        rows.append(f"| {places} | {d['seconds']['citrusad']} s ({d['orders_per_second']['citrusad']:,} orders/s) "
+                    f"| {d['citrus_batch_fill']['full_batches_share']:.1%} | {d['repeats']['citrusad']} "
+                    f"| {d['seconds']['cibler']} s ({d['orders_per_second']['cibler']:,} orders/s) |")
+    args = results[0]["args"]
+    return [f"Against a vendor with a latency tail ({args['orders']:,} orders; every answer {args['latency_ms']} ms "
+            f"late, {args['slow_share']:.0%} of the orders {args['slow_ms']} ms more):", "",
+            "| CitrusAd batches in flight | CitrusAd drain | full batches | CitrusAd repeats | CibleR drain |",
+            "|---|---:|---:|---:|---:|", *rows, ""]
 
 
 def memory(r):
@@ -181,6 +224,19 @@ def outage(rs):
     return out
 
 
+def postgres(r):
+    ingest_rows = [f"| {name} | {run['accepted_per_s']:,.0f} | {run['p50_ms_max']} | {run['p99_ms_max']} "
+                   f"| {run.get('wal_bytes_per_accepted_order', '—')} |" for name, run in r["ingest"].items()]
+    delivery_rows = [f"| {name} | {run['orders_per_s']['cibler']:,} | {run['orders_per_s']['citrusad']:,} "
+                     f"| {run.get('table_bytes_per_order', '—')} |" for name, run in r["delivery"].items()]
+    return ["### PostgreSQL outbox", "",
+            f"Measured {r['machine']['date']}; PostgreSQL {r['postgres']['server_version']}.", "",
+            "| outbox × instances | accepted/s | p50 ms (worst instance) | p99 ms (worst instance) | WAL bytes per order |",
+            "|---|---:|---:|---:|---:|", *ingest_rows, "",
+            "| outbox × instances @ vendor latency | CibleR orders/s | CitrusAd orders/s | table bytes per order |",
+            "|---|---:|---:|---:|", *delivery_rows, ""]
+
+
 def fuzz(r):
     out = ["### cargo fuzz", "", f"Run {r['date']}, 2 cores.", "",
            "| target | outcome | executions | seconds | corpus |", "|---|---|---:|---:|---:|"]
@@ -206,10 +262,18 @@ def main():
         r = load(directory, name)
         if r:
             sections += render(r)
+        if name == "ingest":
+            shapes = [(label, load(directory, shape)) for shape, label in HALF_LOAD_SHAPES]
+            if any(r for _, r in shapes):
+                sections += half_load_shapes([(label, r) for label, r in shapes if r])
+        if name == "delivery":
+            tails = [r for r in (load(directory, "delivery-tail"), load(directory, "delivery-tail-c4")) if r]
+            if tails:
+                sections += delivery_tail(tails)
     outages = [r for r in (load(directory, "outage-citrusad"), load(directory, "outage-cibler")) if r]
     if outages:
         sections += outage(outages)
-    for name, render in (("fuzz", fuzz), ("schemathesis", schemathesis)):
+    for name, render in (("postgres-throughput", postgres), ("fuzz", fuzz), ("schemathesis", schemathesis)):
         r = load(directory, name)
         if r:
             sections += render(r)
