@@ -4,11 +4,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ordersync_core::wire::checkout_from_json;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::task::JoinError;
 
-use super::window::{self, Claimed, Requests, Task};
-use super::{RequestEnd, Shared, Worker};
+use super::window::{Claimed, Requests, Task};
+use super::{RequestEnd, Shared};
 use crate::outbox::{ClaimedDelivery, Destination, Outcome};
 use crate::vendors::{Attempt, CiblerClient};
 
@@ -47,24 +47,19 @@ async fn deliver(
     (claimed, outcome, latency)
 }
 
-#[async_trait::async_trait]
-impl Worker for CiblerWorker {
-    fn destination(&self) -> Destination {
-        Destination::Cibler
-    }
-
-    /// Keeps up to `--cibler-concurrency` requests in flight ([`window`]).
-    async fn run_once(&self, shutdown: &watch::Receiver<bool>, wake: &Notify) -> usize {
-        let settings = &self.shared.settings;
-        let places = settings.cibler_concurrency as usize;
-        window::keep_in_flight(self, places, settings.poll_interval, shutdown, wake).await
-    }
-}
-
 /// One request per order.
 #[async_trait::async_trait]
 impl Requests for CiblerWorker {
     type Ended = (ClaimedDelivery, Outcome, Duration);
+
+    fn destination(&self) -> Destination {
+        Destination::Cibler
+    }
+
+    /// `--cibler-concurrency`.
+    fn places(&self) -> usize {
+        self.shared.settings.cibler_concurrency as usize
+    }
 
     async fn claim(&self, free: usize, shutdown: &watch::Receiver<bool>) -> Claimed<Self::Ended> {
         let (claimed, probe) = self

@@ -5,7 +5,7 @@
 //! One bad order must not sink 99 good ones: when a batch of several is refused with 400 or
 //! 422, each order is sent again on its own, so only the bad one goes dead.
 //!
-//! Up to `--citrus-concurrency` batches (default 1) are in flight at once ([`window`]): with
+//! Up to `--citrus-concurrency` batches (default 1) are in flight at once ([`super::window`]): with
 //! more than one, against a vendor whose answers are sometimes slow, a batch holding one slow
 //! order no longer holds back every batch after it.
 
@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use ordersync_core::wire::{checkout_from_json, CitrusOrder};
 use ordersync_core::Checkout;
 use reqwest::StatusCode;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::task::JoinError;
 
-use super::window::{self, Claimed, Requests, Task};
-use super::{RequestEnd, Shared, Worker};
+use super::window::{Claimed, Requests, Task};
+use super::{RequestEnd, Shared};
 use crate::clock;
 use crate::outbox::{ClaimedDelivery, Destination};
 use crate::vendors::citrus::BatchAttempt;
@@ -204,24 +204,19 @@ fn per_order_answer(status: u16, entry: Option<&serde_json::Value>, order_id: &s
     }
 }
 
-#[async_trait::async_trait]
-impl Worker for CitrusWorker {
-    fn destination(&self) -> Destination {
-        Destination::Citrusad
-    }
-
-    /// Keeps up to `--citrus-concurrency` batches in flight ([`window`]).
-    async fn run_once(&self, shutdown: &watch::Receiver<bool>, wake: &Notify) -> usize {
-        let settings = &self.shared.settings;
-        let places = settings.citrus_concurrency as usize;
-        window::keep_in_flight(self, places, settings.poll_interval, shutdown, wake).await
-    }
-}
-
 /// One request per batch; each batch records its own outcomes (one write for the batch).
 #[async_trait::async_trait]
 impl Requests for CitrusWorker {
     type Ended = ();
+
+    fn destination(&self) -> Destination {
+        Destination::Citrusad
+    }
+
+    /// `--citrus-concurrency`.
+    fn places(&self) -> usize {
+        self.shared.settings.citrus_concurrency as usize
+    }
 
     /// One batch per claim, whatever the free places: a claim that fills its batch says more
     /// may be due, and the next free place takes the next batch.

@@ -28,6 +28,7 @@ use crate::vendors::{self, Attempt, CiblerClient, CitrusClient};
 
 use circuit::{Change, Circuit, Permit};
 pub use retry::{Decision, Jitter, RetryPolicy};
+use window::Requests;
 
 /// Wakes idle workers when a checkout was stored.
 #[derive(Debug, Clone, Default)]
@@ -429,30 +430,22 @@ fn outcome_label(outcome: &Outcome) -> &'static str {
     }
 }
 
-/// A destination's worker: claim, send, record, repeat.
-#[async_trait::async_trait]
-trait Worker: Send + Sync + 'static {
-    fn destination(&self) -> Destination;
-    /// One round: returns how many rows it handled (0 means nothing was due). `wake` fires
-    /// when a checkout is stored, for a round that takes in new orders while it runs.
-    async fn run_once(&self, shutdown: &watch::Receiver<bool>, wake: &Notify) -> usize;
-}
-
-async fn run_worker(
-    worker: Arc<dyn Worker>,
+/// A destination's worker: keeps its requests in flight ([`window::keep_in_flight`]) while
+/// orders are due, then waits for a stored checkout or the poll interval, until shutdown.
+async fn run_worker<R: Requests>(
+    worker: R,
     wake: Arc<Notify>,
     poll_interval: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    tracing::info!(
-        destination = worker.destination().as_str(),
-        "delivery worker started"
-    );
+    let destination = worker.destination().as_str();
+    tracing::info!(destination, "delivery worker started");
     while !*shutdown.borrow() {
         let started = Instant::now();
-        let handled = worker.run_once(&shutdown, &wake).await;
+        let handled = window::keep_in_flight(&worker, poll_interval, &shutdown, &wake).await;
         if handled > 0 {
             tracing::debug!(
+                destination,
                 handled,
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "round"
@@ -465,10 +458,7 @@ async fn run_worker(
             _ = shutdown.changed() => {}
         }
     }
-    tracing::info!(
-        destination = worker.destination().as_str(),
-        "delivery worker stopped"
-    );
+    tracing::info!(destination, "delivery worker stopped");
 }
 
 /// Starts one worker per enabled destination. They stop when `shutdown` turns true.
@@ -481,21 +471,15 @@ pub fn spawn(
     let mut wakers = Wakers::default();
     let mut handles = Vec::new();
     let poll = shared.settings.poll_interval;
-    let mut workers: Vec<Arc<dyn Worker>> = Vec::new();
     if let Some(client) = cibler {
-        workers.push(Arc::new(cibler::CiblerWorker::new(shared.clone(), client)));
+        let worker = cibler::CiblerWorker::new(shared.clone(), client);
+        let run = run_worker(worker, wakers.add(), poll, shutdown.clone());
+        handles.push(tokio::spawn(run));
     }
     if let Some(client) = citrus {
-        workers.push(Arc::new(citrus::CitrusWorker::new(shared.clone(), client)));
-    }
-    for worker in workers {
-        let wake = wakers.add();
-        handles.push(tokio::spawn(run_worker(
-            worker,
-            wake,
-            poll,
-            shutdown.clone(),
-        )));
+        let worker = citrus::CitrusWorker::new(shared.clone(), client);
+        let run = run_worker(worker, wakers.add(), poll, shutdown.clone());
+        handles.push(tokio::spawn(run));
     }
     (wakers, handles)
 }

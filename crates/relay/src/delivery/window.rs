@@ -12,6 +12,8 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::task::{JoinError, JoinSet};
 
+use crate::outbox::Destination;
+
 /// A vendor request, or the recording of outcomes, ready to run on its own task.
 pub type Task<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -29,9 +31,14 @@ pub struct Claimed<T> {
 
 /// How a destination's worker claims and sends its requests.
 #[async_trait::async_trait]
-pub trait Requests: Sync {
+pub trait Requests: Send + Sync + 'static {
     /// What a request returns when it ends.
     type Ended: Send + 'static;
+
+    fn destination(&self) -> Destination;
+
+    /// How many requests may be in flight at once.
+    fn places(&self) -> usize;
 
     /// Claims due orders for up to `free` requests. Orders claimed as `shutdown` turned true
     /// are handed back unsent (for the next start) rather than returned as requests.
@@ -42,18 +49,18 @@ pub trait Requests: Sync {
     fn ended(&self, ended: Vec<Result<Self::Ended, JoinError>>) -> Option<Task<()>>;
 }
 
-/// Keeps up to `places` requests in flight until none is left to send: a request that ends,
+/// Keeps up to [`Requests::places`] requests in flight until none is left to send: a request that ends,
 /// a stored checkout (`wake`) or the poll interval lets the free places be filled again.
 /// Returns how many orders were claimed (0: nothing was due). In-flight requests are awaited
 /// even during shutdown: each ends within the vendor timeout, and finishing beats sending the
 /// orders a second time after a restart.
 pub async fn keep_in_flight<R: Requests>(
     requests: &R,
-    places: usize,
     poll_interval: Duration,
     shutdown: &watch::Receiver<bool>,
     wake: &Notify,
 ) -> usize {
+    let places = requests.places();
     let mut sending = JoinSet::new();
     let mut recording = JoinSet::new();
     let mut handled = 0;
@@ -109,6 +116,7 @@ mod tests {
     /// `probing`); each request sleeps for its own duration and counts how many were in flight
     /// with it.
     struct Fake {
+        places: usize,
         probing: bool,
         due: Mutex<Vec<Duration>>,
         in_flight: Arc<AtomicUsize>,
@@ -117,8 +125,9 @@ mod tests {
     }
 
     impl Fake {
-        fn new(due: &[u64]) -> Self {
+        fn new(places: usize, due: &[u64]) -> Self {
             Fake {
+                places,
                 probing: false,
                 due: Mutex::new(
                     due.iter()
@@ -136,6 +145,14 @@ mod tests {
     #[async_trait::async_trait]
     impl Requests for Fake {
         type Ended = Duration;
+
+        fn destination(&self) -> Destination {
+            Destination::Cibler
+        }
+
+        fn places(&self) -> usize {
+            self.places
+        }
 
         async fn claim(&self, free: usize, _: &watch::Receiver<bool>) -> Claimed<Duration> {
             let mut due = self.due.lock().unwrap();
@@ -175,23 +192,16 @@ mod tests {
         }
     }
 
-    async fn run(fake: &Fake, places: usize) -> usize {
+    async fn run(fake: &Fake) -> usize {
         let (_stop, shutdown) = watch::channel(false);
-        keep_in_flight(
-            fake,
-            places,
-            Duration::from_secs(60),
-            &shutdown,
-            &Notify::new(),
-        )
-        .await
+        keep_in_flight(fake, Duration::from_secs(60), &shutdown, &Notify::new()).await
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_slow_request_holds_back_only_its_own_place() {
         // One slow request first, then six quick ones, with two places.
-        let fake = Fake::new(&[1000, 10, 10, 10, 10, 10, 10]);
-        assert_eq!(run(&fake, 2).await, 7);
+        let fake = Fake::new(2, &[1000, 10, 10, 10, 10, 10, 10]);
+        assert_eq!(run(&fake).await, 7);
         let ended = fake.ended_order.lock().unwrap().clone();
         assert_eq!(ended.len(), 7);
         // Every quick request ended before the slow one: the other place kept working.
@@ -205,8 +215,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn never_more_in_flight_than_places() {
-        let fake = Fake::new(&[5; 40]);
-        assert_eq!(run(&fake, 3).await, 40);
+        let fake = Fake::new(3, &[5; 40]);
+        assert_eq!(run(&fake).await, 40);
         assert_eq!(fake.most_in_flight.load(Ordering::SeqCst), 3);
         assert_eq!(fake.ended_order.lock().unwrap().len(), 40);
     }
@@ -215,9 +225,9 @@ mod tests {
     async fn a_probe_is_sent_alone_and_ends_the_run() {
         let fake = Fake {
             probing: true,
-            ..Fake::new(&[5; 6])
+            ..Fake::new(4, &[5; 6])
         };
-        assert_eq!(run(&fake, 4).await, 1);
+        assert_eq!(run(&fake).await, 1);
         assert_eq!(fake.most_in_flight.load(Ordering::SeqCst), 1);
         // The others wait for the probe's answer to close the circuit (the next run).
         assert_eq!(fake.due.lock().unwrap().len(), 5);
@@ -225,7 +235,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn nothing_due_ends_at_once() {
-        let fake = Fake::new(&[]);
-        assert_eq!(run(&fake, 4).await, 0);
+        let fake = Fake::new(4, &[]);
+        assert_eq!(run(&fake).await, 0);
     }
 }
