@@ -4,7 +4,7 @@
 # figures recorded so far were measured while other engineers compiled on the same 2 cores.
 #
 #   bash bench/run-all.sh            # full run (about an hour on 2 cores)
-#   QUICK=1 bash bench/run-all.sh    # shorter runs, same steps (about 15 minutes)
+#   QUICK=1 bash bench/run-all.sh    # shorter runs, same steps (about 30 minutes)
 #
 # Results: target/bench-results/<UTC timestamp>/*.json, plus report.md there.
 set -euo pipefail
