@@ -97,7 +97,8 @@ const LOG_WRITE_BYTES: usize = 4096;
 ///
 /// That thread takes every line waiting and flushes once they are all written, so a buffer
 /// turns a burst of lines into one `write` where stderr alone makes one per line (about 1.2
-/// per hand-off at half load while vendors refuse). [`LOG_WRITE_BYTES`] keeps each `write` atomic on a pipe.
+/// per hand-off at half load while vendors refuse). [`LOG_WRITE_BYTES`] keeps each `write`
+/// atomic on a pipe.
 fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn,hyper=warn,reqwest=warn".into());

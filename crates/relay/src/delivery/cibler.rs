@@ -67,24 +67,17 @@ impl Requests for CiblerWorker {
             .claim_allowed(Destination::Cibler, free as u32)
             .await;
         let orders = claimed.len();
-        if *shutdown.borrow() {
-            // Claimed as the stop came: hand them back unsent for the next start.
-            self.shared.release(&claimed).await;
-            return Claimed {
-                requests: Vec::new(),
-                orders,
-                filled: false,
-                probe,
-            };
-        }
-        let requests = claimed
+        let requests: Vec<Task<_>> = self
+            .shared
+            .unless_stopping(claimed, shutdown)
+            .await
             .into_iter()
             .map(|row| Box::pin(deliver(self.shared.clone(), self.client.clone(), row)) as Task<_>)
             .collect();
         Claimed {
+            filled: orders == free && !requests.is_empty(),
             requests,
             orders,
-            filled: orders == free,
             probe,
         }
     }

@@ -5,9 +5,9 @@
 //! One bad order must not sink 99 good ones: when a batch of several is refused with 400 or
 //! 422, each order is sent again on its own, so only the bad one goes dead.
 //!
-//! Up to `--citrus-concurrency` batches (default 1) are in flight at once ([`super::window`]): with
-//! more than one, against a vendor whose answers are sometimes slow, a batch holding one slow
-//! order no longer holds back every batch after it.
+//! Up to `--citrus-concurrency` batches (default 1) are in flight at once
+//! ([`super::window`]): with more than one, against a vendor whose answers are sometimes slow,
+//! a batch holding one slow order no longer holds back every batch after it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -223,19 +223,16 @@ impl Requests for CitrusWorker {
     async fn claim(&self, _free: usize, shutdown: &watch::Receiver<bool>) -> Claimed<()> {
         let (claimed, probe) = self.claim_batch(shutdown).await;
         let orders = claimed.len();
-        let filled = orders == self.shared.settings.citrus_batch_size as usize;
-        let requests: Vec<Task<()>> = if claimed.is_empty() {
-            Vec::new()
-        } else if *shutdown.borrow() {
-            // Claimed but not sent yet: hand them back for the next start.
-            self.shared.release(&claimed).await;
+        let full = orders == self.shared.settings.citrus_batch_size as usize;
+        let sendable = self.shared.unless_stopping(claimed, shutdown).await;
+        let requests: Vec<Task<()>> = if sendable.is_empty() {
             Vec::new()
         } else {
             let worker = self.clone();
-            vec![Box::pin(async move { worker.send_claimed(claimed).await })]
+            vec![Box::pin(async move { worker.send_claimed(sendable).await })]
         };
         Claimed {
-            filled: filled && !requests.is_empty(),
+            filled: full && !requests.is_empty(),
             requests,
             orders,
             probe,
@@ -244,7 +241,10 @@ impl Requests for CitrusWorker {
 
     fn ended(&self, ended: Vec<Result<(), JoinError>>) -> Option<Task<()>> {
         for failed in ended.iter().filter_map(|e| e.as_ref().err()) {
-            tracing::error!(error = %failed, "a CitrusAd batch task failed; its leases will expire");
+            tracing::error!(
+                error = %failed,
+                "a CitrusAd batch task failed; its leases will expire"
+            );
         }
         None
     }

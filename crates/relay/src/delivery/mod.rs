@@ -408,6 +408,20 @@ impl Shared {
         }
     }
 
+    /// The claimed rows to send, or none if the relay is stopping: rows claimed as the stop
+    /// came are handed back unsent, so the next start takes them at once.
+    async fn unless_stopping(
+        &self,
+        claimed: Vec<ClaimedDelivery>,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Vec<ClaimedDelivery> {
+        if !*shutdown.borrow() {
+            return claimed;
+        }
+        self.release(&claimed).await;
+        Vec::new()
+    }
+
     async fn release(&self, claimed: &[ClaimedDelivery]) {
         for row in claimed {
             if let Err(e) = self

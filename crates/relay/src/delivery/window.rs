@@ -49,8 +49,9 @@ pub trait Requests: Send + Sync + 'static {
     fn ended(&self, ended: Vec<Result<Self::Ended, JoinError>>) -> Option<Task<()>>;
 }
 
-/// Keeps up to [`Requests::places`] requests in flight until none is left to send: a request that ends,
-/// a stored checkout (`wake`) or the poll interval lets the free places be filled again.
+/// Keeps up to [`Requests::places`] requests in flight until none is left to send: a request
+/// that ends, a stored checkout (`wake`) or the poll interval lets the free places be filled
+/// again.
 /// Returns how many orders were claimed (0: nothing was due). In-flight requests are awaited
 /// even during shutdown: each ends within the vendor timeout, and finishing beats sending the
 /// orders a second time after a restart.
