@@ -442,7 +442,10 @@ fn a_failing_vendor_gets_probes_not_every_order_and_its_recovery_releases_them_a
         back.elapsed()
     );
     assert_eq!(circuit_open(&relay, "cibler"), Some(0));
-    assert!(relay.logs().contains("circuit closed"), "{}", relay.logs());
+    // The log thread writes lines a moment after they happen.
+    wait_for("the log to say the circuit closed", DEADLINE, || {
+        relay.logs().contains("circuit closed").then_some(())
+    });
     // Written to a file, not a terminal: no colour codes in the operator's log.
     assert!(!relay.logs().contains('\u{1b}'), "{}", relay.logs());
     assert_eq!(sandbox.violations(), Vec::<String>::new());

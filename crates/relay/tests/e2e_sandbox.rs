@@ -63,8 +63,8 @@ fn settings_come_from_the_environment_and_secrets_stay_out_of_the_log() {
     let posted = post_json(&format!("{url}/v1/orders"), &json!({"orders": []}));
     assert_eq!(posted.status, 401);
 
-    let _ = child.kill();
-    let _ = child.wait();
+    // Stopped gracefully, so the log thread writes the request lines still waiting in it.
+    assert!(stop_gracefully(&mut child).success(), "the sandbox exits 0");
     let mut stderr = String::new();
     child
         .stderr

@@ -47,6 +47,20 @@ pub fn wait_for<T>(what: &str, deadline: Duration, mut probe: impl FnMut() -> Op
     }
 }
 
+/// SIGTERM, then waits (up to `DEADLINE`) for the process to exit. A graceful exit also
+/// writes every log line still waiting in the log thread, which a SIGKILL would lose.
+pub fn stop_gracefully(child: &mut Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(sent, "kill -TERM {pid}");
+    wait_for("the process to exit after SIGTERM", DEADLINE, || {
+        child.try_wait().ok().flatten()
+    })
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -437,16 +451,7 @@ impl Relay {
         let Some(mut process) = self.process.take() else {
             return false;
         };
-        let pid = process.child.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(sent, "kill -TERM {pid}");
-        let status = wait_for("the relay to exit after SIGTERM", DEADLINE, || {
-            process.child.try_wait().ok().flatten()
-        });
-        status.success()
+        stop_gracefully(&mut process.child).success()
     }
 
     /// Whether the relay process is still running.
