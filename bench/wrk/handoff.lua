@@ -24,31 +24,67 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-bodies = {}
-cursor = 1
+-- The bodies are read from the file as they are sent, a line at a time, not loaded into a
+-- table first: a table of a million bodies (about 1.5 GB of Lua strings) made each thread's
+-- garbage collector pause for hundreds of milliseconds, with the answers waiting unread in
+-- the sockets meanwhile. That alone gave even the ceiling (a server doing nothing) a p99.9 of
+-- 311 ms instead of 25 ms, and 9 % fewer requests per second, in 20 s at 512 connections.
+local file = nil
+local thread_count = 1
+local fallback = "{}"
 wrapped = 0
 statuses = {}
 local post_headers = { ["Content-Type"] = "application/json" }
 
+-- Reads and drops `n` lines; false at the end of the file.
+local function skip(n)
+  for _ = 1, n do
+    if file:read("*l") == nil then
+      return false
+    end
+  end
+  return true
+end
+
+-- From the top of the file, to this thread's first line (lines are dealt round-robin).
+local function rewind()
+  file:seek("set", 0)
+  skip(thread_index)
+end
+
+-- This thread's next body; at the end of the file, starts again from the top (counted in
+-- `wrapped`: the server then sees orders it has stored already).
+local function next_body()
+  if file == nil then
+    return fallback
+  end
+  local line = file:read("*l")
+  if line == nil then
+    wrapped = wrapped + 1
+    rewind()
+    line = file:read("*l")
+    if line == nil then
+      return fallback
+    end
+  end
+  skip(thread_count - 1)
+  return line
+end
+
 function init(args)
   local path = args[1] or ""
   local pace = tonumber(args[2] or "0") or 0
-  local thread_count = tonumber(args[3] or "1") or 1
+  thread_count = tonumber(args[3] or "1") or 1
   local start_line = tonumber(args[4] or "0") or 0
   local pacing = args[5] or "fixed"
   if path ~= "" then
-    local line_number = 0
-    for line in io.lines(path) do
-      if line_number % thread_count == thread_index then
-        bodies[#bodies + 1] = line
-      end
-      line_number = line_number + 1
+    file = assert(io.open(path, "r"))
+    rewind()
+    -- Continue about where an earlier run stopped: this thread's share of `start_line`.
+    if not skip(math.floor(start_line / thread_count) * thread_count) then
+      rewind()
     end
   end
-  if #bodies == 0 then
-    bodies[1] = "{}"
-  end
-  cursor = math.floor(start_line / thread_count) % #bodies + 1
   if pace > 0 and pacing == "random" then
     math.randomseed(os.time() * 1000 + thread_index)
     delay = function() return math.floor(-math.log(1 - math.random()) * pace + 0.5) end
@@ -60,13 +96,7 @@ function init(args)
 end
 
 function request()
-  local body = bodies[cursor]
-  cursor = cursor + 1
-  if cursor > #bodies then
-    cursor = 1
-    wrapped = wrapped + 1
-  end
-  return wrk.format("POST", nil, post_headers, body)
+  return wrk.format("POST", nil, post_headers, next_body())
 end
 
 function response(status, headers, body)
