@@ -247,11 +247,13 @@ def main():
     log(f"disk: {result['disk']}")
 
     with Processes() as procs:
-        # As many lines as the relay's body files can have, not a short file reused: wrk holds
-        # the file in memory and spends more per request on a large one (the same ceiling
-        # server, 20 s at 512 connections: about 120,000-126,000 requests/s with 1.2 million
-        # lines against 151,000-154,000 with 1,000), and on these 2 cores that comes out of
-        # the server's share: every server must be driven by the same load generator.
+        # As many lines as the relay's body files can have, not a short file reused: every
+        # server is driven by the same load generator doing the same work per request, since
+        # on these 2 cores wrk's cost comes out of the server's share. wrk reads each body from
+        # the file as it sends it (wrk/handoff.lua). Until session 9 it first loaded the whole
+        # file into a Lua table, and its garbage collector then paused for hundreds of ms: the
+        # ceiling, 20 s at 512 connections on 1.7 million lines, answered 103,374 requests/s
+        # with a p99.9 of 311.6 ms, against 123,854 and 18.6 ms streamed.
         sample = write_bodies(workdir / "sample.txt", 1, args.max_orders)
         for key in references:
             result[key] = measure_reference(procs, workdir, sample, args, calibrate_s, key)
