@@ -82,6 +82,15 @@ ensure_postgres() {
 }
 # ---------------------------------------------------------------------------------------------
 
+# --- nginx for the reverse-proxy test ------------------------------------------------------
+# Debian's nginx, as a shop would put it in front of the relay: the test runs its own nginx in
+# the foreground with the README's configuration (crates/relay/tests/e2e_reverse_proxy.rs).
+# The package's own service is not started (and not needed).
+ensure_nginx() {
+  apt_install nginx
+}
+# ---------------------------------------------------------------------------------------------
+
 # --- Benchmarks only (`scripts/setup.sh bench`; not part of `all`) -------------------------
 # The load generator (wrk, Debian), cargo-fuzz (crates.io; run with RUSTC_BOOTSTRAP=1 on the
 # stable toolchain), and schemathesis in a virtual environment at target/bench-venv, pinned by
@@ -120,7 +129,7 @@ ensure_vite_example() {
 
 case "${1:-all}" in
   build) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_npm_packages ;;
-  all) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_browsers; ensure_npm_packages; ensure_pyjwt_venv; ensure_postgres ;;
+  all) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_browsers; ensure_npm_packages; ensure_pyjwt_venv; ensure_postgres; ensure_nginx ;;
   bench) ensure_bench_tools ;;
   e2e) ensure_wasm_target; ensure_wasm_bindgen_cli; ensure_browsers; ensure_npm_packages; ensure_vite_example ;;
   postgres) ensure_postgres ;;

@@ -79,6 +79,18 @@ fn announce(config: &ServeConfig) {
     if config.signing_secret.is_none() {
         tracing::warn!("no signing secret: signed tokens cannot be verified");
     }
+    let clients = &config.client_addresses;
+    if clients.trusts_any_proxy() {
+        tracing::info!(
+            header = ?clients.header(),
+            "behind trusted proxies: clients are told apart by the address they forward"
+        );
+    } else {
+        tracing::info!(
+            "no trusted proxies: clients are told apart by their TCP peer address \
+             (behind a reverse proxy, set --trusted-proxies)"
+        );
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -172,6 +184,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), AppError> {
         rate_limit_per_minute: NonZeroU32::new(config.rate_limit_per_minute)
             .unwrap_or(NonZeroU32::MIN),
         rate_limit_burst: NonZeroU32::new(config.rate_limit_burst).unwrap_or(NonZeroU32::MIN),
+        client_addresses: config.client_addresses.clone(),
     };
     let listener = listen(config.listen).map_err(|source| AppError::Listen {
         addr: config.listen,

@@ -8,6 +8,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use ordersync_core::wire::{CiblerConfig, CitrusConfig};
 
+use crate::client_address::{ClientAddressPolicy, ForwardedHeader, TrustedProxies};
+
 /// RFC 7518 §3.2: an HS256 key MUST be at least as long as the hash output, 256 bits.
 pub const MIN_SIGNING_SECRET_BYTES: usize = 32;
 
@@ -159,6 +161,14 @@ pub struct HttpArgs {
     /// Clock skew tolerated on a token's `exp`.
     #[arg(long, env = "ORDERSYNC_TOKEN_LEEWAY", default_value = "0s", value_parser = parse_duration)]
     pub token_leeway: Duration,
+    /// Comma-separated addresses and CIDR ranges of the reverse proxies in front of the relay
+    /// (`127.0.0.1,10.0.0.0/8`). From these peers the client's address is read from
+    /// `--forwarded-header`; from any other peer that header is ignored. None by default.
+    #[arg(long, env = "ORDERSYNC_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
+    /// The header the trusted proxies write the client's address into.
+    #[arg(long, env = "ORDERSYNC_FORWARDED_HEADER", value_enum, default_value_t = ForwardedHeader::XForwardedFor)]
+    pub forwarded_header: ForwardedHeader,
 }
 
 /// Log line format.
@@ -264,6 +274,7 @@ pub struct ServeConfig {
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
     pub token_leeway: Duration,
+    pub client_addresses: ClientAddressPolicy,
 }
 
 impl ServeConfig {
@@ -338,6 +349,10 @@ impl ServeArgs {
             rate_limit_per_minute: self.http.rate_limit_per_minute,
             rate_limit_burst: self.http.rate_limit_burst,
             token_leeway: self.http.token_leeway,
+            client_addresses: ClientAddressPolicy::new(
+                self.http.trusted_proxies,
+                self.http.forwarded_header,
+            ),
         })
     }
 
@@ -849,5 +864,35 @@ mod tests {
         ];
         args.extend(cibler());
         assert!(parse(&args).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_ranges_and_name_a_bad_one() {
+        let mut args = vec![
+            "--signing-secret",
+            SECRET,
+            "--trusted-proxies",
+            "127.0.0.1, 10.0.0.0/8,::1",
+            "--forwarded-header",
+            "forwarded",
+        ];
+        args.extend(cibler());
+        let clients = parse(&args).unwrap().client_addresses;
+        assert!(clients.trusts_any_proxy());
+        assert_eq!(clients.header(), ForwardedHeader::Forwarded);
+
+        let mut argv = vec!["relay", "--trusted-proxies", "127.0.0.1,nginx"];
+        argv.extend(cibler());
+        let refused = Harness::try_parse_from(argv).unwrap_err().to_string();
+        assert!(
+            refused.contains("--trusted-proxies") && refused.contains("`nginx`"),
+            "{refused}"
+        );
+
+        let mut args = vec!["--signing-secret", SECRET];
+        args.extend(cibler());
+        let clients = parse(&args).unwrap().client_addresses;
+        assert!(!clients.trusts_any_proxy(), "none by default");
+        assert_eq!(clients.header(), ForwardedHeader::XForwardedFor);
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod acceptance;
 pub mod app;
+pub mod client_address;
 pub mod clock;
 pub mod config;
 pub mod delivery;

@@ -64,6 +64,7 @@ async fn start(burst: u32) -> Relay {
         allowed_origins: AllowedOrigins::List(vec![ORIGIN.into()]),
         rate_limit_per_minute: NonZeroU32::new(60).unwrap(),
         rate_limit_burst: NonZeroU32::new(burst).unwrap(),
+        client_addresses: Default::default(),
     };
     let app = router(state, &policy).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

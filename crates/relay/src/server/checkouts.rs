@@ -6,9 +6,11 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use serde::Serialize;
 
+use super::client::Client;
 use super::error::{ApiError, ErrorBody};
 use super::SharedState;
 use crate::clock;
@@ -169,18 +171,26 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Stri
 )]
 pub async fn post_checkout(
     State(state): State<SharedState>,
+    Extension(client): Extension<Client>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let result = accept(&state, &headers, body).await;
-    if let Err((reason, _)) = &result {
+    let result = accept(&state, client, &headers, body).await;
+    if let Err((reason, error)) = &result {
         state.metrics.rejected(reason);
+        tracing::info!(
+            client = %client.0,
+            reason,
+            status = error.status.as_u16(),
+            "hand-off refused"
+        );
     }
     result.map_err(|(_, e)| e)
 }
 
 async fn accept(
     state: &SharedState,
+    client: Client,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, (&'static str, ApiError)> {
@@ -222,16 +232,18 @@ async fn accept(
             (*d, state)
         })
         .collect();
-    let stored = store(state, accepted.new_checkout).await.map_err(|()| {
-        (
-            "storage_unavailable",
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage unavailable; retry later",
+    let stored = store(state, client, accepted.new_checkout)
+        .await
+        .map_err(|()| {
+            (
+                "storage_unavailable",
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage unavailable; retry later",
+                )
+                .with_retry_after(5),
             )
-            .with_retry_after(5),
-        )
-    })?;
+        })?;
     Ok(match stored {
         InsertOutcome::Inserted => {
             let answer = HandoffAnswer {
@@ -250,8 +262,13 @@ async fn accept(
 /// Stores the checkout, then counts it and wakes the delivery workers, in a task of its own:
 /// when a client hangs up while its checkout is being committed, axum drops the handler's
 /// future, but an order that reaches the disk must still be counted and delivered promptly.
-async fn store(state: &SharedState, checkout: NewCheckout) -> Result<InsertOutcome, ()> {
+async fn store(
+    state: &SharedState,
+    client: Client,
+    checkout: NewCheckout,
+) -> Result<InsertOutcome, ()> {
     let state = SharedState::clone(state);
+    let client = client.0;
     let task = tokio::spawn(async move {
         let order_id = checkout.order_id.clone();
         let stored = state.outbox.insert(checkout, clock::now_ms()).await;
@@ -259,14 +276,14 @@ async fn store(state: &SharedState, checkout: NewCheckout) -> Result<InsertOutco
             Ok(InsertOutcome::Inserted) => {
                 state.metrics.accepted();
                 state.wakers.wake_all();
-                tracing::info!(order_id = order_id.as_str(), "checkout accepted");
+                tracing::info!(order_id = order_id.as_str(), client = %client, "checkout accepted");
             }
             Ok(InsertOutcome::Existing(_)) => {
                 state.metrics.duplicate();
-                tracing::info!(order_id = order_id.as_str(), "checkout already stored");
+                tracing::info!(order_id = order_id.as_str(), client = %client, "checkout already stored");
             }
             Err(e) => {
-                tracing::error!(order_id = order_id.as_str(), error = %e, "storing a checkout failed");
+                tracing::error!(order_id = order_id.as_str(), client = %client, error = %e, "storing a checkout failed");
             }
         }
         stored.map_err(|_| ())

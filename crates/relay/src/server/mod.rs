@@ -2,6 +2,7 @@
 
 pub mod checkout_schema;
 pub mod checkouts;
+pub mod client;
 pub mod error;
 pub mod rate_limit;
 
@@ -19,6 +20,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::OpenApi;
 
 use crate::acceptance::Acceptance;
+use crate::client_address::ClientAddressPolicy;
 use crate::config::AllowedOrigins;
 use crate::delivery::Wakers;
 use crate::metrics::Metrics;
@@ -47,6 +49,7 @@ pub struct HttpPolicy {
     pub allowed_origins: AllowedOrigins,
     pub rate_limit_per_minute: NonZeroU32,
     pub rate_limit_burst: NonZeroU32,
+    pub client_addresses: ClientAddressPolicy,
 }
 
 #[derive(OpenApi)]
@@ -80,7 +83,8 @@ pub struct HttpPolicy {
 )]
 pub struct ApiDoc;
 
-/// The relay's router, with CORS and the per-client rate limit on `/v1/*`.
+/// The relay's router, with CORS and the per-client rate limit on `/v1/*`; every request's
+/// client is identified first ([`client::identify`]).
 pub fn router(state: AppState, policy: &HttpPolicy) -> Router {
     let limiter = Arc::new(ClientRateLimit::new(
         policy.rate_limit_per_minute,
@@ -102,7 +106,11 @@ pub fn router(state: AppState, policy: &HttpPolicy) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
-        .with_state(SharedState::new(state));
+        .with_state(SharedState::new(state))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(policy.client_addresses.clone()),
+            client::identify,
+        ));
     match cors_layer(&policy.allowed_origins) {
         Some(cors) => router.layer(cors),
         None => router,

@@ -1,21 +1,21 @@
-//! A per-client rate limit (GCRA via `governor`), keyed by the peer's IP address.
-//!
-//! Behind a reverse proxy every request comes from the proxy's address, so the limit then
-//! applies to all clients together; size it for that, or let the proxy limit per client.
+//! A per-client rate limit (GCRA via `governor`), keyed by the client's IP address: the peer's,
+//! or behind a trusted reverse proxy the address it reported (see [`super::client`]).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use super::client::Client;
 use super::error::ApiError;
+use crate::client_address::UNKNOWN_CLIENT;
 use crate::metrics::Metrics;
 
 /// Shared as one `Arc<ClientRateLimit>`: the middleware's state is cloned for every request.
@@ -63,14 +63,15 @@ pub async fn limit(
     request: Request,
     next: Next,
 ) -> Response {
-    let ip = request
+    let client = request
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
-    match limit.check(ip) {
+        .get::<Client>()
+        .map_or(UNKNOWN_CLIENT, |client| client.0);
+    match limit.check(client) {
         Ok(()) => next.run(request).await,
         Err(seconds) => {
             limit.metrics.rejected("rate_limited");
+            tracing::debug!(client = %client, "client over its rate limit");
             ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too many requests from this client; retry later",

@@ -56,7 +56,7 @@ pub fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
 }
 
 /// rustls needs one process-wide crypto provider; ring is the one compiled in.
-fn install_crypto_provider() {
+pub fn install_crypto_provider() {
     // Err means one is installed already, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -61,7 +61,7 @@ pub fn stop_gracefully(child: &mut Child) -> std::process::ExitStatus {
     })
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
