@@ -30,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RELAY_BIN = Path(os.environ.get("ORDERSYNC_BENCH_RELAY", ROOT / "target/release/ordersync-relay"))
+# The vendor sandbox, built beside the relay (`cargo build -p ordersync-relay -p ordersync-sandbox`).
+SANDBOX_BIN = Path(os.environ.get("ORDERSYNC_BENCH_SANDBOX", RELAY_BIN.parent / "ordersync-sandbox"))
 CEILING_BIN = Path(
     os.environ.get(
         "ORDERSYNC_BENCH_CEILING",
@@ -314,7 +316,7 @@ def base_env() -> dict:
 
 
 def start_sandbox(procs: Processes, workdir: Path, *flags: str, name: str = "sandbox") -> Process:
-    argv = [str(RELAY_BIN), "sandbox", "--listen", "127.0.0.1:0",
+    argv = [str(SANDBOX_BIN), "--listen", "127.0.0.1:0",
             "--cibler-api-key", CIBLER_KEY, "--cibler-customer-id", CIBLER_CUSTOMER,
             "--citrus-api-key", CITRUS_KEY, *flags]
     process = procs.start(name, argv, base_env(), workdir / f"{name}.log")

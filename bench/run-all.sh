@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh bench
 bash scripts/setup.sh postgres
 echo "[run-all] building the relay (release) and the ceiling server" >&2
-cargo build --release --locked -p ordersync-relay
+cargo build --release --locked -p ordersync-relay -p ordersync-sandbox
 (cd bench/ceiling && cargo build --release --locked --target-dir ../../target/bench-ceiling)
 
 stamp=$(date -u +%Y%m%dT%H%MZ)

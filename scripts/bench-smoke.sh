@@ -30,7 +30,7 @@ run() {
 export ORDERSYNC_BENCH_RELAY=${ORDERSYNC_BENCH_RELAY:-$PWD/target/debug/ordersync-relay}
 export ORDERSYNC_BENCH_RESULTS=target/bench-smoke-results
 export ORDERSYNC_BENCH_WORK=target/bench-smoke-work
-[ -x "$ORDERSYNC_BENCH_RELAY" ] || cargo build --locked -p ordersync-relay
+cargo build --locked -p ordersync-relay -p ordersync-sandbox
 (cd bench/ceiling && cargo build --release --locked --quiet --target-dir ../../target/bench-ceiling)
 mkdir -p "$ORDERSYNC_BENCH_RESULTS"
 

@@ -3,7 +3,7 @@
 #
 # Sets up what the build needs (scripts/setup.sh build, via build-package.sh), builds the release
 # npm package (pkg/) and the relay, then starts (www/dev-server.mjs):
-#   - the vendor sandbox (`ordersync-relay sandbox`), playing CibleR and CitrusAd;
+#   - the vendor sandbox (`ordersync-sandbox`), playing CibleR and CitrusAd;
 #   - the relay (`ordersync-relay serve`): SQLite outbox in .ordersync/ (fresh at each start),
 #     signed checkouts only, vendor keys pointing at the sandbox, CORS origin = the shop's;
 #   - the shop's web server: the order-confirmation page (checkouts signed with `jose`), the
@@ -37,8 +37,8 @@ else
   say "building the npm package (pkg/)"
   bash scripts/build-package.sh
   if [ -z "$relay_bin" ]; then
-    say "building the relay (cargo build -p ordersync-relay; a few minutes the first time)"
-    cargo build -p ordersync-relay --locked --quiet
+    say "building the relay and the vendor sandbox (cargo build; a few minutes the first time)"
+    cargo build -p ordersync-relay -p ordersync-sandbox --locked --quiet
     relay_bin=target/debug/ordersync-relay
   fi
   # The Vite example (served under /vite/) is built when its packages are installed

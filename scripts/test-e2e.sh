@@ -22,7 +22,7 @@ fail_early() {
 
 bash scripts/setup.sh e2e || fail_early "set-up failed"
 bash scripts/build-package.sh || fail_early "the package did not build"
-cargo build -p ordersync-relay --locked --quiet || fail_early "the relay did not build"
+cargo build -p ordersync-relay -p ordersync-sandbox --locked --quiet || fail_early "the relay did not build"
 
 bash scripts/build-vite-example.sh || fail_early "the Vite example did not build"
 

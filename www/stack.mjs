@@ -1,4 +1,4 @@
-// The demo's back end as real processes: the vendor sandbox (`ordersync-relay sandbox`, playing
+// The demo's back end as real processes: the vendor sandbox (`ordersync-sandbox`, playing
 // CibleR and CitrusAd) and the relay (`ordersync-relay serve`, SQLite outbox, keys pointing at
 // the sandbox). Used by the demo server (www/dev-server.mjs) and by the end-to-end tests
 // (tests/e2e/), so both run exactly the same stack. Everything listens on 127.0.0.1 only.
@@ -96,16 +96,25 @@ async function waitUntilReady(url) {
  *
  * @param {object} options
  * @param {string} options.relayBin   path of the `ordersync-relay` binary
+ * @param {string} [options.sandboxBin]  path of the `ordersync-sandbox` binary (default: beside
+ *   the relay's, as `cargo build -p ordersync-relay -p ordersync-sandbox` leaves them)
  * @param {string} options.dataDir    where the SQLite outbox and the logs go
  * @param {string} options.allowedOrigin  the shop's origin (CORS), e.g. http://127.0.0.1:8080
  * @param {number} [options.relayPort=0]  0 picks a free port (kept across relay restarts)
  * @param {number} [options.sandboxPort=0]
  */
-export async function startStack({ relayBin, dataDir, allowedOrigin, relayPort = 0, sandboxPort = 0 }) {
+export async function startStack({
+  relayBin,
+  sandboxBin = path.join(path.dirname(relayBin), "ordersync-sandbox"),
+  dataDir,
+  allowedOrigin,
+  relayPort = 0,
+  sandboxPort = 0,
+}) {
   mkdirSync(dataDir, { recursive: true });
   const sandbox = await spawnListening(
-    relayBin,
-    ["sandbox", "--listen", `127.0.0.1:${sandboxPort}`],
+    sandboxBin,
+    ["--listen", `127.0.0.1:${sandboxPort}`],
     {
       // Strict about credentials too: a request with the wrong key is refused and recorded.
       ORDERSYNC_SANDBOX_CIBLER_CUSTOMER_ID: DEMO.cibler.customerId,

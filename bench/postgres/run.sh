@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash scripts/setup.sh bench
 bash scripts/setup.sh postgres
-cargo build --release --locked -p ordersync-relay
+cargo build --release --locked -p ordersync-relay -p ordersync-sandbox
 exec python3 bench/postgres/throughput.py "$@"

@@ -315,7 +315,7 @@ def main() -> None:
     parser.add_argument("--name", default="postgres-throughput")
     args = parser.parse_args()
     if not RELAY_BIN.exists():
-        raise SystemExit(f"{RELAY_BIN} missing: cargo build --release -p ordersync-relay")
+        raise SystemExit(f"{RELAY_BIN} missing: cargo build --release -p ordersync-relay -p ordersync-sandbox")
     counts = [int(c) for c in args.instances.split(",")]
     latencies = [int(ms) for ms in args.latency_ms.split(",")]
     skip = set(filter(None, args.skip.split(",")))

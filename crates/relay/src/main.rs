@@ -7,7 +7,6 @@ use clap::{Parser, Subcommand};
 use ordersync_relay::app;
 use ordersync_relay::config::{CitrusArgs, DeliveryArgs, LogFormat, ServeArgs, StorageArgs};
 use ordersync_relay::outbox::Destination;
-use ordersync_relay::sandbox::{self, SandboxArgs};
 
 // Each hand-off allocates and frees many short-lived buffers (body, claims, JSON, SQL
 // parameters) across threads; glibc's malloc was ~9 % of the relay's CPU in the ingest profile.
@@ -29,10 +28,8 @@ struct Cli {
 enum Command {
     /// Run the relay: accept signed checkouts and deliver them to CibleR and CitrusAd.
     Serve(Box<ServeArgs>),
-    /// Play both vendors (CibleR and CitrusAd) locally, strictly, for tests and demos.
-    Sandbox(SandboxArgs),
     /// Ask CitrusAd what it holds for an order (GET /v1/orders/{id}), beside the relay's status.
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
     /// List or retry deliveries a vendor refused or that ran out of retry budget.
     #[command(subcommand)]
     DeadLetters(DeadLettersCommand),
@@ -131,7 +128,6 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("the relay stopped on an error")?;
         }
-        Command::Sandbox(args) => sandbox::run(args).await?,
         Command::Verify(args) => {
             app::verify(
                 &args.order_id,

@@ -1,4 +1,4 @@
-//! The real binary as a process: relay + sandbox over loopback HTTP, with injected faults,
+//! The real binary as a process: the relay, and the vendor sandbox, over loopback HTTP, with injected faults,
 //! until every order is delivered; then the operator commands, a graceful SIGTERM, and a scan
 //! of the logs and `/metrics` for any configured secret.
 
@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ordersync_relay::signing::sign_json;
+use ordersync_sandbox::embedded::EmbeddedSandbox;
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ordersync-relay");
@@ -42,22 +43,20 @@ fn listening_address(child: &mut Child) -> String {
     url
 }
 
-fn start_sandbox() -> (Running, String) {
-    let mut child = Command::new(BIN)
-        .args(["sandbox", "--listen", "127.0.0.1:0"])
-        .args([
-            "--cibler-api-key",
-            CIBLER_KEY,
-            "--cibler-customer-id",
-            "cust-7",
-        ])
-        .args(["--citrus-api-key", CITRUS_KEY])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start sandbox");
-    let url = listening_address(&mut child);
-    (Running(child), url)
+fn start_sandbox() -> (EmbeddedSandbox, String) {
+    let sandbox = EmbeddedSandbox::from_flags(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--cibler-api-key",
+        CIBLER_KEY,
+        "--cibler-customer-id",
+        "cust-7",
+        "--citrus-api-key",
+        CITRUS_KEY,
+    ])
+    .expect("start the sandbox");
+    let url = sandbox.url.clone();
+    (sandbox, url)
 }
 
 fn relay_command(sandbox: &str, database: &Path) -> Command {

@@ -8,11 +8,10 @@
 
 pub mod postgres;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
@@ -168,44 +167,29 @@ impl Drop for Process {
     }
 }
 
-/// `ordersync-relay sandbox`, on a free port.
+/// The vendor sandbox (`ordersync-sandbox`), on a free port, served inside the test process
+/// (real HTTP on loopback); stopped when dropped.
 pub struct Sandbox {
-    process: Process,
+    _running: ordersync_sandbox::embedded::EmbeddedSandbox,
     pub url: String,
 }
 
 impl Sandbox {
-    /// Starts a sandbox that checks both vendors' credentials exactly, plus `extra` flags.
+    /// Starts a sandbox that checks both vendors' credentials exactly, plus `extra` flags
+    /// (the command line of `ordersync-sandbox`).
     pub fn start(extra: &[&str]) -> Sandbox {
-        let mut command = Command::new(BINARY);
-        command
-            .args(["sandbox", "--listen", "127.0.0.1:0"])
-            .args(["--cibler-api-key", CIBLER_KEY])
-            .args(["--cibler-customer-id", CIBLER_CUSTOMER])
-            .args(["--citrus-api-key", CITRUS_KEY])
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = command.spawn().expect("spawn the sandbox");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        // Reads the announced address, then keeps draining stdout so the sandbox never blocks.
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            for line in lines.by_ref().map_while(Result::ok) {
-                if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-                    let _ = tx.send(url.to_owned());
-                    break;
-                }
-            }
-            for _ in lines {}
-        });
-        let process = Process { child };
-        let url = rx
-            .recv_timeout(DEADLINE)
-            .expect("the sandbox announces its address");
-        Sandbox { process, url }
+        let mut flags = vec!["--listen", "127.0.0.1:0"];
+        flags.extend(["--cibler-api-key", CIBLER_KEY]);
+        flags.extend(["--cibler-customer-id", CIBLER_CUSTOMER]);
+        flags.extend(["--citrus-api-key", CITRUS_KEY]);
+        flags.extend_from_slice(extra);
+        let running = ordersync_sandbox::embedded::EmbeddedSandbox::from_flags(&flags)
+            .expect("the sandbox starts");
+        let url = running.url.clone();
+        Sandbox {
+            _running: running,
+            url,
+        }
     }
 
     /// Every request received so far, in order.

@@ -144,10 +144,9 @@ mod tests {
 
     /// The seed's two body examples, exactly as printed, from the one copy the workspace
     /// keeps of them (`crates/core/tests/seed_examples/`).
-    const DEPOSIT: &str =
-        include_str!("../../../core/tests/seed_examples/cibler-deposit-150chf.json");
+    const DEPOSIT: &str = include_str!("../../core/tests/seed_examples/cibler-deposit-150chf.json");
     const ACTIVATION: &str =
-        include_str!("../../../core/tests/seed_examples/cibler-bonus-activation-20chf.json");
+        include_str!("../../core/tests/seed_examples/cibler-bonus-activation-20chf.json");
 
     fn json_headers() -> HeaderMap {
         let mut headers = HeaderMap::new();

@@ -1,6 +1,7 @@
 //! A local stand-in for both vendors (CibleR and CitrusAd), as strict as the seed documents.
+//! Never part of the relay a shop runs: the tests, the demo and the benchmarks deliver to it.
 //!
-//! `ordersync-relay sandbox --listen ADDR` serves:
+//! `ordersync-sandbox --listen ADDR` serves:
 //! - CibleR `POST /api/campaignBehaviors/order/{customerId}` ([`cibler`]);
 //! - CitrusAd `POST /v1/orders`, `GET /v1/orders/{id}` and `GET /v1/resource/third-o`
 //!   (the last with permissive CORS, since a shop's page calls it) ([`citrus`]);
@@ -17,6 +18,7 @@
 pub mod checks;
 pub mod cibler;
 pub mod citrus;
+pub mod embedded;
 pub mod faults;
 pub mod journal;
 #[cfg(test)]
@@ -49,7 +51,7 @@ use self::journal::{Journal, Outcome};
 /// Request bodies above this size are refused with 413 (a full CitrusAd batch is far below).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
-/// Options of `ordersync-relay sandbox`.
+/// Options of `ordersync-sandbox`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SandboxArgs {
     /// Address to listen on (port 0 picks a free port, printed at start).
@@ -78,19 +80,24 @@ pub struct SandboxArgs {
 
 /// Binds, prints the address, and serves until Ctrl-C or SIGTERM.
 pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
+    let (listener, sandbox) = bind(&args).await?;
+    let address = listener.local_addr()?;
+    println!("ordersync sandbox listening on http://{address}");
+    tracing::info!(%address, "sandbox started: CibleR and CitrusAd stand-ins");
+    serve(listener, router(sandbox), shutdown_signal()).await;
+    tracing::info!("sandbox stopped");
+    Ok(())
+}
+
+/// Checks the settings and binds the listening socket.
+async fn bind(args: &SandboxArgs) -> anyhow::Result<(TcpListener, Arc<Sandbox>)> {
     args.faults
         .validate()
         .context("invalid fault injection settings")?;
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
-    let address = listener.local_addr()?;
-    let sandbox = Arc::new(Sandbox::new(&args));
-    println!("ordersync sandbox listening on http://{address}");
-    tracing::info!(%address, "sandbox started: CibleR and CitrusAd stand-ins");
-    serve(listener, router(sandbox), shutdown_signal()).await;
-    tracing::info!("sandbox stopped");
-    Ok(())
+    Ok((listener, Arc::new(Sandbox::new(args))))
 }
 
 /// The sandbox's shared state.
@@ -497,23 +504,12 @@ async fn serve_connection(stream: TcpStream, app: Router) {
     }
 }
 
+/// Resolves on Ctrl-C or SIGTERM (the sandbox runs where the project's tests do: Unix).
 async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).expect("a SIGTERM handler");
     tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
     }
 }

@@ -379,13 +379,13 @@ mod tests {
     /// and fourth are held there minimally repaired to their evident meaning (two items in one
     /// order, which the matching response example confirms), as its README says.
     pub(crate) const SINGLE_ITEM: &str =
-        include_str!("../../../core/tests/seed_examples/citrus-single-item.json");
+        include_str!("../../core/tests/seed_examples/citrus-single-item.json");
     const MULTI_ITEM_REPAIRED: &str =
-        include_str!("../../../core/tests/seed_examples/citrus-multi-item.json");
+        include_str!("../../core/tests/seed_examples/citrus-multi-item.json");
     const MULTIPLE_ORDERS: &str =
-        include_str!("../../../core/tests/seed_examples/citrus-multiple-orders.json");
+        include_str!("../../core/tests/seed_examples/citrus-multiple-orders.json");
     const MARKETPLACE_REPAIRED: &str =
-        include_str!("../../../core/tests/seed_examples/citrus-marketplace.json");
+        include_str!("../../core/tests/seed_examples/citrus-marketplace.json");
 
     fn headers(authorization: Option<&str>) -> HeaderMap {
         let mut headers = HeaderMap::new();

@@ -30,6 +30,8 @@ async fn start(flags: &[&str]) -> String {
 }
 
 fn client() -> reqwest::Client {
+    // Built with the whole workspace, reqwest has the relay's `rustls-no-provider` feature too,
+    // and then wants a crypto provider even for plain HTTP.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
