@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod metrics;
 pub mod outbox;
 pub mod redact;
+pub mod retention;
 pub mod sandbox;
 pub mod server;
 pub mod signing;
