@@ -188,6 +188,27 @@ def memory(r):
     return out + [""]
 
 
+def retention(r):
+    w, p, b, q = r["without_retention"], r["with_retention"], r["ingest_baseline"], r["ingest_while_pruning"]
+    a = r["args"]
+    out = ["### Retention", "",
+           f"Measured {r['machine']['date']}, 2 cores, load average at start {r['machine']['loadavg_at_start']}; "
+           f"{a['orders']:,} delivered orders ({r['fill']['filled_by']}).", "",
+           "| outbox (SQLite) | on disk | per million delivered orders |", "|---|---:|---:|",
+           f"| without retention: every delivered order kept | {w['bytes'] / 2**20:,.1f} MiB | {w['mib_per_million']:,} MiB |",
+           f"| with retention, once pruned: {p['orders_remembered']:,} order ids remembered | "
+           f"{p['bytes'] / 2**20:,.1f} MiB | {p['mib_per_million']:,} MiB |", "",
+           f"Pruning the {a['orders']:,} took {p['prune_seconds_to_last_order']} s without load "
+           f"({p['orders_pruned_per_s']:,} orders/s).", "",
+           f"| ingest, {a['connections']} connections pausing ~{a['pace_ms']} ms, {a['seconds']} s | requests/s | "
+           "p50 | p99 | p99.9 |", "|---|---:|---:|---:|---:|"]
+    for label, x in (("baseline (nothing to prune)", b),
+                     (f"while pruning ({q['pruned_before_run']:,.0f} → {q['pruned_after_run']:,.0f} pruned)", q)):
+        lat = x["latency_ms"]
+        out.append(f"| {label} | {x['rps']:,} | {lat['p50']} ms | {lat['p99']} ms | {lat['p99_9']} ms |")
+    return out + [""]
+
+
 def crash(r):
     out = ["### Crash (kill -9 under load)", "",
            f"Measured {r['machine']['date']}, 2 cores, load average at start {r['machine']['loadavg_at_start']}. "
@@ -258,7 +279,7 @@ def main():
     sections = []
     for name, render in (("ingest", ingest), ("ingest-live", ingest_live), ("low-rate", low_rate),
                          ("write-amplification", write_amplification), ("delivery", delivery),
-                         ("memory", memory), ("crash", crash)):
+                         ("memory", memory), ("retention", retention), ("crash", crash)):
         r = load(directory, name)
         if r:
             sections += render(r)

@@ -15,6 +15,7 @@ use crate::delivery::{self, Shared};
 use crate::metrics::Metrics;
 use crate::outbox::{self, DeadLetter, Destination, StorageError};
 use crate::redact::Redactor;
+use crate::retention::Pruner;
 use crate::server::{self, AppState, HttpPolicy};
 use crate::signing::Verifier;
 use crate::vendors::{self, citrus::InvalidKey, CiblerClient, CitrusClient};
@@ -160,6 +161,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), AppError> {
         redactor,
         config.delivery.clone(),
     );
+    let pruner = Pruner::new(outbox.clone(), metrics.clone(), config.retention.clone())
+        .spawn(workers_stopped.clone());
     let (wakers, workers) = delivery::spawn(shared, cibler, citrus, workers_stopped);
 
     let state = AppState {
@@ -205,6 +208,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), AppError> {
     for worker in workers {
         let _ = worker.await;
     }
+    let _ = pruner.await;
     tracing::info!("relay stopped");
     Ok(())
 }
@@ -329,6 +333,23 @@ pub async fn dead_letters_retry(
         .retry_dead(order_id, destination, clock::now_ms())
         .await?;
     writeln!(out, "{count} dead deliveries queued again; a running relay picks them up within its poll interval")
+        .map_err(|e| AppError::Operator(e.to_string()))?;
+    Ok(count)
+}
+
+/// `dead-letters discard`: gives dead rows up; they are never sent, and their orders are
+/// pruned at the retention like delivered ones (their ids remembered).
+pub async fn dead_letters_discard(
+    storage: &StorageArgs,
+    order_id: Option<&str>,
+    destination: Option<Destination>,
+    out: &mut impl Write,
+) -> Result<u64, AppError> {
+    let outbox = outbox::open(&storage.database_url).await?;
+    let count = outbox
+        .discard_dead(order_id, destination, clock::now_ms())
+        .await?;
+    writeln!(out, "{count} dead deliveries discarded; they will not be sent, and their orders are pruned at the retention")
         .map_err(|e| AppError::Operator(e.to_string()))?;
     Ok(count)
 }

@@ -146,6 +146,60 @@ pub struct DeliveryArgs {
     pub circuit_probe_max: Duration,
 }
 
+/// How long the outbox keeps what (crates/relay/README.md, "Retention"). Tests and benchmarks
+/// shrink these; the logic stays the same.
+#[derive(Debug, Clone, Args)]
+pub struct RetentionArgs {
+    /// How long a finished order (delivered to every enabled destination, or given up with
+    /// `dead-letters discard`) is kept after it finished; then it is removed and only its
+    /// order id is remembered. Waiting and dead orders are never removed.
+    #[arg(long, env = "ORDERSYNC_RETENTION", default_value = "30days", value_parser = parse_duration)]
+    pub retention: Duration,
+    /// How long the relay remembers an order id, from acceptance, so a repeat hand-off (a
+    /// re-import, a late replay) is never delivered twice. At least --retention.
+    #[arg(long, env = "ORDERSYNC_ORDER_ID_MEMORY", default_value = "400days", value_parser = parse_duration)]
+    pub order_id_memory: Duration,
+    /// How often the relay looks for orders to prune and order ids to forget.
+    #[arg(long, env = "ORDERSYNC_PRUNE_INTERVAL", default_value = "10m", value_parser = parse_duration)]
+    pub prune_interval: Duration,
+}
+
+/// Validated retention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionSettings {
+    pub retention: Duration,
+    pub order_id_memory: Duration,
+    pub prune_interval: Duration,
+}
+
+impl RetentionArgs {
+    pub fn validate(&self) -> Result<RetentionSettings, ConfigError> {
+        for (value, setting) in [
+            (self.retention, "--retention / ORDERSYNC_RETENTION"),
+            (
+                self.prune_interval,
+                "--prune-interval / ORDERSYNC_PRUNE_INTERVAL",
+            ),
+        ] {
+            if value.is_zero() {
+                return refuse(setting, "must be greater than zero");
+            }
+        }
+        if self.order_id_memory < self.retention {
+            return refuse(
+                "--order-id-memory / ORDERSYNC_ORDER_ID_MEMORY",
+                "must not be shorter than --retention: an order id must be remembered at least \
+                 as long as its order is kept",
+            );
+        }
+        Ok(RetentionSettings {
+            retention: self.retention,
+            order_id_memory: self.order_id_memory,
+            prune_interval: self.prune_interval,
+        })
+    }
+}
+
 /// Limits of the public HTTP endpoint.
 #[derive(Debug, Clone, Args)]
 pub struct HttpArgs {
@@ -211,6 +265,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub delivery: DeliveryArgs,
     #[command(flatten)]
+    pub retention: RetentionArgs,
+    #[command(flatten)]
     pub http: HttpArgs,
     /// Log format.
     #[arg(long, env = "ORDERSYNC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -270,6 +326,7 @@ pub struct ServeConfig {
     pub cibler: Option<CiblerSettings>,
     pub citrus: Option<CitrusSettings>,
     pub delivery: DeliverySettings,
+    pub retention: RetentionSettings,
     pub max_body_bytes: usize,
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
@@ -318,6 +375,7 @@ impl ServeArgs {
             );
         }
         let delivery = self.delivery.validate()?;
+        let retention = self.retention.validate()?;
         if crate::outbox::Backend::of(&self.storage.database_url).is_err() {
             return refuse(
                 "--database-url / ORDERSYNC_DATABASE_URL",
@@ -345,6 +403,7 @@ impl ServeArgs {
             cibler,
             citrus,
             delivery,
+            retention,
             max_body_bytes: self.http.max_body_bytes,
             rate_limit_per_minute: self.http.rate_limit_per_minute,
             rate_limit_burst: self.http.rate_limit_burst,
@@ -838,6 +897,29 @@ mod tests {
         let mut args = vec!["--signing-secret", SECRET, "--citrus-batch-size", "101"];
         args.extend(cibler());
         assert!(parse(&args).is_err());
+    }
+
+    #[test]
+    fn retention_defaults_and_its_bounds() {
+        let mut args = vec!["--signing-secret", SECRET];
+        args.extend(cibler());
+        let defaults = parse(&args).unwrap().retention;
+        assert_eq!(defaults.retention, Duration::from_secs(30 * 86_400));
+        assert_eq!(defaults.order_id_memory, Duration::from_secs(400 * 86_400));
+        let with = |extra: &[&'static str]| {
+            let mut args = vec!["--signing-secret", SECRET];
+            args.extend(cibler());
+            args.extend_from_slice(extra);
+            parse(&args)
+        };
+        let short = with(&["--retention", "1s", "--order-id-memory", "1h"]).unwrap();
+        assert_eq!(short.retention.retention, Duration::from_secs(1));
+        let err = with(&["--retention", "500days"]).unwrap_err();
+        assert_eq!(err.setting, "--order-id-memory / ORDERSYNC_ORDER_ID_MEMORY");
+        let err = with(&["--retention", "0s"]).unwrap_err();
+        assert_eq!(err.setting, "--retention / ORDERSYNC_RETENTION");
+        let err = with(&["--prune-interval", "0s"]).unwrap_err();
+        assert_eq!(err.setting, "--prune-interval / ORDERSYNC_PRUNE_INTERVAL");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod delivery;
 pub mod metrics;
 pub mod outbox;
 pub mod redact;
+pub mod retention;
 pub mod server;
 pub mod signing;
 pub mod vendors;

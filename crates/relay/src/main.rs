@@ -30,7 +30,7 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Ask CitrusAd what it holds for an order (GET /v1/orders/{id}), beside the relay's status.
     Verify(Box<VerifyArgs>),
-    /// List or retry deliveries a vendor refused or that ran out of retry budget.
+    /// List, retry or discard deliveries a vendor refused or that ran out of retry budget.
     #[command(subcommand)]
     DeadLetters(DeadLettersCommand),
 }
@@ -70,6 +70,21 @@ enum DeadLettersCommand {
         #[arg(long, value_parser = parse_destination)]
         destination: Option<Destination>,
         /// Required to retry every dead delivery when no order id is given.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Give dead deliveries up (all, or narrowed): they become `skipped` and are never sent;
+    /// the order is then pruned at the retention and its id remembered, so a repeat hand-off
+    /// does not send it either.
+    Discard {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Only this order.
+        order_id: Option<String>,
+        /// Only this destination (cibler or citrusad).
+        #[arg(long, value_parser = parse_destination)]
+        destination: Option<Destination>,
+        /// Required to discard every dead delivery when no order id is given.
         #[arg(long)]
         all: bool,
     },
@@ -160,6 +175,19 @@ async fn main() -> anyhow::Result<()> {
             app::dead_letters_retry(&storage, order_id.as_deref(), destination, &mut stdout)
                 .await
                 .context("retrying dead letters failed")?;
+        }
+        Command::DeadLetters(DeadLettersCommand::Discard {
+            storage,
+            order_id,
+            destination,
+            all,
+        }) => {
+            if order_id.is_none() && !all {
+                anyhow::bail!("dead-letters discard: give an ORDER_ID, or --all");
+            }
+            app::dead_letters_discard(&storage, order_id.as_deref(), destination, &mut stdout)
+                .await
+                .context("discarding dead letters failed")?;
         }
     }
     Ok(())

@@ -50,6 +50,41 @@ pub struct Metrics {
     queue_depth: Family<StateLabels, Gauge>,
     latency: Family<DestinationLabel, Histogram, fn() -> Histogram>,
     circuit_open: Family<DestinationLabel, Gauge>,
+    retention: RetentionMetrics,
+}
+
+/// What retention exports ([`crate::retention`]).
+#[derive(Default)]
+struct RetentionMetrics {
+    remembered: Counter,
+    pruned: Counter,
+    forgotten: Counter,
+    outbox_bytes: Gauge,
+}
+
+impl RetentionMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "ordersync_checkouts_remembered",
+            "Hand-offs of an order delivered and pruned earlier, whose id the relay remembers (answered 200, not stored, not sent again)",
+            self.remembered.clone(),
+        );
+        registry.register(
+            "ordersync_orders_pruned",
+            "Finished orders removed at the retention (their order ids remembered)",
+            self.pruned.clone(),
+        );
+        registry.register(
+            "ordersync_order_ids_forgotten",
+            "Order ids of pruned orders forgotten at the order id memory",
+            self.forgotten.clone(),
+        );
+        registry.register(
+            "ordersync_outbox_size_bytes",
+            "Bytes the outbox takes on disk (SQLite: the file and its WAL; PostgreSQL: the relay's tables with their indexes)",
+            self.outbox_bytes.clone(),
+        );
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -118,6 +153,8 @@ impl Metrics {
             "1 while a destination's circuit is open (its vendor kept failing: one probe at a time)",
             circuit_open.clone(),
         );
+        let retention = RetentionMetrics::default();
+        retention.register(&mut registry);
         for destination in Destination::ALL {
             // Present (0) from the start, so a dashboard sees the series before any outage.
             circuit_open
@@ -136,6 +173,7 @@ impl Metrics {
             queue_depth,
             latency,
             circuit_open,
+            retention,
         }
     }
 
@@ -203,6 +241,25 @@ impl Metrics {
         }
     }
 
+    /// A hand-off of an order pruned earlier, still remembered.
+    pub fn remembered(&self) {
+        self.retention.remembered.inc();
+    }
+
+    pub fn pruned(&self, orders: u64) {
+        self.retention.pruned.inc_by(orders);
+    }
+
+    pub fn forgotten(&self, order_ids: u64) {
+        self.retention.forgotten.inc_by(order_ids);
+    }
+
+    pub fn set_outbox_size(&self, bytes: u64) {
+        self.retention
+            .outbox_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -228,6 +285,10 @@ mod tests {
             state: DeliveryState::Pending,
             count: 3,
         }]);
+        m.remembered();
+        m.pruned(5);
+        m.forgotten(2);
+        m.set_outbox_size(8192);
         let text = m.render();
         for needle in [
             "ordersync_checkouts_accepted_total 1",
@@ -238,6 +299,10 @@ mod tests {
             "ordersync_queue_depth{destination=\"cibler\",state=\"pending\"} 3",
             "ordersync_queue_depth{destination=\"citrusad\",state=\"dead\"} 0",
             "ordersync_delivery_latency_seconds_count{destination=\"citrusad\"} 1",
+            "ordersync_checkouts_remembered_total 1",
+            "ordersync_orders_pruned_total 5",
+            "ordersync_order_ids_forgotten_total 2",
+            "ordersync_outbox_size_bytes 8192",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

@@ -168,6 +168,7 @@ mod cases {
             match task.await.unwrap() {
                 InsertOutcome::Inserted => inserted += 1,
                 InsertOutcome::Existing(status) => assert_eq!(status.destinations.len(), 2),
+                InsertOutcome::Pruned(pruned) => panic!("nothing was pruned: {pruned:?}"),
             }
         }
         assert_eq!(inserted, 1);
@@ -752,6 +753,332 @@ mod cases {
         assert_eq!(all.len(), 120, "each row claimed exactly once");
         assert_eq!(unique.len(), 120);
     }
+
+    // Retention: pruning, the order ids remembered after it, discarding dead letters.
+
+    /// Claims every due row of `destination` (up to 1,000) and records `outcome` for each.
+    pub async fn settle_all(
+        outbox: &Arc<dyn Outbox>,
+        destination: Destination,
+        outcome: Outcome,
+        now: i64,
+    ) {
+        let claimed = outbox
+            .claim_due(destination, 1_000, "w", LEASE, now)
+            .await
+            .unwrap();
+        for row in claimed {
+            assert!(outbox
+                .record(destination, &row.order_id, "w", outcome.clone(), now)
+                .await
+                .unwrap());
+        }
+    }
+
+    fn dead() -> Outcome {
+        Outcome::Dead {
+            error: "HTTP 400: refused".into(),
+            vendor_status: Some(400),
+            vendor_response: Some("{}".into()),
+        }
+    }
+
+    fn retrying() -> Outcome {
+        Outcome::Retry {
+            next_attempt_at: 50_000,
+            error: "HTTP 503".into(),
+            vendor_status: Some(503),
+        }
+    }
+
+    /// Orders in every state, finished at 100 or later: `done` (delivered at both), `one`
+    /// (delivered at CibleR, CitrusAd skipped), `waiting` (retrying at CibleR), `dead` (dead at
+    /// CibleR), `pending` (never attempted at CibleR), `recent` (delivered at both at 5,000);
+    /// every CitrusAd delivery at 100.
+    async fn orders_in_every_state(outbox: &Arc<dyn Outbox>) {
+        let skipped = InitialState::Skipped {
+            reason: "items: must hold at least one line item for CitrusAd".into(),
+        };
+        outbox
+            .insert(checkout("done", InitialState::Pending), 10)
+            .await
+            .unwrap();
+        outbox.insert(checkout("one", skipped), 10).await.unwrap();
+        outbox
+            .insert(checkout("waiting", InitialState::Pending), 20)
+            .await
+            .unwrap();
+        outbox
+            .insert(checkout("dead", InitialState::Pending), 20)
+            .await
+            .unwrap();
+        settle_all(outbox, Destination::Citrusad, delivered(), 100).await;
+        let claimed = outbox
+            .claim_due(Destination::Cibler, 10, "w", LEASE, 100)
+            .await
+            .unwrap();
+        for row in claimed {
+            let outcome = match row.order_id.as_str() {
+                "waiting" => retrying(),
+                "dead" => dead(),
+                _ => delivered(),
+            };
+            assert!(outbox
+                .record(Destination::Cibler, &row.order_id, "w", outcome, 100)
+                .await
+                .unwrap());
+        }
+        outbox
+            .insert(checkout("recent", InitialState::Pending), 4_000)
+            .await
+            .unwrap();
+        settle_all(outbox, Destination::Cibler, delivered(), 5_000).await;
+        settle_all(outbox, Destination::Citrusad, delivered(), 5_000).await;
+        // Stored last, so that nothing above attempts its CibleR delivery.
+        outbox
+            .insert(checkout("pending", InitialState::Pending), 30)
+            .await
+            .unwrap();
+        settle_all(outbox, Destination::Citrusad, delivered(), 100).await;
+    }
+
+    /// Finished orders go at the retention; waiting, dead and recent ones stay; a repeat of a
+    /// pruned order is remembered, not stored again; the counts follow.
+    pub async fn finished_orders_are_pruned_and_their_ids_remembered(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        orders_in_every_state(&outbox).await;
+        let before = depth_of(&outbox).await;
+        let batch = outbox.prune_finished(1_000, 100, 2_000).await.unwrap();
+        assert_eq!(batch.removed, 2, "done and one");
+        assert!(!batch.more);
+        for gone in ["done", "one"] {
+            assert!(outbox.status(gone).await.unwrap().is_none(), "{gone}");
+        }
+        let remembered = outbox.pruned("done").await.unwrap().expect("remembered");
+        assert_eq!(remembered.accepted_at_ms, 10);
+        assert_eq!(remembered.delivered_at_ms, Some(100));
+        assert_eq!(remembered.pruned_at_ms, 2_000);
+        for kept in ["waiting", "dead", "pending", "recent"] {
+            assert!(outbox.status(kept).await.unwrap().is_some(), "{kept}");
+            assert!(outbox.pruned(kept).await.unwrap().is_none(), "{kept}");
+        }
+        assert_eq!(
+            state(
+                &outbox.status("waiting").await.unwrap().unwrap(),
+                Destination::Cibler
+            ),
+            DeliveryState::Retrying
+        );
+        assert_eq!(outbox.dead_letters(10).await.unwrap().len(), 1);
+        // The counts lost exactly the pruned rows: two delivered at CibleR, one delivered and
+        // one skipped at CitrusAd.
+        let mut expected = before.clone();
+        for (destination, state, n) in &mut expected {
+            *n -= match (*destination, *state) {
+                (Destination::Cibler, DeliveryState::Delivered) => 2,
+                (Destination::Citrusad, DeliveryState::Delivered) => 1,
+                (Destination::Citrusad, DeliveryState::Skipped) => 1,
+                _ => 0,
+            };
+        }
+        expected.retain(|(_, _, n)| *n > 0);
+        assert_eq!(depth_of(&outbox).await, expected);
+        // A repeat hand-off of a pruned order is remembered: nothing stored, nothing due.
+        let InsertOutcome::Pruned(repeat) = outbox
+            .insert(checkout("done", InitialState::Pending), 3_000)
+            .await
+            .unwrap()
+        else {
+            panic!("a pruned order must be remembered");
+        };
+        assert_eq!(repeat, remembered);
+        assert!(outbox.status("done").await.unwrap().is_none());
+        let due = outbox
+            .claim_due(Destination::Citrusad, 100, "w2", LEASE, 60_000)
+            .await
+            .unwrap();
+        assert!(due.iter().all(|row| row.order_id != "done"), "{due:?}");
+        // A pass later with nothing old enough left changes nothing.
+        assert_eq!(
+            outbox
+                .prune_finished(1_000, 100, 4_000)
+                .await
+                .unwrap()
+                .removed,
+            0
+        );
+        // Later, the recent order is old enough too; the others still stay.
+        assert_eq!(
+            outbox
+                .prune_finished(6_000, 100, 7_000)
+                .await
+                .unwrap()
+                .removed,
+            1
+        );
+        assert!(outbox.status("waiting").await.unwrap().is_some());
+        assert!(outbox.status("dead").await.unwrap().is_some());
+    }
+
+    /// Pruning goes in steps of the size asked, and says when more may be waiting.
+    pub async fn pruning_goes_in_small_steps(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        for n in 0..5 {
+            outbox
+                .insert(checkout(&format!("s{n}"), InitialState::Pending), n)
+                .await
+                .unwrap();
+        }
+        settle_all(&outbox, Destination::Cibler, delivered(), 100).await;
+        settle_all(&outbox, Destination::Citrusad, delivered(), 100).await;
+        let mut steps = Vec::new();
+        loop {
+            let batch = outbox.prune_finished(1_000, 2, 2_000).await.unwrap();
+            steps.push(batch.removed);
+            if !batch.more {
+                break;
+            }
+            assert!(steps.len() < 10, "{steps:?}");
+        }
+        assert_eq!(steps.iter().sum::<u64>(), 5, "{steps:?}");
+        assert!(steps.iter().all(|removed| *removed <= 2), "{steps:?}");
+        assert!(depth_of(&outbox).await.is_empty());
+    }
+
+    /// A discarded dead letter is never sent: it becomes skipped with the reason, and its order
+    /// is pruned at the retention (counted from the discard) and remembered like a delivered
+    /// one.
+    pub async fn discarded_dead_letters_are_pruned_and_remembered(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        for id in ["x1", "x2"] {
+            outbox
+                .insert(checkout(id, InitialState::Pending), 0)
+                .await
+                .unwrap();
+        }
+        settle_all(&outbox, Destination::Cibler, dead(), 10).await;
+        settle_all(&outbox, Destination::Citrusad, delivered(), 10).await;
+        assert_eq!(
+            outbox
+                .prune_finished(1_000, 100, 1_000)
+                .await
+                .unwrap()
+                .removed,
+            0
+        );
+        let discarded = outbox
+            .discard_dead(Some("x1"), Some(Destination::Citrusad), 500)
+            .await
+            .unwrap();
+        assert_eq!(discarded, 0, "x1 is not dead at CitrusAd");
+        assert_eq!(outbox.discard_dead(Some("x1"), None, 500).await.unwrap(), 1);
+        let status = outbox.status("x1").await.unwrap().unwrap();
+        let cibler = &status.destinations[0];
+        assert_eq!(cibler.state, DeliveryState::Skipped);
+        assert_eq!(
+            cibler.last_error.as_deref(),
+            Some("discarded by an operator after: HTTP 400: refused")
+        );
+        assert_eq!(
+            outbox.dead_letters(10).await.unwrap().len(),
+            1,
+            "x2 stays dead"
+        );
+        assert!(outbox.retry_dead(Some("x1"), None, 600).await.unwrap() == 0);
+        assert!(outbox
+            .claim_due(Destination::Cibler, 10, "w", LEASE, 600)
+            .await
+            .unwrap()
+            .is_empty());
+        // Finished at the discard (500): not yet pruned with a cutoff before it.
+        assert_eq!(
+            outbox.prune_finished(400, 100, 700).await.unwrap().removed,
+            0
+        );
+        assert_eq!(
+            outbox.prune_finished(500, 100, 700).await.unwrap().removed,
+            1
+        );
+        let remembered = outbox.pruned("x1").await.unwrap().unwrap();
+        assert_eq!(
+            remembered.delivered_at_ms,
+            Some(10),
+            "CitrusAd delivered it"
+        );
+        assert!(matches!(
+            outbox
+                .insert(checkout("x1", InitialState::Pending), 800)
+                .await
+                .unwrap(),
+            InsertOutcome::Pruned(_)
+        ));
+        // Every dead letter at once; x2 is then finished too.
+        assert_eq!(outbox.discard_dead(None, None, 900).await.unwrap(), 1);
+        assert!(outbox.dead_letters(10).await.unwrap().is_empty());
+        assert_eq!(
+            outbox
+                .prune_finished(900, 100, 1_000)
+                .await
+                .unwrap()
+                .removed,
+            1
+        );
+        assert!(depth_of(&outbox).await.is_empty());
+    }
+
+    /// Order ids are forgotten at the memory (from acceptance): a forgotten one is a new order
+    /// again; a remembered one is not.
+    pub async fn remembered_order_ids_are_forgotten_after_the_memory(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        outbox
+            .insert(checkout("old", InitialState::Pending), 0)
+            .await
+            .unwrap();
+        outbox
+            .insert(checkout("new", InitialState::Pending), 500)
+            .await
+            .unwrap();
+        settle_all(&outbox, Destination::Cibler, delivered(), 600).await;
+        settle_all(&outbox, Destination::Citrusad, delivered(), 600).await;
+        assert_eq!(
+            outbox
+                .prune_finished(1_000, 100, 1_000)
+                .await
+                .unwrap()
+                .removed,
+            2
+        );
+        let batch = outbox.forget_pruned(100, 10).await.unwrap();
+        assert_eq!(batch.removed, 1);
+        assert!(!batch.more);
+        assert!(outbox.pruned("old").await.unwrap().is_none());
+        assert_eq!(
+            outbox
+                .insert(checkout("old", InitialState::Pending), 2_000)
+                .await
+                .unwrap(),
+            InsertOutcome::Inserted,
+            "forgotten: a new order"
+        );
+        assert!(matches!(
+            outbox
+                .insert(checkout("new", InitialState::Pending), 2_000)
+                .await
+                .unwrap(),
+            InsertOutcome::Pruned(_)
+        ));
+        assert_eq!(outbox.forget_pruned(100, 10).await.unwrap().removed, 0);
+    }
+
+    pub async fn the_size_on_disk_is_known(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        outbox
+            .insert(checkout("s", InitialState::Pending), 0)
+            .await
+            .unwrap();
+        let bytes = outbox.size_on_disk().await.unwrap();
+        assert!(bytes >= 4096, "{bytes}");
+    }
 }
 
 /// Instantiates every case for one backend, as `#[tokio::test]`s in a module of its name.
@@ -792,6 +1119,11 @@ both_backends!(
     concurrent_workers_never_share_a_row,
     a_probe_takes_the_waiting_row_due_first_before_its_time,
     retry_now_makes_every_waiting_row_due_and_keeps_its_attempts,
+    finished_orders_are_pruned_and_their_ids_remembered,
+    pruning_goes_in_small_steps,
+    discarded_dead_letters_are_pruned_and_remembered,
+    remembered_order_ids_are_forgotten_after_the_memory,
+    the_size_on_disk_is_known,
 );
 
 #[tokio::test]
@@ -802,6 +1134,27 @@ async fn an_unsupported_url_is_refused_without_echoing_it() {
     assert!(matches!(error, StorageError::UnsupportedUrl(_)));
     assert!(!error.to_string().contains("hunter2"), "{error}");
 }
+
+/// The PostgreSQL schema as the relay created it before retention (its migration 1, which
+/// stays as released).
+const POSTGRES_SCHEMA_BEFORE_RETENTION: &str = "
+CREATE TABLE ordersync_checkouts (order_id TEXT PRIMARY KEY, checkout_json TEXT NOT NULL,
+    cookie_id TEXT, accepted_at BIGINT NOT NULL);
+CREATE TABLE ordersync_deliveries (
+    id BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+    destination TEXT NOT NULL CHECK (destination IN ('cibler', 'citrusad')),
+    order_id TEXT NOT NULL REFERENCES ordersync_checkouts (order_id),
+    state TEXT NOT NULL CHECK (state IN ('pending', 'retrying', 'delivered', 'dead', 'skipped')),
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at BIGINT NOT NULL,
+    budget_started_at BIGINT NOT NULL, lease_owner TEXT, lease_until BIGINT, last_error TEXT,
+    vendor_status INTEGER, vendor_response TEXT, created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL, delivered_at BIGINT, PRIMARY KEY (destination, order_id));
+CREATE INDEX ordersync_deliveries_due ON ordersync_deliveries (destination, next_attempt_at, id)
+    WHERE state IN ('pending', 'retrying');
+CREATE INDEX ordersync_deliveries_by_order ON ordersync_deliveries (order_id);
+CREATE INDEX ordersync_deliveries_dead ON ordersync_deliveries (updated_at, order_id)
+    WHERE state = 'dead';
+";
 
 /// SQLite only: durability settings, and a restarted relay (the only process on its file)
 /// frees a crashed predecessor's leases at once.
@@ -1109,8 +1462,10 @@ mod sqlite_only {
                 "index cibler_waiting",
                 "index citrusad_dead",
                 "index citrusad_waiting",
+                "index pruned_orders_by_acceptance",
                 "table delivery_counts",
-                "table orders"
+                "table orders",
+                "table pruned_orders"
             ]
         );
         // Counted once: opening again does not count the rows a second time.
@@ -1217,6 +1572,103 @@ mod sqlite_only {
         CREATE INDEX deliveries_due ON deliveries (destination, state, next_attempt_at);
         CREATE INDEX deliveries_by_order ON deliveries (order_id);";
 
+    /// A checkout of about 1 KB, as a real one with a few line items.
+    fn sizable_checkout(order_id: &str) -> NewCheckout {
+        NewCheckout {
+            checkout_json: format!(
+                r#"{{"orderId":"{order_id}","pad":"{}"}}"#,
+                "x".repeat(1_000)
+            ),
+            ..checkout(order_id, InitialState::Pending)
+        }
+    }
+
+    /// A file written by the relay before retention (no auto-vacuum, no `pruned_orders`) keeps
+    /// every order when a relay serves it (an operator command leaves it as it is); it is then
+    /// rewritten once with incremental auto-vacuum, and the orders pruned give their space
+    /// back to the filesystem: the file shrinks.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_file_written_before_retention_gives_the_space_of_pruned_orders_back() {
+        const ORDERS: usize = 3_000;
+        let fresh = Fresh::sqlite();
+        let path = std::path::PathBuf::from(fresh.url.trim_start_matches("sqlite://"));
+        {
+            let outbox: Arc<dyn Outbox> = Arc::new(SqliteOutbox::open(&fresh.url).await.unwrap());
+            for n in 0..ORDERS {
+                outbox
+                    .insert(sizable_checkout(&format!("big{n}")), 0)
+                    .await
+                    .unwrap();
+            }
+            for destination in Destination::ALL {
+                for _ in 0..ORDERS / 1_000 {
+                    cases::settle_all(&outbox, destination, delivered(), 10).await;
+                }
+            }
+            outbox
+                .insert(sizable_checkout("waiting"), 20)
+                .await
+                .unwrap();
+            // Dropped: the writer and the checkpointer close their connections.
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        common::as_written_before_retention(&path);
+        let written_before = std::fs::metadata(&path).unwrap().len();
+        assert!(written_before > (ORDERS * 1_000) as u64, "{written_before}");
+
+        let operator = SqliteOutbox::open(&fresh.url).await.unwrap();
+        assert_eq!(operator.pragma("auto_vacuum").await.unwrap(), "0");
+        operator.close().await;
+        drop(operator);
+
+        let served = SqliteOutbox::open_to_serve(&fresh.url).await.unwrap();
+        assert_eq!(
+            served.pragma("auto_vacuum").await.unwrap(),
+            "2",
+            "incremental"
+        );
+        let served: Arc<dyn Outbox> = Arc::new(served);
+        let n = ORDERS as u64;
+        assert_eq!(
+            depth_of(&served).await,
+            [
+                (Destination::Cibler, DeliveryState::Delivered, n),
+                (Destination::Cibler, DeliveryState::Pending, 1),
+                (Destination::Citrusad, DeliveryState::Delivered, n),
+                (Destination::Citrusad, DeliveryState::Pending, 1),
+            ]
+        );
+        let mut pruned = 0;
+        loop {
+            let step = served.prune_finished(100, 200, 1_000).await.unwrap();
+            pruned += step.removed;
+            if !step.more {
+                break;
+            }
+        }
+        assert_eq!(pruned, n);
+        let mut free = u64::MAX;
+        while free > 0 {
+            free = served.reclaim_space(256).await.unwrap();
+        }
+        assert_eq!(common::sqlite_pragma(&path, "freelist_count"), 0);
+        // The checkpointer copies the truncation into the file once the WAL is all copied:
+        // here, with nothing else writing, at once; waited for, not assumed.
+        let shrunk = common::wait_for("the file to shrink", common::DEADLINE, || {
+            common::sqlite_pragma(&path, "wal_checkpoint(PASSIVE)");
+            let size = std::fs::metadata(&path).unwrap().len();
+            (size < written_before / 10).then_some(size)
+        });
+        assert!(shrunk > 0);
+        let claimed = served
+            .claim_due(Destination::Cibler, 10, "w", LEASE, 30)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].order_id, "waiting");
+        assert!(served.pruned("big7").await.unwrap().is_some());
+    }
+
     #[tokio::test]
     async fn a_second_relay_cannot_serve_the_same_file() {
         let fresh = Fresh::sqlite();
@@ -1284,7 +1736,7 @@ mod postgres_only {
             start.await.unwrap().expect("every instance starts");
         }
         let outbox = PostgresOutbox::open(&fresh.url).await.unwrap();
-        assert_eq!(outbox.schema_versions().await.unwrap(), vec![1]);
+        assert_eq!(outbox.schema_versions().await.unwrap(), vec![1, 2]);
         assert_eq!(outbox.migrate().await.unwrap(), 0, "nothing left to apply");
         outbox
             .insert(checkout("m", InitialState::Pending), 0)
@@ -1306,7 +1758,7 @@ mod postgres_only {
                 error,
                 StorageError::SchemaTooNew {
                     found: 99,
-                    known: 1
+                    known: 2
                 }
             ),
             "{error}"
@@ -1315,7 +1767,7 @@ mod postgres_only {
     }
 
     /// After the first start (which creates the tables), the relay's database user needs no
-    /// more than SELECT, INSERT and UPDATE on them.
+    /// more than SELECT, INSERT, UPDATE and DELETE (retention) on them.
     #[tokio::test]
     async fn once_migrated_the_relay_needs_only_read_and_write_privileges() {
         let fresh = Fresh::postgres();
@@ -1327,8 +1779,8 @@ mod postgres_only {
         database.psql(&format!(
             "CREATE ROLE {role} LOGIN; \
              REVOKE CREATE ON SCHEMA public FROM PUBLIC; \
-             GRANT SELECT, INSERT, UPDATE ON ordersync_checkouts, ordersync_deliveries, \
-               ordersync_schema_migrations TO {role}"
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ordersync_checkouts, \
+               ordersync_deliveries, ordersync_schema_migrations TO {role}"
         ));
         let url = fresh.url.replace("://ordersync@", &format!("://{role}@"));
         let outbox = outbox::open_for_delivery(&url)
@@ -1347,7 +1799,75 @@ mod postgres_only {
             .record(Destination::Cibler, "p", "w", delivered(), 1)
             .await
             .unwrap());
+        let citrus = outbox
+            .claim_due(Destination::Citrusad, 1, "w", LEASE, 1)
+            .await
+            .unwrap();
+        assert_eq!(citrus.len(), 1);
+        assert!(outbox
+            .record(Destination::Citrusad, "p", "w", delivered(), 1)
+            .await
+            .unwrap());
+        assert_eq!(outbox.prune_finished(1, 10, 2).await.unwrap().removed, 1);
+        assert_eq!(outbox.forget_pruned(1, 10).await.unwrap().removed, 1);
+        assert!(outbox.size_on_disk().await.unwrap() > 0);
         database.psql(&format!("DROP OWNED BY {role}; DROP ROLE {role}"));
+    }
+
+    /// The schema of the relay before retention (migration 1, as released), with orders in
+    /// every state: brought to version 2, every order is still there as it was, the waiting
+    /// ones are delivered, and the delivered ones can be pruned.
+    #[tokio::test]
+    async fn a_database_of_the_relay_before_retention_is_migrated_keeping_every_order() {
+        let fresh = Fresh::postgres();
+        let Keep::Database(database) = &fresh._keep else {
+            unreachable!()
+        };
+        database.psql(&format!(
+            "CREATE TABLE ordersync_schema_migrations (version INTEGER PRIMARY KEY, \
+             description TEXT NOT NULL, applied_at BIGINT NOT NULL); \
+             INSERT INTO ordersync_schema_migrations VALUES (1, 'checkouts and deliveries', 0); \
+             {POSTGRES_SCHEMA_BEFORE_RETENTION} \
+             INSERT INTO ordersync_checkouts VALUES ('w', '{{}}', NULL, 0), ('d', '{{}}', NULL, 0); \
+             INSERT INTO ordersync_deliveries (destination, order_id, state, next_attempt_at, \
+               budget_started_at, created_at, updated_at, delivered_at) VALUES \
+               ('cibler', 'w', 'pending', 0, 0, 0, 0, NULL), \
+               ('citrusad', 'w', 'dead', 0, 0, 0, 5, NULL), \
+               ('cibler', 'd', 'delivered', 0, 0, 0, 7, 7), \
+               ('citrusad', 'd', 'delivered', 0, 0, 0, 8, 8);"
+        ));
+        let outbox = outbox::open_for_delivery(&fresh.url).await.unwrap();
+        let versions: Vec<String> = database
+            .psql("SELECT version FROM ordersync_schema_migrations ORDER BY 1")
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(versions, ["1", "2"]);
+        assert_eq!(
+            depth_of(&outbox).await,
+            [
+                (Destination::Cibler, DeliveryState::Delivered, 1),
+                (Destination::Cibler, DeliveryState::Pending, 1),
+                (Destination::Citrusad, DeliveryState::Dead, 1),
+                (Destination::Citrusad, DeliveryState::Delivered, 1),
+            ]
+        );
+        let claimed = outbox
+            .claim_due(Destination::Cibler, 10, "w", LEASE, 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].order_id, "w");
+        assert_eq!(
+            outbox.prune_finished(100, 10, 200).await.unwrap().removed,
+            1
+        );
+        assert_eq!(
+            outbox.pruned("d").await.unwrap().unwrap().delivered_at_ms,
+            Some(8)
+        );
+        assert!(outbox.status("w").await.unwrap().is_some());
+        assert_eq!(outbox.dead_letters(10).await.unwrap().len(), 1);
     }
 
     #[tokio::test]

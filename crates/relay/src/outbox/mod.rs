@@ -9,6 +9,7 @@
 //! instances share one database without ever holding the same row.
 
 pub mod postgres;
+pub mod retention;
 pub mod sqlite;
 
 use std::fmt;
@@ -19,6 +20,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 pub use postgres::PostgresOutbox;
+pub use retention::{Batch, PrunedOrder};
 pub use sqlite::{GroupCommit, SqliteOutbox};
 
 /// Where an order goes.
@@ -136,6 +138,9 @@ pub enum InsertOutcome {
     Inserted,
     /// This order id was stored before; nothing changed. Its current status.
     Existing(OrderStatus),
+    /// This order id was delivered and its row pruned at the retention; the relay still
+    /// remembers it (`--order-id-memory`), so nothing is stored and nothing is sent again.
+    Pruned(PrunedOrder),
 }
 
 /// One (destination, order) row as a worker holds it under lease.
@@ -256,6 +261,9 @@ pub enum StorageError {
     /// A thread of the SQLite outbox (its writer or its checkpointer) could not be started.
     #[error("cannot start a storage thread: {0}")]
     StorageThread(std::io::Error),
+    /// The size of the SQLite outbox's files could not be read.
+    #[error("cannot read the size of the outbox's files: {0}")]
+    FileSize(std::io::Error),
     /// Another relay process serves this SQLite outbox (it holds the lock file `path`).
     #[error(
         "another relay is already serving this outbox (it holds {path:?}); a SQLite outbox is \
@@ -448,6 +456,44 @@ pub trait Outbox: Send + Sync + 'static {
 
     /// Cheap round trip, for `/readyz`.
     async fn ping(&self) -> Result<(), StorageError>;
+
+    // Retention ([`retention`]): pruning, the order ids remembered after it, space.
+
+    /// Gives dead rows up (`dead-letters discard`): they become `skipped`, with the reason,
+    /// and are never sent; the order is then pruned at the retention like a delivered one and
+    /// its id remembered, so a repeat hand-off does not send it either. `order_id` /
+    /// `destination` narrow it as in [`Outbox::retry_dead`]. Returns how many rows changed.
+    async fn discard_dead(
+        &self,
+        order_id: Option<&str>,
+        destination: Option<Destination>,
+        now_ms: i64,
+    ) -> Result<u64, StorageError>;
+
+    /// Removes up to `limit` orders whose every destination is finished (`delivered`, or
+    /// `skipped`) since `finished_before` at the latest, keeping each one's order id as a
+    /// [`PrunedOrder`]. Pending, retrying and dead orders are never removed.
+    async fn prune_finished(
+        &self,
+        finished_before: i64,
+        limit: u32,
+        now_ms: i64,
+    ) -> Result<Batch, StorageError>;
+
+    /// Forgets up to `limit` pruned order ids accepted before `accepted_before`.
+    async fn forget_pruned(&self, accepted_before: i64, limit: u32) -> Result<Batch, StorageError>;
+
+    /// What the relay remembers of a pruned order, if it does.
+    async fn pruned(&self, order_id: &str) -> Result<Option<PrunedOrder>, StorageError>;
+
+    /// Gives up to `max_pages` free pages back to the filesystem; returns how many remain free.
+    /// SQLite truncates its file (`PRAGMA incremental_vacuum`); PostgreSQL leaves that to its
+    /// autovacuum (rows deleted make room for new ones) and answers 0.
+    async fn reclaim_space(&self, max_pages: u32) -> Result<u64, StorageError>;
+
+    /// Bytes the outbox takes on disk (`/metrics`): SQLite's file and its WAL; PostgreSQL's
+    /// tables with their indexes and TOAST.
+    async fn size_on_disk(&self) -> Result<u64, StorageError>;
 }
 
 /// The storage a database URL names.

@@ -22,8 +22,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRo
 use sqlx::Row;
 
 use super::{
-    ClaimedDelivery, DeadLetter, DeliveryState, DepthRow, Destination, DestinationStatus,
-    InitialState, InsertOutcome, NewCheckout, OrderStatus, Outbox, Outcome, Recorded, StorageError,
+    Batch, ClaimedDelivery, DeadLetter, DeliveryState, DepthRow, Destination, DestinationStatus,
+    InitialState, InsertOutcome, NewCheckout, OrderStatus, Outbox, Outcome, PrunedOrder, Recorded,
+    StorageError,
 };
 
 /// Connections one relay instance opens at most. A relay's work is short transactions
@@ -39,10 +40,11 @@ const MIGRATION_LOCK_KEY: i64 = 0x6f72_6465_7273_796e;
 
 /// The schema, one numbered step at a time. A step is never edited once released: a change is
 /// a new step, so every database can be brought forward from whatever version it holds.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "checkouts and deliveries",
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "checkouts and deliveries",
+        sql: r#"
 CREATE TABLE ordersync_checkouts (
     order_id      TEXT PRIMARY KEY,
     checkout_json TEXT NOT NULL,
@@ -77,7 +79,26 @@ CREATE INDEX ordersync_deliveries_by_order ON ordersync_deliveries (order_id);
 CREATE INDEX ordersync_deliveries_dead ON ordersync_deliveries (updated_at, order_id)
     WHERE state = 'dead';
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        description: "retention: pruned orders remembered by their checkout row",
+        sql: r#"
+-- A pruned order keeps its checkout row, without the checkout, as the memory of its order id
+-- (see PostgresOutbox::prune_finished): the primary key then refuses a repeat by itself.
+ALTER TABLE ordersync_checkouts ALTER COLUMN checkout_json DROP NOT NULL;
+ALTER TABLE ordersync_checkouts ADD COLUMN delivered_at BIGINT, ADD COLUMN pruned_at BIGINT;
+ALTER TABLE ordersync_checkouts ADD CONSTRAINT ordersync_checkouts_pruned_without_checkout
+    CHECK ((pruned_at IS NULL) = (checkout_json IS NOT NULL));
+-- The orders still held, oldest first (what pruning reads), and the remembered ones (what
+-- forgetting reads).
+CREATE INDEX ordersync_checkouts_held ON ordersync_checkouts (accepted_at)
+    WHERE pruned_at IS NULL;
+CREATE INDEX ordersync_checkouts_remembered ON ordersync_checkouts (accepted_at)
+    WHERE pruned_at IS NOT NULL;
+"#,
+    },
+];
 
 struct Migration {
     version: i32,
@@ -308,10 +329,15 @@ impl Outbox for PostgresOutbox {
         if inserted == 1 {
             return Ok(InsertOutcome::Inserted);
         }
-        let status = self.status(&checkout.order_id).await?.ok_or_else(|| {
+        // Held, or pruned and remembered (the row was pruned, or its pruning committed, after
+        // the conflict was found: then the status is gone and the memory is there).
+        if let Some(status) = self.status(&checkout.order_id).await? {
+            return Ok(InsertOutcome::Existing(status));
+        }
+        let pruned = self.pruned(&checkout.order_id).await?.ok_or_else(|| {
             StorageError::Corrupt(format!("order {} vanished", checkout.order_id))
         })?;
-        Ok(InsertOutcome::Existing(status))
+        Ok(InsertOutcome::Pruned(pruned))
     }
 
     async fn claim(
@@ -444,7 +470,7 @@ impl Outbox for PostgresOutbox {
                d.created_at, d.updated_at, d.delivered_at, d.next_attempt_at \
              FROM ordersync_checkouts AS c \
              LEFT JOIN ordersync_deliveries AS d ON d.order_id = c.order_id \
-             WHERE c.order_id = $1 ORDER BY d.destination",
+             WHERE c.order_id = $1 AND c.pruned_at IS NULL ORDER BY d.destination",
         )
         .bind(order_id)
         .fetch_all(&self.pool)
@@ -546,5 +572,126 @@ impl Outbox for PostgresOutbox {
     async fn ping(&self) -> Result<(), StorageError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn discard_dead(
+        &self,
+        order_id: Option<&str>,
+        destination: Option<Destination>,
+        now_ms: i64,
+    ) -> Result<u64, StorageError> {
+        let changed = sqlx::query(
+            "UPDATE ordersync_deliveries SET state = 'skipped', updated_at = $1, \
+             last_error = 'discarded by an operator' || COALESCE(' after: ' || last_error, ''), \
+             lease_owner = NULL, lease_until = NULL \
+             WHERE state = 'dead' AND ($2::text IS NULL OR order_id = $2) \
+               AND ($3::text IS NULL OR destination = $3)",
+        )
+        .bind(now_ms)
+        .bind(order_id)
+        .bind(destination.map(Destination::as_str))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(changed)
+    }
+
+    /// The pruned order's checkout row stays, without its checkout, as the memory of its id,
+    /// rather than moving to a table of its own: the primary key then refuses a repeat
+    /// hand-off however it races the pruning. With a separate table, a hand-off that had
+    /// looked there before the pruning committed could wait on the checkout row being deleted,
+    /// then store the order again once it was gone.
+    ///
+    /// Reads the held orders oldest first (`ordersync_checkouts_held`); `SKIP LOCKED` leaves
+    /// an order another instance is pruning at that moment to that instance.
+    async fn prune_finished(
+        &self,
+        finished_before: i64,
+        limit: u32,
+        now_ms: i64,
+    ) -> Result<Batch, StorageError> {
+        let removed = sqlx::query(
+            "WITH finished AS ( \
+               SELECT c.order_id FROM ordersync_checkouts AS c \
+               WHERE c.pruned_at IS NULL AND c.accepted_at <= $1 \
+                 AND NOT EXISTS (SELECT 1 FROM ordersync_deliveries AS d \
+                   WHERE d.order_id = c.order_id \
+                     AND NOT (d.state IN ('delivered', 'skipped') AND d.updated_at <= $1)) \
+               ORDER BY c.accepted_at LIMIT $2 \
+               FOR UPDATE OF c SKIP LOCKED), \
+             removed AS ( \
+               DELETE FROM ordersync_deliveries AS d USING finished \
+               WHERE d.order_id = finished.order_id \
+               RETURNING d.order_id, d.delivered_at) \
+             UPDATE ordersync_checkouts AS c \
+             SET checkout_json = NULL, cookie_id = NULL, pruned_at = $3, \
+               delivered_at = (SELECT MAX(removed.delivered_at) FROM removed \
+                               WHERE removed.order_id = c.order_id) \
+             FROM finished WHERE c.order_id = finished.order_id",
+        )
+        .bind(finished_before)
+        .bind(i64::from(limit))
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(Batch {
+            removed,
+            more: removed == u64::from(limit),
+        })
+    }
+
+    async fn forget_pruned(&self, accepted_before: i64, limit: u32) -> Result<Batch, StorageError> {
+        let removed = sqlx::query(
+            "DELETE FROM ordersync_checkouts WHERE order_id IN ( \
+               SELECT order_id FROM ordersync_checkouts \
+               WHERE pruned_at IS NOT NULL AND accepted_at < $1 \
+               ORDER BY accepted_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(accepted_before)
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(Batch {
+            removed,
+            more: removed == u64::from(limit),
+        })
+    }
+
+    async fn pruned(&self, order_id: &str) -> Result<Option<PrunedOrder>, StorageError> {
+        let row = sqlx::query(
+            "SELECT accepted_at, delivered_at, pruned_at FROM ordersync_checkouts \
+             WHERE order_id = $1 AND pruned_at IS NOT NULL",
+        )
+        .bind(order_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(PrunedOrder {
+                order_id: order_id.to_owned(),
+                accepted_at_ms: row.try_get("accepted_at")?,
+                delivered_at_ms: row.try_get("delivered_at")?,
+                pruned_at_ms: row.try_get("pruned_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn reclaim_space(&self, _max_pages: u32) -> Result<u64, StorageError> {
+        // Autovacuum makes the deleted rows' space reusable by new rows; giving it back to the
+        // filesystem would take VACUUM FULL, which locks the tables for its whole run.
+        Ok(0)
+    }
+
+    async fn size_on_disk(&self) -> Result<u64, StorageError> {
+        let bytes: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class AS c \
+             WHERE c.oid IN (to_regclass('ordersync_checkouts'), \
+               to_regclass('ordersync_deliveries'), to_regclass('ordersync_schema_migrations'))",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(bytes).unwrap_or(0))
     }
 }

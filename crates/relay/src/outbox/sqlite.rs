@@ -9,6 +9,7 @@
 mod checkpointer;
 mod counts;
 mod leases;
+mod pruning;
 mod reads;
 mod schema;
 mod serve_lock;
@@ -29,8 +30,8 @@ use writer::{Write, Writer, Written};
 use writes::Stored;
 
 use super::{
-    ClaimedDelivery, DeadLetter, DepthRow, Destination, InsertOutcome, NewCheckout, OrderStatus,
-    Outbox, Outcome, StorageError,
+    Batch, ClaimedDelivery, DeadLetter, DepthRow, Destination, InsertOutcome, NewCheckout,
+    OrderStatus, Outbox, Outcome, PrunedOrder, StorageError,
 };
 
 /// The outbox in one SQLite file.
@@ -41,6 +42,8 @@ pub struct SqliteOutbox {
     writer: Writer,
     /// Held by the relay that serves this file ([`SqliteOutbox::open_to_serve`]).
     serving: Option<Arc<ServeLock>>,
+    /// The database file (its size, and its WAL's beside it, is the outbox's size on disk).
+    path: std::path::PathBuf,
 }
 
 /// Connections for reads. Status and metrics reads are short; more would only compete with
@@ -56,12 +59,21 @@ impl SqliteOutbox {
 
     /// As [`SqliteOutbox::open`], grouping writes by `policy`.
     pub async fn open_with(database_url: &str, policy: GroupCommit) -> Result<Self, StorageError> {
+        Self::open_as(database_url, policy, SpaceReclaim::LeaveAsIs).await
+    }
+
+    async fn open_as(
+        database_url: &str,
+        policy: GroupCommit,
+        reclaim: SpaceReclaim,
+    ) -> Result<Self, StorageError> {
         let options = SqliteConnectOptions::from_str(database_url)?;
         let path = options.get_filename().to_owned();
+        let opened = path.clone();
         // The writing connection creates the file and its schema before anything else opens it.
         let (writing, checkpointer) = tokio::task::spawn_blocking(move || {
-            let writing = open_writing(&path)?;
-            Ok::<_, StorageError>((writing, checkpointer::spawn(path)?))
+            let writing = open_writing(&opened, reclaim)?;
+            Ok::<_, StorageError>((writing, checkpointer::spawn(opened)?))
         })
         .await
         .map_err(|error| StorageError::Corrupt(format!("opening the outbox: {error}")))??;
@@ -77,15 +89,19 @@ impl SqliteOutbox {
             readers,
             writer: Writer::spawn(writing, policy, checkpointer)?,
             serving: None,
+            path,
         })
     }
 
     /// Opens the outbox for the one relay process that serves it: fails with
-    /// [`StorageError::AlreadyServed`] while another process does ([`serve_lock`]).
+    /// [`StorageError::AlreadyServed`] while another process does ([`serve_lock`]). A file
+    /// written before the relay pruned (without incremental auto-vacuum) is rewritten once so
+    /// that pruning can give its space back ([`SpaceReclaim::Enable`]).
     pub async fn open_to_serve(database_url: &str) -> Result<Self, StorageError> {
         let options = SqliteConnectOptions::from_str(database_url)?;
         let lock = ServeLock::acquire(options.get_filename())?;
-        let mut outbox = Self::open(database_url).await?;
+        let mut outbox =
+            Self::open_as(database_url, GroupCommit::default(), SpaceReclaim::Enable).await?;
         outbox.serving = Some(Arc::new(lock));
         Ok(outbox)
     }
@@ -97,6 +113,7 @@ impl SqliteOutbox {
             "journal_mode" => "PRAGMA journal_mode",
             "synchronous" => "PRAGMA synchronous",
             "foreign_keys" => "PRAGMA foreign_keys",
+            "auto_vacuum" => "PRAGMA auto_vacuum",
             _ => return Err(StorageError::Corrupt(format!("pragma {name} not readable"))),
         };
         match self.writer.submit(Write::Pragma(query)).await? {
@@ -128,11 +145,54 @@ impl SqliteOutbox {
 /// the same file): this process's own writes never wait on each other.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Whether opening a file may switch it to incremental auto-vacuum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SpaceReclaim {
+    /// A new file always gets it; an older file is left as it is (an operator command must not
+    /// rewrite a file a relay may be serving).
+    LeaveAsIs,
+    /// The serving relay (it holds the serve lock) rewrites an older file once.
+    Enable,
+}
+
+/// `PRAGMA auto_vacuum` value of incremental auto-vacuum: free pages are kept in the file until
+/// `PRAGMA incremental_vacuum` moves pages from its end into them and truncates it.
+const INCREMENTAL_AUTO_VACUUM: i64 = 2;
+
+/// Makes the file one whose free pages can be given back to the filesystem: pruning frees
+/// pages, and without auto-vacuum SQLite keeps them in the file for reuse, so the file never
+/// shrinks. A new file takes the setting before its first table; a file written before the
+/// relay pruned needs one `VACUUM` (a rewrite of the whole file, needing as much free disk
+/// again) to take it, done when the serving relay opens it.
+fn enable_incremental_vacuum(
+    connection: &Connection,
+    reclaim: SpaceReclaim,
+) -> Result<(), StorageError> {
+    let mode: i64 = connection.query_row("PRAGMA auto_vacuum", [], |row| row.get(0))?;
+    if mode == INCREMENTAL_AUTO_VACUUM {
+        return Ok(());
+    }
+    let tables: i64 =
+        connection.query_row("SELECT COUNT(*) FROM sqlite_master", [], |row| row.get(0))?;
+    if tables > 0 && reclaim == SpaceReclaim::LeaveAsIs {
+        return Ok(());
+    }
+    connection.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    if tables > 0 {
+        tracing::info!(
+            "rewriting the outbox once (VACUUM) so that pruned orders give their space back"
+        );
+        connection.execute_batch("VACUUM")?;
+    }
+    Ok(())
+}
+
 /// The one connection that writes: WAL lets reads run beside it; `synchronous=FULL` makes each
 /// commit wait for fsync of the WAL, which is what makes a 202 mean "on disk".
-fn open_writing(path: &std::path::Path) -> Result<Connection, StorageError> {
+fn open_writing(path: &std::path::Path, reclaim: SpaceReclaim) -> Result<Connection, StorageError> {
     let mut connection = Connection::open(path)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
+    enable_incremental_vacuum(&connection, reclaim)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
@@ -164,6 +224,7 @@ impl Outbox for SqliteOutbox {
             .await?
         {
             Written::Inserted(Stored::New) => Ok(InsertOutcome::Inserted),
+            Written::Inserted(Stored::Pruned(pruned)) => Ok(InsertOutcome::Pruned(pruned)),
             // Read after the commit that found the repeat: the first copy is committed by then
             // (even when it was in the same group), so any reader sees it.
             Written::Inserted(Stored::Repeat) => match self.status(&order_id).await? {
@@ -292,5 +353,74 @@ impl Outbox for SqliteOutbox {
     async fn ping(&self) -> Result<(), StorageError> {
         sqlx::query("SELECT 1").execute(&self.readers).await?;
         Ok(())
+    }
+
+    async fn discard_dead(
+        &self,
+        order_id: Option<&str>,
+        destination: Option<Destination>,
+        now_ms: i64,
+    ) -> Result<u64, StorageError> {
+        self.changed(Write::DiscardDead {
+            order_id: order_id.map(str::to_owned),
+            destination,
+            now_ms,
+        })
+        .await
+    }
+
+    async fn prune_finished(
+        &self,
+        finished_before: i64,
+        limit: u32,
+        now_ms: i64,
+    ) -> Result<Batch, StorageError> {
+        let write = Write::Prune {
+            finished_before,
+            limit,
+            now_ms,
+        };
+        match self.writer.submit(write).await? {
+            Written::Batch(batch) => Ok(batch),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn forget_pruned(&self, accepted_before: i64, limit: u32) -> Result<Batch, StorageError> {
+        let write = Write::Forget {
+            accepted_before,
+            limit,
+        };
+        match self.writer.submit(write).await? {
+            Written::Batch(batch) => Ok(batch),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn pruned(&self, order_id: &str) -> Result<Option<PrunedOrder>, StorageError> {
+        let mut connection = self.readers.acquire().await?;
+        reads::pruned(&mut connection, order_id).await
+    }
+
+    async fn reclaim_space(&self, max_pages: u32) -> Result<u64, StorageError> {
+        match self.writer.submit(Write::Reclaim { max_pages }).await? {
+            Written::Free(pages) => Ok(pages),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn size_on_disk(&self) -> Result<u64, StorageError> {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let mut bytes = 0;
+        for file in [self.path.as_os_str(), wal.as_os_str()] {
+            // The WAL is absent between uses; the database file exists while the outbox is open.
+            match tokio::fs::metadata(file).await {
+                Ok(metadata) => bytes += metadata.len(),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(StorageError::FileSize(error)),
+            }
+        }
+        Ok(bytes)
     }
 }

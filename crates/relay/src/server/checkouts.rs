@@ -16,7 +16,7 @@ use super::SharedState;
 use crate::clock;
 use crate::outbox::{
     DeliveryState, Destination, DestinationStatus, InitialState, InsertOutcome, NewCheckout,
-    OrderStatus,
+    OrderStatus, PrunedOrder, StorageError,
 };
 
 /// The answer to a hand-off.
@@ -25,10 +25,15 @@ use crate::outbox::{
 pub struct HandoffAnswer {
     pub order_id: String,
     /// `accepted` for a new order; for a repeat, the order's overall state (`pending`,
-    /// `retrying`, `delivered`, `dead`).
+    /// `retrying`, `delivered`, `dead`; `delivered` or `skipped` for a pruned order).
     pub status: String,
-    /// Each destination's state.
+    /// Each destination's state; empty for a pruned order.
     pub destinations: BTreeMap<Destination, DeliveryState>,
+    /// Present only for an order delivered and pruned earlier (`--retention`) whose id the
+    /// relay still remembers (`--order-id-memory`): a known, already-delivered order, not
+    /// stored and not sent again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pruned: Option<PrunedView>,
 }
 
 /// An order's delivery status.
@@ -39,7 +44,42 @@ pub struct StatusAnswer {
     pub status: DeliveryState,
     /// RFC 3339.
     pub accepted_at: String,
+    /// Each destination's delivery; empty once the order was pruned (see `pruned`).
     pub destinations: Vec<DestinationView>,
+    /// Present only once the order was pruned at the retention: every destination had it
+    /// (`status` `delivered`), or had been skipped or discarded (`skipped`); the details of
+    /// each are gone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pruned: Option<PrunedView>,
+}
+
+/// What the relay remembers of an order it pruned at the retention.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrunedView {
+    /// RFC 3339: when the order's details were removed.
+    pub pruned_at: String,
+    /// RFC 3339: its last delivery; null when no destination delivered it (skipped or
+    /// discarded at each).
+    pub delivered_at: Option<String>,
+}
+
+impl PrunedView {
+    fn of(order: &PrunedOrder) -> Self {
+        PrunedView {
+            pruned_at: clock::ms_to_rfc3339(order.pruned_at_ms),
+            delivered_at: order.delivered_at_ms.map(clock::ms_to_rfc3339),
+        }
+    }
+}
+
+/// The overall state of a pruned order: pruning takes only finished orders.
+fn pruned_state(order: &PrunedOrder) -> DeliveryState {
+    if order.delivered_at_ms.is_some() {
+        DeliveryState::Delivered
+    } else {
+        DeliveryState::Skipped
+    }
 }
 
 /// One destination of an order.
@@ -160,7 +200,7 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Stri
     ),
     responses(
         (status = 202, description = "Stored durably; delivery follows", body = HandoffAnswer),
-        (status = 200, description = "This order was stored before; its current state", body = HandoffAnswer),
+        (status = 200, description = "This order was stored before; its current state. For an order delivered and pruned since (`--retention`) whose id the relay remembers (`--order-id-memory`), `pruned` says so: nothing is stored or sent again", body = HandoffAnswer),
         (status = 400, description = "Bad checkout or body; names the field", body = ErrorBody),
         (status = 401, description = "Missing, forged or expired signature", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -250,11 +290,21 @@ async fn accept(
                 order_id,
                 status: "accepted".into(),
                 destinations: planned,
+                pruned: None,
             };
             (StatusCode::ACCEPTED, Json(answer)).into_response()
         }
         InsertOutcome::Existing(existing) => {
             (StatusCode::OK, Json(existing_answer(&existing))).into_response()
+        }
+        InsertOutcome::Pruned(pruned) => {
+            let answer = HandoffAnswer {
+                order_id,
+                status: pruned_state(&pruned).as_str().to_owned(),
+                destinations: BTreeMap::new(),
+                pruned: Some(PrunedView::of(&pruned)),
+            };
+            (StatusCode::OK, Json(answer)).into_response()
         }
     })
 }
@@ -282,6 +332,14 @@ async fn store(
                 state.metrics.duplicate();
                 tracing::info!(order_id = order_id.as_str(), client = %client, "checkout already stored");
             }
+            Ok(InsertOutcome::Pruned(_)) => {
+                state.metrics.duplicate();
+                state.metrics.remembered();
+                tracing::info!(
+                    order_id = order_id.as_str(),
+                    "checkout delivered and pruned earlier; its order id is remembered, not sent again"
+                );
+            }
             Err(e) => {
                 tracing::error!(order_id = order_id.as_str(), client = %client, error = %e, "storing a checkout failed");
             }
@@ -300,6 +358,7 @@ fn existing_answer(status: &OrderStatus) -> HandoffAnswer {
             .iter()
             .map(|d| (d.destination, d.state))
             .collect(),
+        pruned: None,
     }
 }
 
@@ -310,8 +369,8 @@ fn existing_answer(status: &OrderStatus) -> HandoffAnswer {
     tag = "checkouts",
     params(("orderId" = String, Path, description = "The shop's order id")),
     responses(
-        (status = 200, description = "Per-destination state", body = StatusAnswer),
-        (status = 404, description = "No checkout with this order id", body = ErrorBody),
+        (status = 200, description = "Per-destination state; for an order pruned at the retention, `status` (`delivered`, or `skipped` if every destination was skipped or discarded), `pruned` and no destinations", body = StatusAnswer),
+        (status = 404, description = "No checkout with this order id (never accepted, or pruned and forgotten after the order id memory)", body = ErrorBody),
         (status = 429, description = "Too many requests", body = ErrorBody),
         (status = 503, description = "Storage unavailable", body = ErrorBody),
     )
@@ -320,17 +379,24 @@ pub async fn get_checkout(
     State(state): State<SharedState>,
     Path(order_id): Path<String>,
 ) -> Result<Json<StatusAnswer>, ApiError> {
-    let status = state.outbox.status(&order_id).await.map_err(|e| {
+    let unavailable = |e: StorageError| {
         tracing::error!(error = %e, "reading a status failed");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "storage unavailable; retry later",
         )
         .with_retry_after(5)
-    })?;
-    let status = status.ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, "no checkout with this orderId").with_field("orderId")
-    })?;
+    };
+    let status = state.outbox.status(&order_id).await.map_err(unavailable)?;
+    let Some(status) = status else {
+        let pruned = state.outbox.pruned(&order_id).await.map_err(unavailable)?;
+        return pruned
+            .map(|pruned| Json(pruned_answer(&pruned)))
+            .ok_or_else(|| {
+                ApiError::new(StatusCode::NOT_FOUND, "no checkout with this orderId")
+                    .with_field("orderId")
+            });
+    };
     Ok(Json(StatusAnswer {
         order_id: status.order_id.clone(),
         status: status.overall(),
@@ -340,7 +406,18 @@ pub async fn get_checkout(
             .iter()
             .map(DestinationView::from)
             .collect(),
+        pruned: None,
     }))
+}
+
+fn pruned_answer(pruned: &PrunedOrder) -> StatusAnswer {
+    StatusAnswer {
+        order_id: pruned.order_id.clone(),
+        status: pruned_state(pruned),
+        accepted_at: clock::ms_to_rfc3339(pruned.accepted_at_ms),
+        destinations: Vec::new(),
+        pruned: Some(PrunedView::of(pruned)),
+    }
 }
 
 #[cfg(test)]

@@ -78,6 +78,7 @@ pub struct HttpPolicy {
         checkouts::HandoffAnswer,
         checkouts::StatusAnswer,
         checkouts::DestinationView,
+        checkouts::PrunedView,
         Health
     ))
 )]
@@ -175,6 +176,10 @@ pub async fn metrics(State(state): State<SharedState>) -> Response {
     match state.outbox.depth().await {
         Ok(rows) => state.metrics.set_depth(&rows),
         Err(e) => tracing::warn!(error = %e, "queue depth unavailable for /metrics"),
+    }
+    match state.outbox.size_on_disk().await {
+        Ok(bytes) => state.metrics.set_outbox_size(bytes),
+        Err(e) => tracing::warn!(error = %e, "outbox size unavailable for /metrics"),
     }
     (
         [(

@@ -631,3 +631,33 @@ pub fn checkout(order_id: u64) -> Value {
         }]
     })
 }
+
+/// Turns a SQLite outbox written by this relay into the file the relay before retention wrote
+/// (its tables and indexes were the same, without `pruned_orders`, and the file kept its free
+/// pages: no auto-vacuum), so tests can check that such a file is opened and migrated. Call it
+/// with no relay on the file.
+pub fn as_written_before_retention(database: &Path) {
+    let connection = rusqlite::Connection::open(database).expect("open the outbox file");
+    connection
+        .busy_timeout(Duration::from_secs(10))
+        .expect("busy timeout");
+    connection
+        .execute_batch(
+            "DROP TABLE pruned_orders; PRAGMA auto_vacuum = NONE; VACUUM; \
+             PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .expect("rewrite the file as before retention");
+    let auto_vacuum: i64 = connection
+        .query_row("PRAGMA auto_vacuum", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(auto_vacuum, 0, "no auto-vacuum, as before retention");
+}
+
+/// A PRAGMA's value in the SQLite file at `database`, read on a connection of its own (WAL lets
+/// it read beside a relay serving the file).
+pub fn sqlite_pragma(database: &Path, pragma: &str) -> i64 {
+    let connection = rusqlite::Connection::open(database).expect("open the outbox file");
+    connection
+        .query_row(&format!("PRAGMA {pragma}"), [], |row| row.get(0))
+        .expect("read the pragma")
+}

@@ -36,6 +36,11 @@ impl CountChanges {
         counts[to as usize] += 1;
     }
 
+    /// A row of `destination` in state `from` was removed (pruned at the retention).
+    pub fn removed(&mut self, destination: Destination, from: DeliveryState) {
+        self.by_destination[destination as usize][from as usize] -= 1;
+    }
+
     /// Adds the changes to `delivery_counts`, inside the caller's transaction, and starts over.
     pub fn write(&mut self, connection: &Connection) -> rusqlite::Result<()> {
         let changed = Destination::ALL.into_iter().flat_map(|destination| {

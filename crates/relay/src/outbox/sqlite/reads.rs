@@ -8,7 +8,8 @@ use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::Row;
 
 use super::super::{
-    DeadLetter, DeliveryState, DepthRow, Destination, DestinationStatus, OrderStatus, StorageError,
+    DeadLetter, DeliveryState, DepthRow, Destination, DestinationStatus, OrderStatus, PrunedOrder,
+    StorageError,
 };
 use super::schema::column;
 
@@ -129,4 +130,26 @@ pub(super) async fn depth(
             })
         })
         .collect()
+}
+
+/// What is remembered of a pruned order ([`super::pruning`]).
+pub(super) async fn pruned(
+    connection: &mut SqliteConnection,
+    order_id: &str,
+) -> Result<Option<PrunedOrder>, StorageError> {
+    let Some(row) = sqlx::query(
+        "SELECT accepted_at, delivered_at, pruned_at FROM pruned_orders WHERE order_id = ?",
+    )
+    .bind(order_id)
+    .fetch_optional(connection)
+    .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(PrunedOrder {
+        order_id: order_id.to_owned(),
+        accepted_at_ms: row.try_get("accepted_at")?,
+        delivered_at_ms: row.try_get("delivered_at")?,
+        pruned_at_ms: row.try_get("pruned_at")?,
+    }))
 }

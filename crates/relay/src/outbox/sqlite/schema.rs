@@ -19,6 +19,9 @@
 //!   transaction as each change ([`super::counts`]), so reading it costs a few rows rather than
 //!   a scan of every order ever stored.
 //! - An order is found through the primary key.
+//! - `pruned_orders` remembers the order ids of the orders pruned at the retention
+//!   ([`super::super::retention`]): a hand-off looks its order id up there (one primary-key
+//!   read) before storing it, and the pruner forgets them by `accepted_at`.
 
 use std::fmt::Write as _;
 
@@ -72,6 +75,18 @@ DROP TRIGGER IF EXISTS delivery_recounted;
 DROP TRIGGER IF EXISTS delivery_uncounted;
 "#;
 
+/// The order ids of pruned orders. WITHOUT ROWID: the order id is the key, so a remembered
+/// order costs one B-tree entry (plus the expiry index) instead of a row and its key index.
+const PRUNED: &str = r#"
+CREATE TABLE IF NOT EXISTS pruned_orders (
+    order_id     TEXT PRIMARY KEY NOT NULL,
+    accepted_at  INTEGER NOT NULL,
+    delivered_at INTEGER,
+    pruned_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS pruned_orders_by_acceptance ON pruned_orders (accepted_at);
+"#;
+
 /// Brings the file to this version's schema, in one transaction (another process opening the
 /// same file at once waits, then finds it done).
 pub(super) fn apply(connection: &mut Connection) -> Result<(), StorageError> {
@@ -87,6 +102,7 @@ pub(super) fn apply(connection: &mut Connection) -> Result<(), StorageError> {
     let two_tables_before = table_exists("deliveries")?;
     transaction.execute_batch(&orders())?;
     transaction.execute_batch(COUNTS)?;
+    transaction.execute_batch(PRUNED)?;
     if two_tables_before {
         transaction.execute_batch(&from_two_tables())?;
     }

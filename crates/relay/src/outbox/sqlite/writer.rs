@@ -25,10 +25,11 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::super::{ClaimedDelivery, Destination, NewCheckout, Outcome, StorageError};
+use super::super::{Batch, ClaimedDelivery, Destination, NewCheckout, Outcome, StorageError};
 use super::checkpointer::Nudge;
 use super::counts::CountChanges;
 use super::leases::Leases;
+use super::pruning::{self, PruneCursor};
 use super::writes::{self, Stored};
 
 /// How writes are grouped into one transaction.
@@ -97,6 +98,25 @@ pub(super) enum Write {
     /// Reads a PRAGMA on the writing connection itself (its durability settings are the ones
     /// that matter).
     Pragma(&'static str),
+    // Retention ([`pruning`]).
+    DiscardDead {
+        order_id: Option<String>,
+        destination: Option<Destination>,
+        now_ms: i64,
+    },
+    Prune {
+        finished_before: i64,
+        limit: u32,
+        now_ms: i64,
+    },
+    Forget {
+        accepted_before: i64,
+        limit: u32,
+    },
+    /// `PRAGMA incremental_vacuum`, outside the group's transaction (it is one of its own).
+    Reclaim {
+        max_pages: u32,
+    },
 }
 
 /// What a write returns, one variant per kind of [`Write`].
@@ -108,6 +128,9 @@ pub(super) enum Written {
     Released,
     Changed(u64),
     Pragma(String),
+    Batch(Batch),
+    /// Pages still free after a reclaim.
+    Free(u64),
 }
 
 struct Request {
@@ -196,6 +219,7 @@ fn run(
         group.push(first);
         gather(&requests, &mut group, deadline, policy.max_group);
         answer_writes_changing_no_row(&connection, &mut memory, &mut group);
+        reclaim_space_alone(&connection, &mut group, &commits);
         if !group.is_empty() {
             commit_group(&mut connection, &mut memory, &mut group, &commits);
         }
@@ -260,6 +284,20 @@ fn answer_writes_changing_no_row(
     }
 }
 
+/// Takes the space reclaims (`PRAGMA incremental_vacuum`, which SQLite runs only outside a
+/// transaction) out of `group` and runs each as a transaction of its own, before the group's.
+fn reclaim_space_alone(connection: &Connection, group: &mut Vec<Request>, commits: &Commits) {
+    for request in group.extract_if(.., |request| matches!(request.write, Write::Reclaim { .. })) {
+        let Write::Reclaim { max_pages } = request.write else {
+            continue;
+        };
+        let result = pruning::reclaim(connection, max_pages).map(Written::Free);
+        // The pages it moved went to the WAL: the checkpointer copies them and truncates.
+        commits.one_more();
+        let _ = request.reply.send(result);
+    }
+}
+
 impl Write {
     /// Whether applying the write leaves every row of the file as it was.
     fn changes_no_row(&self) -> bool {
@@ -277,6 +315,8 @@ struct Memory {
     leases: Leases,
     /// Written into the file just before each commit.
     counts: CountChanges,
+    /// Where the pruning pass in progress stands.
+    prune_cursor: PruneCursor,
 }
 
 impl Memory {
@@ -297,6 +337,8 @@ impl Memory {
     fn forget(&mut self) {
         self.leases.rollback();
         self.counts.forget();
+        // The rows a rolled-back prune step read are read again by the next pass.
+        self.prune_cursor = PruneCursor::default();
     }
 }
 
@@ -405,7 +447,11 @@ fn apply(
     memory: &mut Memory,
     write: &Write,
 ) -> Result<Written, StorageError> {
-    let Memory { leases, counts } = memory;
+    let Memory {
+        leases,
+        counts,
+        prune_cursor,
+    } = memory;
     Ok(match write {
         Write::Insert { checkout, now_ms } => {
             Written::Inserted(writes::insert(connection, counts, checkout, *now_ms)?)
@@ -479,5 +525,38 @@ fn apply(
             *now_ms,
         )?),
         Write::Pragma(query) => Written::Pragma(writes::pragma(connection, query)?),
+        Write::DiscardDead {
+            order_id,
+            destination,
+            now_ms,
+        } => Written::Changed(pruning::discard_dead(
+            connection,
+            counts,
+            order_id.as_deref(),
+            *destination,
+            *now_ms,
+        )?),
+        Write::Prune {
+            finished_before,
+            limit,
+            now_ms,
+        } => Written::Batch(pruning::prune(
+            connection,
+            counts,
+            prune_cursor,
+            *finished_before,
+            *limit,
+            *now_ms,
+        )?),
+        Write::Forget {
+            accepted_before,
+            limit,
+        } => Written::Batch(pruning::forget(connection, *accepted_before, *limit)?),
+        // Always taken out of the group before its transaction ([`reclaim_space_alone`]).
+        Write::Reclaim { .. } => {
+            return Err(StorageError::Corrupt(
+                "a space reclaim reached a transaction".to_owned(),
+            ))
+        }
     })
 }

@@ -14,17 +14,20 @@ use rusqlite::types::Null;
 use rusqlite::{params, Connection};
 
 use super::super::{
-    ClaimedDelivery, DeliveryState, Destination, InitialState, NewCheckout, Outcome, Recorded,
-    StorageError,
+    ClaimedDelivery, DeliveryState, Destination, InitialState, NewCheckout, Outcome, PrunedOrder,
+    Recorded, StorageError,
 };
 use super::counts::CountChanges;
 use super::leases::{Lease, Leases};
+use super::pruning;
 
-/// Whether [`insert`] stored the checkout or found its order id already stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether [`insert`] stored the checkout or found its order id already stored (or pruned
+/// and still remembered).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Stored {
     New,
     Repeat,
+    Pruned(PrunedOrder),
 }
 
 /// An order, every destination's delivery with it: `?1` order id, `?2` checkout, `?3` cookie,
@@ -45,7 +48,7 @@ static INSERT_ORDER: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Stores a checkout and its destinations once. A repeat (stored earlier, or earlier in the
-/// same group transaction) changes nothing.
+/// same group transaction, or pruned since and still remembered) changes nothing.
 pub(super) fn insert(
     connection: &Connection,
     counts: &mut CountChanges,
@@ -53,6 +56,9 @@ pub(super) fn insert(
     now_ms: i64,
 ) -> Result<Stored, StorageError> {
     let initial = initial_states(checkout)?;
+    if let Some(pruned) = pruning::pruned(connection, &checkout.order_id)? {
+        return Ok(Stored::Pruned(pruned));
+    }
     let mut insert = connection.prepare_cached(&INSERT_ORDER)?;
     insert.raw_bind_parameter(1, &checkout.order_id)?;
     insert.raw_bind_parameter(2, &checkout.checkout_json)?;

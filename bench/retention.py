@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""Retention benchmark (SQLite outbox): what a million delivered orders take on disk with and
+without retention, and the relay's ingest latency while a prune of them runs.
+
+Filling. A relay (release build) stores `--seed-orders` signed hand-offs through its real ingest
+path (wrk) and delivers them to the vendor sandbox; once every one is delivered it is stopped,
+and the outbox is topped up to `--orders` delivered orders by copying a row the relay itself
+stored and delivered (its canonical checkout, cookie and both vendors' answers, under new order
+ids), counted as the relay's writer counts it, as `memory.py` fills its million. Storing and
+delivering a million orders over HTTP would take this 2-core machine much longer than a
+benchmark should, and the rows would be the same.
+
+Sizes, each after a full WAL checkpoint (`PRAGMA wal_checkpoint(TRUNCATE)`):
+- without retention: the file holding the million delivered orders (the relay before retention
+  kept them all, for ever);
+- with retention: a relay started on a copy of that file with `--retention 1s` prunes them all
+  (its pruner, in steps); the file once the pass has given the space back: what the million
+  orders still cost, their remembered order ids (`pruned_orders`).
+
+Ingest while pruning. wrk sends signed hand-offs at a paced rate (`--connections` connections,
+each pausing about `--pace-ms` between requests) for `--seconds`, twice, each time to a relay on
+its own copy of the million-order file: with the default retention (30 days: nothing to prune,
+the baseline), and with `--retention 1s`, its pruner working through the million from its start
+(the run checks from `/metrics` that pruning went on during the whole measurement). The vendors
+are down (a closed port), as in `ingest.py`: each new order gets its first delivery attempt.
+
+    python3 bench/retention.py [--orders 1000000] [--seconds 20] [--connections 100] [--pace-ms 50]
+"""
+
+import argparse
+import shutil
+import sqlite3
+import time
+
+from ordersync_bench import (Processes, RelaySettings, VENDORS_DOWN_SETTINGS, closed_port_url, fill_by_wrk,
+                             log, machine_facts, metric_sum, relay_metrics, save_result, start_relay,
+                             start_sandbox, stored_orders, wait_for, work_dir, wrk, write_bodies)
+
+DESTINATIONS = ("cibler", "citrusad")
+MIB = 2**20
+
+
+def checkpointed_size(database) -> int:
+    """The file's size once every page of its WAL is in it (the WAL then emptied)."""
+    db = sqlite3.connect(database, isolation_level=None)
+    try:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+    return sum(p.stat().st_size for p in database.parent.glob(database.name + "*")
+               if not p.name.endswith("-serve.lock"))
+
+
+def delivered(metrics) -> float:
+    return metric_sum(metrics, "ordersync_queue_depth", destination="cibler", state="delivered")
+
+
+def seed(workdir, database, orders: int) -> dict:
+    """Stores and delivers `orders` hand-offs through a relay and the sandbox; returns timings."""
+    started = time.monotonic()
+    with Processes() as procs:
+        sandbox = start_sandbox(procs, workdir)
+        relay = start_relay(procs, workdir, RelaySettings(
+            database=database, cibler_url=sandbox.url, citrus_url=sandbox.url), name="relay-seed")
+        bodies = write_bodies(workdir / "seed.txt", 80_000_000, orders)
+        fill_by_wrk(relay.url, bodies, orders, deadline=600)
+
+        def all_delivered():
+            metrics = relay_metrics(relay.url)
+            return all(metric_sum(metrics, "ordersync_queue_depth", destination=d, state="delivered") >= orders
+                       for d in DESTINATIONS)
+
+        wait_for("every seeded order to be delivered at both vendors", all_delivered, deadline=600, pause=0.5)
+        relay.terminate()
+    return {"seed_orders": orders, "seed_seconds": round(time.monotonic() - started, 1)}
+
+
+def copy_delivered_rows_up_to(database, total_orders: int) -> float:
+    """Tops the outbox up to `total_orders` delivered orders by copying one the relay stored and
+    delivered (its row in `orders`, crates/relay/src/outbox/sqlite/schema.rs) under new order
+    ids, and adds them to the depth counts as the relay's writer does. Returns seconds."""
+    started = time.monotonic()
+    db = sqlite3.connect(database, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        (have,) = db.execute("SELECT COUNT(*) FROM orders").fetchone()
+        columns = [row[1] for row in db.execute("PRAGMA table_info(orders)")]
+        template = dict(zip(columns, db.execute(
+            "SELECT * FROM orders WHERE cibler_state = 'delivered' AND citrusad_state = 'delivered' "
+            "LIMIT 1").fetchone()))
+        marker = f'"orderId":"{template["order_id"]}"'
+        if marker not in template["checkout_json"]:
+            raise RuntimeError(f"the stored checkout does not carry {marker}")
+        insert = f"INSERT INTO orders ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        copies = total_orders - have
+        first = 900_000_000
+        db.execute("BEGIN")
+        for n in range(copies):
+            order_id = str(first + n)
+            row = dict(template, order_id=order_id,
+                       checkout_json=template["checkout_json"].replace(marker, f'"orderId":"{order_id}"'))
+            db.execute(insert, [row[c] for c in columns])
+        for d in DESTINATIONS:
+            db.execute("INSERT INTO delivery_counts (destination, state, n) VALUES (?, 'delivered', ?) "
+                       "ON CONFLICT (destination, state) DO UPDATE SET n = n + excluded.n", (d, copies))
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    return time.monotonic() - started
+
+
+def relay_on_copy(procs, workdir, source, name: str, settings: dict):
+    """A relay (vendors down) on its own copy of `source`."""
+    database = workdir / f"{name}.db"
+    shutil.copyfile(source, database)
+    down = closed_port_url()
+    relay = start_relay(procs, workdir, RelaySettings(
+        database=database, cibler_url=down, citrus_url=down,
+        settings=dict(VENDORS_DOWN_SETTINGS) | settings), name=name, deadline=600)
+    return relay, database
+
+
+def pruned_total(relay) -> float:
+    return metric_sum(relay_metrics(relay.url), "ordersync_orders_pruned_total")
+
+
+def paced_run(relay, bodies, args) -> dict:
+    run = wrk(f"{relay.url}/v1/checkouts", bodies, args.seconds, args.connections,
+              pace_ms=args.pace_ms, pacing="random")
+    statuses = run["statuses"]
+    if set(statuses) != {"202"}:
+        raise RuntimeError(f"hand-offs answered other than 202: {statuses}")
+    return {"requests": run["requests"], "rps": round(run["rps"], 1), "latency_ms": run["latency_ms"]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=1_000_000, help="delivered orders in the outbox")
+    parser.add_argument("--seed-orders", type=int, default=2_000,
+                        help="orders stored and delivered through the relay before the copy")
+    parser.add_argument("--seconds", type=float, default=20, help="each paced wrk run")
+    parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument("--pace-ms", type=int, default=50, help="mean pause per connection")
+    parser.add_argument("--prune-deadline", type=float, default=1800)
+    parser.add_argument("--name", default="retention")
+    args = parser.parse_args()
+
+    workdir = work_dir(args.name)
+    full = workdir / "delivered.db"
+    result = {"benchmark": "retention", "machine": machine_facts(), "args": vars(args)}
+    result["fill"] = seed(workdir, full, args.seed_orders)
+    result["fill"]["copy_seconds"] = round(copy_delivered_rows_up_to(full, args.orders), 1)
+    result["fill"]["filled_by"] = "HTTP (wrk) and delivery to the sandbox, then copies of a delivered row"
+    without = checkpointed_size(full)
+    result["without_retention"] = {"orders": args.orders, "bytes": without,
+                                   "mib_per_million": round(without / MIB * 1e6 / args.orders, 1)}
+    log(f"{args.orders} delivered orders, no retention: {without / MIB:.1f} MiB")
+
+    retention_1s = {"ORDERSYNC_RETENTION": "1s", "ORDERSYNC_ORDER_ID_MEMORY": "400days",
+                    "ORDERSYNC_PRUNE_INTERVAL": "10m"}
+    with Processes() as procs:
+        # Size with retention: a relay without load prunes the million; its file once the pass
+        # has given the space back.
+        pruner, database = relay_on_copy(procs, workdir, full, "relay-pruned", retention_1s)
+        started = time.monotonic()
+        wait_for("the pruner to remove every delivered order",
+                 lambda: pruned_total(pruner) >= args.orders, deadline=args.prune_deadline, pause=0.5)
+        prune_seconds = time.monotonic() - started
+        sizes = []
+
+        def stopped_shrinking():
+            sizes.append(checkpointed_size(database))
+            return len(sizes) > 2 and sizes[-1] == sizes[-2] == sizes[-3]
+
+        wait_for("the file to stop shrinking", stopped_shrinking, deadline=args.prune_deadline, pause=1)
+        kept = stored_orders(relay_metrics(pruner.url))
+        pruner.terminate()
+    with_retention = checkpointed_size(database)
+    db = sqlite3.connect(database)
+    (remembered,) = db.execute("SELECT COUNT(*) FROM pruned_orders").fetchone()
+    db.close()
+    database.unlink()
+    result["with_retention"] = {
+        "orders_pruned": args.orders, "orders_remembered": remembered, "orders_kept": kept,
+        "bytes": with_retention, "mib_per_million": round(with_retention / MIB * 1e6 / args.orders, 1),
+        "prune_seconds_to_last_order": round(prune_seconds, 1),
+        "orders_pruned_per_s": round(args.orders / prune_seconds)}
+    log(f"with retention: {result['with_retention']}")
+
+    bodies = write_bodies(workdir / "ingest.txt", 50_000_000,
+                          int(args.seconds * args.connections * 1000 / args.pace_ms * 2) + 1000)
+    with Processes() as procs:
+        baseline, copy = relay_on_copy(procs, workdir, full, "relay-baseline", {})
+        result["ingest_baseline"] = paced_run(baseline, bodies, args)
+        baseline.terminate()
+        copy.unlink()
+        log(f"baseline: {result['ingest_baseline']}")
+
+        pruning, copy = relay_on_copy(procs, workdir, full, "relay-pruning", retention_1s)
+        before = pruned_total(pruning)
+        during = paced_run(pruning, bodies, args)
+        after = pruned_total(pruning)
+        # The pruner started with the relay; it must still be at work when the run ends, or
+        # part of the run measured ingest alone.
+        during.update(pruned_before_run=before, pruned_after_run=after,
+                      pruning_throughout=before < after < args.orders)
+        result["ingest_while_pruning"] = during
+        log(f"while pruning: {during}")
+        pruning.terminate()
+        copy.unlink()
+    save_result(args.name, result)
+    full.unlink()
+    for path in workdir.glob("*.txt"):
+        path.unlink()
+
+    b, p = result["ingest_baseline"], result["ingest_while_pruning"]
+    print(f"size of {args.orders} delivered orders: {without / MIB:.1f} MiB without retention, "
+          f"{with_retention / MIB:.1f} MiB once pruned (their {remembered} order ids remembered)")
+    if not p["pruning_throughout"]:
+        print("note: the prune ended before the measured run did (too few orders for its length)")
+    print(f"ingest p50/p99/p99.9 ms: baseline {b['latency_ms']['p50']}/{b['latency_ms']['p99']}/"
+          f"{b['latency_ms']['p99_9']} at {b['rps']} rps; while pruning {p['latency_ms']['p50']}/"
+          f"{p['latency_ms']['p99']}/{p['latency_ms']['p99_9']} at {p['rps']} rps "
+          f"(pruned {p['pruned_before_run']:.0f} -> {p['pruned_after_run']:.0f} during the run)")
+
+
+if __name__ == "__main__":
+    main()
