@@ -161,7 +161,49 @@ impl Acceptance {
                 })
             }
         };
-        let mut checkout = Checkout::from_input(&claims)?;
+        self.accept_checkout(&claims, cookie_id, now_rfc3339)
+    }
+
+    /// One line of an operator's import (`ordersync-relay import`): a checkout object, plus
+    /// `cookieId` when the shop knows it, unsigned (the operator's machine is trusted). The
+    /// checkout and the cookie go through exactly the rules of a hand-off: the same `cookieId`
+    /// checks as the envelope's, then [`Acceptance::accept_checkout`].
+    pub fn accept_record(&self, line: &str, now_rfc3339: &str) -> Result<Accepted, AcceptError> {
+        let input = ordersync_core::wire::input_from_json(line).map_err(|_| {
+            AcceptError::invalid(None, "the line is not valid JSON", "invalid_json")
+        })?;
+        let Input::Object(members) = input else {
+            return Err(AcceptError::invalid(
+                None,
+                "a line must be a JSON object: a checkout, with cookieId when known",
+                "invalid_record",
+            ));
+        };
+        let mut checkout = Vec::with_capacity(members.len());
+        let mut cookie = None;
+        for (key, value) in members {
+            if key != "cookieId" {
+                checkout.push((key, value));
+            } else if cookie.replace(cookie_id(&value)?).is_some() {
+                return Err(AcceptError::invalid(
+                    Some("cookieId"),
+                    "appears more than once",
+                    "invalid_record",
+                ));
+            }
+        }
+        self.accept_checkout(&Input::Object(checkout), cookie.flatten(), now_rfc3339)
+    }
+
+    /// The rules every checkout goes through, whether it came in a hand-off or an import:
+    /// validation, a missing `orderDate` filled with `now`, and the per-destination plan.
+    pub fn accept_checkout(
+        &self,
+        input: &Input,
+        cookie_id: Option<String>,
+        now_rfc3339: &str,
+    ) -> Result<Accepted, AcceptError> {
+        let mut checkout = Checkout::from_input(input)?;
         if checkout.order_date.is_none() {
             checkout.order_date = Some(now_rfc3339.to_owned());
         }

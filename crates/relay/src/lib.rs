@@ -12,6 +12,7 @@ pub mod client_address;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod import;
 pub mod metrics;
 pub mod outbox;
 pub mod redact;

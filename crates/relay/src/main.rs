@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ordersync_relay::app;
 use ordersync_relay::config::{CitrusArgs, DeliveryArgs, LogFormat, ServeArgs, StorageArgs};
+use ordersync_relay::import::ImportArgs;
 use ordersync_relay::outbox::Destination;
 
 // Each hand-off allocates and frees many short-lived buffers (body, claims, JSON, SQL
@@ -33,6 +34,10 @@ enum Command {
     /// List, retry or discard deliveries a vendor refused or that ran out of retry budget.
     #[command(subcommand)]
     DeadLetters(DeadLettersCommand),
+    /// Reconcile from the shop's own records: store for delivery the orders of a JSON Lines
+    /// file (one checkout per line) that the relay does not know yet. Runs beside `serve`.
+    /// Exits with 2 when some lines were refused (they are in the refusals file).
+    Import(Box<ImportArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -89,6 +94,9 @@ enum DeadLettersCommand {
         all: bool,
     },
 }
+
+/// `import`'s exit status when it ran through but refused some lines.
+const EXIT_SOME_REFUSED: i32 = 2;
 
 fn parse_destination(text: &str) -> Result<Destination, String> {
     text.parse()
@@ -188,6 +196,17 @@ async fn main() -> anyhow::Result<()> {
             app::dead_letters_discard(&storage, order_id.as_deref(), destination, &mut stdout)
                 .await
                 .context("discarding dead letters failed")?;
+        }
+        Command::Import(args) => {
+            let summary = ordersync_relay::import::run(&args, &mut stdout)
+                .await
+                .context("import failed")?;
+            if summary.refused > 0 {
+                use std::io::Write;
+                stdout.flush().context("writing the summary")?;
+                drop(_logs_flushed_at_exit);
+                std::process::exit(EXIT_SOME_REFUSED);
+            }
         }
     }
     Ok(())

@@ -143,6 +143,16 @@ pub enum InsertOutcome {
     Pruned(PrunedOrder),
 }
 
+/// What storing one checkout of an operator's import did ([`Outbox::insert_batch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    /// Stored now, for delivery.
+    New,
+    /// Its order id was already known: stored before (or earlier in the same batch), or
+    /// delivered, pruned and still remembered. Nothing changed; nothing is sent again.
+    AlreadyKnown,
+}
+
 /// One (destination, order) row as a worker holds it under lease.
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
@@ -494,6 +504,23 @@ pub trait Outbox: Send + Sync + 'static {
     /// Bytes the outbox takes on disk (`/metrics`): SQLite's file and its WAL; PostgreSQL's
     /// tables with their indexes and TOAST.
     async fn size_on_disk(&self) -> Result<u64, StorageError>;
+
+    // Import (`ordersync-relay import`, [`crate::import`]).
+
+    /// Stores the checkouts of one batch of an operator's import in one transaction, each as
+    /// [`Outbox::insert`] would (never a second copy of an order id stored, or pruned and
+    /// remembered), and returns, per checkout and in order, whether it was stored now. An order
+    /// id repeated within the batch is stored once, from its first checkout. Returns only once
+    /// the batch is durable.
+    async fn insert_batch(
+        &self,
+        checkouts: Vec<NewCheckout>,
+        now_ms: i64,
+    ) -> Result<Vec<Imported>, StorageError>;
+
+    /// Per order id and in order, whether the outbox knows it (stored, or pruned and still
+    /// remembered); reads only (an import's dry run).
+    async fn known(&self, order_ids: &[String]) -> Result<Vec<bool>, StorageError>;
 }
 
 /// The storage a database URL names.

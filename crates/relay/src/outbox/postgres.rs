@@ -23,8 +23,8 @@ use sqlx::Row;
 
 use super::{
     Batch, ClaimedDelivery, DeadLetter, DeliveryState, DepthRow, Destination, DestinationStatus,
-    InitialState, InsertOutcome, NewCheckout, OrderStatus, Outbox, Outcome, PrunedOrder, Recorded,
-    StorageError,
+    Imported, InitialState, InsertOutcome, NewCheckout, OrderStatus, Outbox, Outcome, PrunedOrder,
+    Recorded, StorageError,
 };
 
 /// Connections one relay instance opens at most. A relay's work is short transactions
@@ -274,6 +274,44 @@ async fn record_one(
     .await?
     .rows_affected();
     Ok(changed == 1)
+}
+
+/// A batch of an import as the columns [`PostgresOutbox::insert_batch`] binds: one entry per
+/// checkout, and one per planned (checkout, destination), which names its checkout by its
+/// position in the batch (from 1, as `WITH ORDINALITY` counts).
+#[derive(Debug, Default)]
+struct PlannedBatch<'a> {
+    order_ids: Vec<&'a str>,
+    checkout_jsons: Vec<&'a str>,
+    cookie_ids: Vec<Option<&'a str>>,
+    positions: Vec<i64>,
+    destinations: Vec<&'static str>,
+    states: Vec<&'static str>,
+    reasons: Vec<Option<&'a str>>,
+}
+
+impl<'a> PlannedBatch<'a> {
+    fn of(checkouts: &'a [NewCheckout]) -> Self {
+        let mut batch = PlannedBatch::default();
+        for (position, checkout) in (1_i64..).zip(checkouts) {
+            batch.order_ids.push(&checkout.order_id);
+            batch.checkout_jsons.push(&checkout.checkout_json);
+            batch.cookie_ids.push(checkout.cookie_id.as_deref());
+            for (destination, initial) in &checkout.destinations {
+                batch.positions.push(position);
+                batch.destinations.push(destination.as_str());
+                let (state, reason) = match initial {
+                    InitialState::Pending => (DeliveryState::Pending, None),
+                    InitialState::Skipped { reason } => {
+                        (DeliveryState::Skipped, Some(reason.as_str()))
+                    }
+                };
+                batch.states.push(state.as_str());
+                batch.reasons.push(reason);
+            }
+        }
+        batch
+    }
 }
 
 #[async_trait]
@@ -676,6 +714,75 @@ impl Outbox for PostgresOutbox {
             })
         })
         .transpose()
+    }
+
+    async fn insert_batch(
+        &self,
+        checkouts: Vec<NewCheckout>,
+        now_ms: i64,
+    ) -> Result<Vec<Imported>, StorageError> {
+        let planned = PlannedBatch::of(&checkouts);
+        // One statement, so one round trip and one transaction for the whole batch, atomic as
+        // the single insert is: deliveries are written only for the checkouts stored now. An
+        // order id given twice in the batch is stored from its first checkout (DISTINCT ON
+        // keeps the lowest position); one stored before, or pruned and remembered (its row
+        // stays), is refused by the primary key. A hand-off of the same order id at the same
+        // moment waits on that key, as two hand-offs do.
+        let stored: Vec<String> = sqlx::query_scalar(
+            "WITH batch AS ( \
+               SELECT DISTINCT ON (order_id) order_id, checkout_json, cookie_id, position \
+               FROM UNNEST($1::text[], $2::text[], $3::text[]) WITH ORDINALITY \
+                 AS given (order_id, checkout_json, cookie_id, position) \
+               ORDER BY order_id, position), \
+             checkout AS ( \
+               INSERT INTO ordersync_checkouts (order_id, checkout_json, cookie_id, accepted_at) \
+               SELECT order_id, checkout_json, cookie_id, $4 FROM batch ORDER BY position \
+               ON CONFLICT (order_id) DO NOTHING RETURNING order_id), \
+             deliveries AS ( \
+               INSERT INTO ordersync_deliveries (destination, order_id, state, next_attempt_at, \
+                 budget_started_at, last_error, created_at, updated_at) \
+               SELECT planned.destination, checkout.order_id, planned.state, $4, $4, \
+                 planned.reason, $4, $4 \
+               FROM checkout JOIN batch USING (order_id) \
+               JOIN UNNEST($5::bigint[], $6::text[], $7::text[], $8::text[]) \
+                 AS planned (position, destination, state, reason) \
+                 ON planned.position = batch.position) \
+             SELECT order_id FROM checkout",
+        )
+        .bind(&planned.order_ids)
+        .bind(&planned.checkout_jsons)
+        .bind(&planned.cookie_ids)
+        .bind(now_ms)
+        .bind(&planned.positions)
+        .bind(&planned.destinations)
+        .bind(&planned.states)
+        .bind(&planned.reasons)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut stored: std::collections::HashSet<String> = stored.into_iter().collect();
+        // The first checkout of each order id stored now is the new one; any other is known.
+        Ok(checkouts
+            .iter()
+            .map(|checkout| {
+                if stored.remove(&checkout.order_id) {
+                    Imported::New
+                } else {
+                    Imported::AlreadyKnown
+                }
+            })
+            .collect())
+    }
+
+    async fn known(&self, order_ids: &[String]) -> Result<Vec<bool>, StorageError> {
+        // A pruned order keeps its row (without the checkout): one lookup covers both.
+        let known: Vec<String> = sqlx::query_scalar(
+            "SELECT order_id FROM ordersync_checkouts WHERE order_id = ANY($1::text[])",
+        )
+        .bind(order_ids)
+        .fetch_all(&self.pool)
+        .await?;
+        let known: std::collections::HashSet<String> = known.into_iter().collect();
+        Ok(order_ids.iter().map(|id| known.contains(id)).collect())
     }
 
     async fn reclaim_space(&self, _max_pages: u32) -> Result<u64, StorageError> {

@@ -30,8 +30,8 @@ use writer::{Write, Writer, Written};
 use writes::Stored;
 
 use super::{
-    Batch, ClaimedDelivery, DeadLetter, DepthRow, Destination, InsertOutcome, NewCheckout,
-    OrderStatus, Outbox, Outcome, PrunedOrder, StorageError,
+    Batch, ClaimedDelivery, DeadLetter, DepthRow, Destination, Imported, InsertOutcome,
+    NewCheckout, OrderStatus, Outbox, Outcome, PrunedOrder, StorageError,
 };
 
 /// The outbox in one SQLite file.
@@ -407,6 +407,33 @@ impl Outbox for SqliteOutbox {
             Written::Free(pages) => Ok(pages),
             other => Err(unexpected(&other)),
         }
+    }
+
+    async fn insert_batch(
+        &self,
+        checkouts: Vec<NewCheckout>,
+        now_ms: i64,
+    ) -> Result<Vec<Imported>, StorageError> {
+        match self
+            .writer
+            .submit(Write::InsertBatch { checkouts, now_ms })
+            .await?
+        {
+            Written::InsertedBatch(stored) => Ok(stored
+                .into_iter()
+                .map(|stored| match stored {
+                    Stored::New => Imported::New,
+                    Stored::Repeat | Stored::Pruned(_) => Imported::AlreadyKnown,
+                })
+                .collect()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn known(&self, order_ids: &[String]) -> Result<Vec<bool>, StorageError> {
+        let mut connection = self.readers.acquire().await?;
+        let known = reads::known(&mut connection, order_ids).await?;
+        Ok(order_ids.iter().map(|id| known.contains(id)).collect())
     }
 
     async fn size_on_disk(&self) -> Result<u64, StorageError> {

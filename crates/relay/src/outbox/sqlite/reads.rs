@@ -153,3 +153,22 @@ pub(super) async fn pruned(
         pruned_at_ms: row.try_get("pruned_at")?,
     }))
 }
+
+/// Which of `order_ids` the outbox knows, stored or pruned and remembered: one statement
+/// for the whole list (passed as one JSON array), each id looked up through a primary key.
+pub(super) async fn known(
+    connection: &mut SqliteConnection,
+    order_ids: &[String],
+) -> Result<std::collections::HashSet<String>, StorageError> {
+    let asked = serde_json::to_string(order_ids)
+        .map_err(|error| StorageError::Corrupt(format!("order ids as JSON: {error}")))?;
+    let rows = sqlx::query_scalar(
+        "SELECT asked.value FROM json_each(?1) AS asked \
+         WHERE EXISTS (SELECT 1 FROM orders WHERE order_id = asked.value) \
+            OR EXISTS (SELECT 1 FROM pruned_orders WHERE order_id = asked.value)",
+    )
+    .bind(asked)
+    .fetch_all(connection)
+    .await?;
+    Ok(rows.into_iter().collect())
+}

@@ -66,6 +66,11 @@ pub(super) enum Write {
         checkout: NewCheckout,
         now_ms: i64,
     },
+    /// One batch of an operator's import, every checkout in the same transaction.
+    InsertBatch {
+        checkouts: Vec<NewCheckout>,
+        now_ms: i64,
+    },
     Claim {
         destination: Destination,
         limit: u32,
@@ -123,6 +128,7 @@ pub(super) enum Write {
 #[derive(Debug)]
 pub(super) enum Written {
     Inserted(Stored),
+    InsertedBatch(Vec<Stored>),
     Claimed(Vec<ClaimedDelivery>),
     Recorded(Vec<bool>),
     Released,
@@ -456,6 +462,12 @@ fn apply(
         Write::Insert { checkout, now_ms } => {
             Written::Inserted(writes::insert(connection, counts, checkout, *now_ms)?)
         }
+        Write::InsertBatch { checkouts, now_ms } => Written::InsertedBatch(
+            checkouts
+                .iter()
+                .map(|checkout| writes::insert(connection, counts, checkout, *now_ms))
+                .collect::<Result<_, _>>()?,
+        ),
         Write::Claim {
             destination,
             limit,
