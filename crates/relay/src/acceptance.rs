@@ -169,9 +169,8 @@ impl Acceptance {
     /// checkout and the cookie go through exactly the rules of a hand-off: the same `cookieId`
     /// checks as the envelope's, then [`Acceptance::accept_checkout`].
     pub fn accept_record(&self, line: &str, now_rfc3339: &str) -> Result<Accepted, AcceptError> {
-        let input = ordersync_core::wire::input_from_json(line).map_err(|_| {
-            AcceptError::invalid(None, "the line is not valid JSON", "invalid_json")
-        })?;
+        let input = ordersync_core::wire::input_from_json(line)
+            .map_err(|_| AcceptError::invalid(None, not_json(line), "invalid_json"))?;
         let Input::Object(members) = input else {
             return Err(AcceptError::invalid(
                 None,
@@ -264,6 +263,18 @@ impl Acceptance {
             });
         }
         Ok(plan)
+    }
+}
+
+/// Why an import line is not JSON, with where, for the operator fixing it: serde_json's
+/// message (`EOF while parsing an object at line 1 column 13`), read only for a refused line.
+fn not_json(line: &str) -> String {
+    match serde_json::from_str::<serde::de::IgnoredAny>(line) {
+        Err(error) => format!("the line is not valid JSON: {error}"),
+        Ok(_) => format!(
+            "the line is not valid JSON: {}",
+            ordersync_core::wire::InvalidJson
+        ),
     }
 }
 
@@ -566,6 +577,72 @@ mod tests {
             )
         );
         assert_eq!(field(&bad_item).as_deref(), Some("items[0].quantity"));
+    }
+
+    /// An import line: the checkout's own members plus `cookieId`, no signature needed.
+    fn import_line(checkout_json: &str, cookie: &str) -> String {
+        format!(
+            r#"{{"cookieId":{cookie},{}"#,
+            &checkout_json.trim_start()[1..]
+        )
+    }
+
+    #[test]
+    fn an_import_line_is_stored_as_the_same_hand_off_would_be() {
+        let a = acceptance(true, true, false);
+        let checkout_json = checkout("234567865", ONE_ITEM);
+        let imported = a
+            .accept_record(&import_line(&checkout_json, r#"" CIB1.1.2 ""#), NOW)
+            .unwrap()
+            .new_checkout;
+        let handed_off = a
+            .accept(&signed_body(&checkout_json, r#"" CIB1.1.2 ""#), NOW)
+            .unwrap()
+            .new_checkout;
+        assert_eq!(imported.order_id, "234567865");
+        assert_eq!(imported.checkout_json, handed_off.checkout_json);
+        assert_eq!(imported.cookie_id.as_deref(), Some("CIB1.1.2"));
+        assert_eq!(imported.destinations, handed_off.destinations);
+        let without_cookie = a.accept_record(&checkout_json, NOW).unwrap();
+        assert_eq!(without_cookie.new_checkout.cookie_id, None);
+    }
+
+    #[test]
+    fn an_import_line_is_refused_as_the_same_hand_off_would_be() {
+        let refusal = |a: &Acceptance, line: &str| match a.accept_record(line, NOW) {
+            Err(AcceptError::Invalid { field, reason, .. }) => (field, reason),
+            other => panic!("{line}: {other:?}"),
+        };
+        let both = acceptance(true, true, false);
+        let field = |field: &str| Some(field.to_owned());
+        assert_eq!(
+            refusal(&both, &checkout(r#""3h30e938""#, ONE_ITEM)),
+            (field("orderId"), "not_a_long")
+        );
+        let zero_quantity = r#"[{"gtin":"1","quantity":0,"regularUnitPrice":1,
+            "totalOrderItemPriceAfterDiscounts":1}]"#;
+        assert_eq!(
+            refusal(&both, &checkout("1", zero_quantity)).0,
+            field("items[0].quantity")
+        );
+        assert_eq!(
+            refusal(&acceptance(false, true, false), &checkout("1", "[]")).0,
+            field("items")
+        );
+        let ok = checkout("1", ONE_ITEM);
+        assert_eq!(refusal(&both, &import_line(&ok, "7")).0, field("cookieId"));
+        let twice = import_line(&import_line(&ok, "null"), r#""a""#);
+        assert_eq!(
+            refusal(&both, &twice),
+            (field("cookieId"), "invalid_record")
+        );
+        // A token is not a way in: it is a member no checkout has.
+        assert_eq!(
+            refusal(&both, &import_line(&ok, r#"null,"token":"x""#)).0,
+            field("token")
+        );
+        assert_eq!(refusal(&both, r#"{"orderId":1,"#), (None, "invalid_json"));
+        assert_eq!(refusal(&both, "[1]"), (None, "invalid_record"));
     }
 
     #[test]

@@ -1070,6 +1070,83 @@ mod cases {
         assert_eq!(outbox.forget_pruned(100, 10).await.unwrap().removed, 0);
     }
 
+    /// An import's batch: every order id stored once (the first of a repeat within the batch),
+    /// one stored before or pruned and remembered known and left alone; the queue depth counts
+    /// exactly what was stored; a second run of the same batch stores nothing.
+    pub async fn an_import_batch_stores_each_new_order_once(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        for order_id in ["gone", "kept"] {
+            outbox
+                .insert(checkout(order_id, InitialState::Pending), 100)
+                .await
+                .unwrap();
+        }
+        settle_all(&outbox, Destination::Cibler, delivered(), 200).await;
+        settle_all(&outbox, Destination::Citrusad, delivered(), 200).await;
+        assert_eq!(
+            outbox.prune_finished(300, 1, 300).await.unwrap().removed,
+            1,
+            "one order per batch: the older, `gone`, is pruned and remembered"
+        );
+        let skipped = InitialState::Skipped {
+            reason: "items: must hold at least one line item for CitrusAd".into(),
+        };
+        let mut first = checkout("b", InitialState::Pending);
+        first.checkout_json = r#"{"orderId":"b","first":true}"#.into();
+        let batch = vec![
+            first,
+            checkout("gone", InitialState::Pending),
+            checkout("c", InitialState::Pending),
+            checkout("b", InitialState::Pending),
+            checkout("kept", InitialState::Pending),
+            checkout("d", skipped),
+        ];
+        let outcomes = outbox.insert_batch(batch.clone(), 5_000).await.unwrap();
+        use outbox::Imported::{AlreadyKnown, New};
+        assert_eq!(
+            outcomes,
+            [New, AlreadyKnown, New, AlreadyKnown, AlreadyKnown, New]
+        );
+        let b = outbox.status("b").await.unwrap().unwrap();
+        assert_eq!(b.accepted_at_ms, 5_000);
+        assert_eq!(b.overall(), DeliveryState::Pending);
+        let claimed = outbox
+            .claim_due(Destination::Cibler, 10, "w", LEASE, 6_000)
+            .await
+            .unwrap();
+        let b_claimed = claimed.iter().find(|c| c.order_id == "b").unwrap();
+        assert!(
+            b_claimed.checkout_json.contains("first"),
+            "the first checkout of a repeated id is the one stored"
+        );
+        let d = outbox.status("d").await.unwrap().unwrap();
+        assert_eq!(state(&d, Destination::Citrusad), DeliveryState::Skipped);
+        // `gone` and `kept` are as they were: both delivered, one pruned since.
+        assert!(outbox.status("gone").await.unwrap().is_none());
+        assert!(outbox.pruned("gone").await.unwrap().is_some());
+        let kept = outbox.status("kept").await.unwrap().unwrap();
+        assert_eq!(kept.accepted_at_ms, 100);
+        assert_eq!(kept.overall(), DeliveryState::Delivered);
+        let expected_depth = vec![
+            (Destination::Cibler, DeliveryState::Delivered, 1),
+            (Destination::Cibler, DeliveryState::Pending, 3),
+            (Destination::Citrusad, DeliveryState::Delivered, 1),
+            (Destination::Citrusad, DeliveryState::Pending, 2),
+            (Destination::Citrusad, DeliveryState::Skipped, 1),
+        ];
+        assert_eq!(depth_of(&outbox).await, expected_depth);
+        let again = outbox.insert_batch(batch, 9_000).await.unwrap();
+        assert!(again.iter().all(|o| *o == AlreadyKnown), "{again:?}");
+        assert_eq!(depth_of(&outbox).await, expected_depth);
+        assert_eq!(
+            outbox
+                .known(&["b".into(), "gone".into(), "kept".into(), "zz".into()])
+                .await
+                .unwrap(),
+            [true, true, true, false]
+        );
+    }
+
     pub async fn the_size_on_disk_is_known(fresh: Fresh) {
         let outbox = fresh.open().await;
         outbox
@@ -1124,6 +1201,7 @@ both_backends!(
     discarded_dead_letters_are_pruned_and_remembered,
     remembered_order_ids_are_forgotten_after_the_memory,
     the_size_on_disk_is_known,
+    an_import_batch_stores_each_new_order_once,
 );
 
 #[tokio::test]
@@ -1168,6 +1246,58 @@ mod sqlite_only {
         assert_eq!(outbox.pragma("journal_mode").await.unwrap(), "wal");
         // 2 = FULL: each commit waits for the WAL to reach the disk.
         assert_eq!(outbox.pragma("synchronous").await.unwrap(), "2");
+    }
+
+    /// An import beside the serving relay (`ordersync-relay import`, its own process and
+    /// writer on the same file): the relay's lease on a row it is delivering holds, its workers
+    /// claim the imported rows, and the queue depth both processes keep stays exact.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_import_beside_the_serving_relay_keeps_its_leases_and_counts() {
+        let fresh = Fresh::sqlite();
+        let serving: Arc<dyn Outbox> =
+            Arc::new(SqliteOutbox::open_to_serve(&fresh.url).await.unwrap());
+        serving
+            .insert(checkout("in-flight", InitialState::Pending), 0)
+            .await
+            .unwrap();
+        let leased = serving
+            .claim_due(Destination::Cibler, 10, "relay", LEASE, 10)
+            .await
+            .unwrap();
+        assert_eq!(leased.len(), 1);
+        let importer = fresh.open().await;
+        let imported = importer
+            .insert_batch(
+                vec![
+                    checkout("in-flight", InitialState::Pending),
+                    checkout("i1", InitialState::Pending),
+                    checkout("i2", InitialState::Pending),
+                ],
+                20,
+            )
+            .await
+            .unwrap();
+        use outbox::Imported::{AlreadyKnown, New};
+        assert_eq!(imported, [AlreadyKnown, New, New]);
+        assert!(serving
+            .record(Destination::Cibler, "in-flight", "relay", delivered(), 30)
+            .await
+            .unwrap());
+        let claimed: BTreeSet<String> = serving
+            .claim_due(Destination::Cibler, 10, "relay", LEASE, 40)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.order_id)
+            .collect();
+        assert_eq!(claimed, BTreeSet::from(["i1".into(), "i2".into()]));
+        let expected = vec![
+            (Destination::Cibler, DeliveryState::Delivered, 1),
+            (Destination::Cibler, DeliveryState::Pending, 2),
+            (Destination::Citrusad, DeliveryState::Pending, 3),
+        ];
+        assert_eq!(depth_of(&serving).await, expected);
+        assert_eq!(depth_of(&importer).await, expected);
     }
 
     /// A window long enough that every write below joins the first one's group.
