@@ -2,7 +2,7 @@
 //! the reason, and the line itself, ready to be fixed and imported again.
 //!
 //! ```json
-//! {"line":17,"field":"items[0].quantity","reason":"items[0].quantity: must be ...","code":"invalid_field","text":"{\"orderId\":...}"}
+//! {"line":17,"field":"items[0].quantity","reason":"must be greater than 0","code":"invalid_field","text":"{\"orderId\":...}"}
 //! ```
 //!
 //! `text` is the line exactly as read (a string, so a line that is not JSON fits too): `jq -r
