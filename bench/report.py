@@ -274,12 +274,39 @@ def schemathesis(r):
             f"{c['errored']} errored; exit code {r['exit_code']}; relay still up: {r['relay_survived']}.", ""]
 
 
+def import_(r):
+    rows = [("fresh SQLite outbox, no relay serving it", r["sqlite"]),
+            ("a tenth of the file, another fresh outbox", r["sqlite_tenth"]),
+            ("the whole file again: every line already known", r["sqlite_again"])]
+    beside = r.get("beside_serving_relay")
+    if beside:
+        rows.append(("beside a relay serving the outbox and delivering to the sandbox", beside["import"]))
+    if r.get("postgres"):
+        rows.append(("fresh PostgreSQL database", r["postgres"]))
+    out = ["### Import", "",
+           f"Measured {r['machine']['date']}, 2 cores, load average at start {r['machine']['loadavg_at_start']}; "
+           f"{r['file']['lines']:,} lines, {r['file']['bytes'] / 2**20:,.0f} MiB.", "",
+           "| import | lines | new | known | seconds | lines/s | peak RSS |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for label, x in rows:
+        out.append(f"| {label} | {x['lines']:,} | {x['new']:,} | {x['already_known']:,} | {x['seconds']} | "
+                   f"{x['lines_per_s']:,} | {x['peak_rss_mib']} MiB |")
+    if beside:
+        a = r["args"]
+        out += ["", f"| hand-offs, {a['connections']} connections pausing ~{a['pace_ms']} ms | requests | statuses "
+                    "| p50 | p99 | max |", "|---|---:|---|---:|---:|---:|"]
+        for label, x in (("without an import", beside["baseline"]), ("during the import", beside["during_import"])):
+            lat = x["latency_ms"]
+            out.append(f"| {label} | {x['requests']:,} | {x['statuses']} | {lat['p50']} ms | {lat['p99']} ms | "
+                       f"{lat['max']} ms |")
+    return out + [""]
+
+
 def main():
     directory = Path(sys.argv[1] if len(sys.argv) > 1 else "target/bench-results")
     sections = []
     for name, render in (("ingest", ingest), ("ingest-live", ingest_live), ("low-rate", low_rate),
                          ("write-amplification", write_amplification), ("delivery", delivery),
-                         ("memory", memory), ("retention", retention), ("crash", crash)):
+                         ("memory", memory), ("retention", retention), ("import", import_), ("crash", crash)):
         r = load(directory, name)
         if r:
             sections += render(r)

@@ -25,10 +25,10 @@ echo "[run-all] results in $ORDERSYNC_BENCH_RESULTS; load average now: $(cut -d'
 # new order (and every server is driven by a file of that size: see bench/ingest.py).
 if [ -n "${QUICK:-}" ]; then
   duration=10; max_orders=600000; orders=20000; depths=1000,20000,1000000; kills=20; fuzz_s=20
-  st_s=30; pg_duration=5; retention_orders=200000
+  st_s=30; pg_duration=5; retention_orders=200000; import_lines=200000
 else
   duration=20; max_orders=1200000; orders=100000; depths=1000,100000,1000000; kills=30
-  fuzz_s=120; st_s=120; pg_duration=15; retention_orders=1000000
+  fuzz_s=120; st_s=120; pg_duration=15; retention_orders=1000000; import_lines=1000000
 fi
 
 status=0
@@ -48,6 +48,7 @@ run python3 bench/delivery.py "${tail_vendor[@]}" --name delivery-tail
 run python3 bench/delivery.py "${tail_vendor[@]}" --name delivery-tail-c4 --citrus-concurrency 4
 run python3 bench/memory.py --depths "$depths"
 run python3 bench/retention.py --orders "$retention_orders"
+run python3 bench/import.py --lines "$import_lines" --postgres
 run python3 bench/crash.py --kills "$kills"
 run python3 bench/outage.py --vendor citrusad
 run python3 bench/outage.py --vendor cibler

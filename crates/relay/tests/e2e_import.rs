@@ -423,13 +423,16 @@ fn standard_input_and_the_default_refusals_file() {
         order_line(1, None),
         order_line(2, Some("CIB1.2"))
     );
-    let run = import(
-        &database_url,
-        &["-"],
-        &env,
-        dir.path(),
-        Some(clean.as_bytes()),
-    );
+    let from_stdin = |text: &str, env: &[(&'static str, String)]| {
+        import(
+            &database_url,
+            &["-"],
+            env,
+            dir.path(),
+            Some(text.as_bytes()),
+        )
+    };
+    let run = from_stdin(&clean, &env);
     assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.starts_with("imported: -\n"), "{}", run.stdout);
     let new = run
@@ -442,13 +445,7 @@ fn standard_input_and_the_default_refusals_file() {
     assert_eq!(std::fs::read_to_string(&refused).unwrap(), "");
 
     let broken = format!("{}\n{{\"orderId\":\n", order_line(3, None));
-    let run = import(
-        &database_url,
-        &["-"],
-        &env,
-        dir.path(),
-        Some(broken.as_bytes()),
-    );
+    let run = from_stdin(&broken, &env);
     assert_eq!(run.code, Some(2), "{}{}", run.stdout, run.stderr);
     let refusal: Value =
         serde_json::from_str(std::fs::read_to_string(&refused).unwrap().trim()).unwrap();
@@ -457,13 +454,7 @@ fn standard_input_and_the_default_refusals_file() {
     assert!(run.stderr.contains("line 2: refused"), "{}", run.stderr);
 
     // Without the relay's destination settings nothing could be planned: refused at once.
-    let run = import(
-        &database_url,
-        &["-"],
-        &[],
-        dir.path(),
-        Some(clean.as_bytes()),
-    );
+    let run = from_stdin(&clean, &[]);
     assert_eq!(run.code, Some(1));
     assert!(
         run.stderr.contains("no destination is configured"),
