@@ -199,9 +199,10 @@ fn acceptance(cibler: &CiblerArgs, citrus: &CitrusArgs) -> Result<Acceptance, Co
                 .into(),
         });
     }
+    // An import line carries no envelope and no token (`accept_record`): nothing to verify.
     Ok(Acceptance {
         verifier: None,
-        accept_unsigned: true,
+        accept_unsigned: false,
         destinations,
     })
 }
