@@ -136,6 +136,13 @@ pub enum ImportError {
         #[source]
         source: StorageError,
     },
+    /// A dry run could not ask the outbox which order ids it knows.
+    #[error("looking up the order ids of the batch from line {line} on failed: {source}")]
+    Lookup {
+        line: u64,
+        #[source]
+        source: StorageError,
+    },
     #[error("cannot write the summary: {0}")]
     Output(#[source] std::io::Error),
 }
@@ -178,8 +185,16 @@ pub async fn run(args: &ImportArgs, out: &mut impl Write) -> Result<Summary, Imp
         pace: !args.dry_run && backend == Backend::Sqlite,
     };
     let refused_file = RefusedFile::create(&refused_path)?;
-    let mut summary = import(reader, &input, acceptance, refused_file, storing).await?;
-    summary.refused_file = std::path::absolute(&refused_path).unwrap_or(refused_path);
+    let (at, counted) = import(reader, &input, acceptance, refused_file, &storing).await?;
+    let summary = Summary {
+        input: input.name(),
+        dry_run: storing.dry_run,
+        read: at.read,
+        new: counted.new,
+        already_known: counted.already_known,
+        refused: at.refused,
+        refused_file: std::path::absolute(&refused_path).unwrap_or(refused_path),
+    };
     print_summary(&summary, args.json, out).map_err(ImportError::Output)?;
     Ok(summary)
 }
@@ -304,14 +319,15 @@ impl Batch {
     }
 }
 
-/// Reads, validates and stores the whole input.
+/// Reads, validates and stores the whole input; returns where the reading ended (lines read,
+/// refused) and what storing counted.
 async fn import(
     (reader, total_bytes): (Box<dyn BufRead + Send>, Option<u64>),
     input: &Input,
     acceptance: Arc<Acceptance>,
     refused_file: RefusedFile,
-    storing: Storing,
-) -> Result<Summary, ImportError> {
+    storing: &Storing,
+) -> Result<(Position, Counted), ImportError> {
     let (batches, mut arriving) = mpsc::channel(BATCHES_AHEAD);
     let failed_read = {
         let input = input.clone();
@@ -329,22 +345,14 @@ async fn import(
             progress.note(note);
         }
         let at = batch.at;
-        store(&storing, batch, &mut seen, &mut counted).await?;
+        store(storing, batch, &mut seen, &mut counted).await?;
         progress.update(at);
     }
     progress.finish();
     let at = reading
         .await
         .map_err(|e| input.failed(std::io::Error::other(e)))??;
-    Ok(Summary {
-        input: input.name(),
-        dry_run: storing.dry_run,
-        read: at.read,
-        new: counted.new,
-        already_known: counted.already_known,
-        refused: at.refused,
-        refused_file: PathBuf::new(),
-    })
+    Ok((at, counted))
 }
 
 #[derive(Debug, Default)]
@@ -370,19 +378,22 @@ async fn store(
     }
     let started = Instant::now();
     let outcomes = match seen {
-        Some(seen) => dry_run(storing.outbox.as_ref(), &checkouts, seen).await,
-        None => {
-            storing
-                .outbox
-                .insert_batch(checkouts, clock::now_ms())
-                .await
-        }
-    }
-    .map_err(|source| ImportError::Storage {
-        line: first_line,
-        stored: counted.new,
-        source,
-    })?;
+        Some(seen) => dry_run(storing.outbox.as_ref(), &checkouts, seen)
+            .await
+            .map_err(|source| ImportError::Lookup {
+                line: first_line,
+                source,
+            })?,
+        None => storing
+            .outbox
+            .insert_batch(checkouts, clock::now_ms())
+            .await
+            .map_err(|source| ImportError::Storage {
+                line: first_line,
+                stored: counted.new,
+                source,
+            })?,
+    };
     for outcome in outcomes {
         match outcome {
             Imported::New => counted.new += 1,
@@ -401,9 +412,9 @@ async fn pace(held: Duration) {
 }
 
 /// What a batch would do: an order id known to the outbox, or seen earlier in the file, is
-/// already known. Earlier ids are kept as 64-bit hashes (8 bytes each, 8 MB for a million
-/// orders; two ids sharing one is a chance in 10^7 for a million); a real import needs none,
-/// the outbox itself refuses a repeat.
+/// already known. Earlier ids are kept as 64-bit hashes (about 16 MB for a million orders,
+/// the set's overhead included; two of a million ids sharing one is a chance in 37 million); a
+/// real import needs none, the outbox itself refuses a repeat.
 async fn dry_run(
     outbox: &dyn Outbox,
     checkouts: &[NewCheckout],
