@@ -43,7 +43,9 @@
 //! ever found it free, and the relay's hand-offs would fail. So on SQLite the importer leaves
 //! the lock free after each batch for as long as the batch held it ([`pace`]): the serving
 //! relay's writer gets it within a few of its retries, and hand-offs wait tens of
-//! milliseconds at worst while an import runs.
+//! milliseconds at worst while an import runs (BENCHMARKS.md, "Import": a p99 of 37 ms beside
+//! a delivering relay, 730 ms without the pause). Alone on its file the pause costs the import
+//! almost nothing: the next batch is read and validated meanwhile.
 
 mod lines;
 mod progress;
