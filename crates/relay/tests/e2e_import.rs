@@ -462,3 +462,63 @@ fn standard_input_and_the_default_refusals_file() {
         run.stderr
     );
 }
+
+/// Orders delivered and pruned at the retention are remembered (`--order-id-memory`): an import
+/// of them counts them as already known and sends nothing again; the new ones in the same file
+/// are delivered once.
+#[test]
+fn pruned_orders_remembered_by_the_relay_are_not_sent_again() {
+    let sandbox = Sandbox::start(&[]);
+    let relay = Relay::start(
+        &sandbox,
+        RelayOptions::default()
+            .flag("--retention", "1s")
+            .flag("--order-id-memory", "1h")
+            .flag("--prune-interval", "200ms"),
+    );
+    let pruned = 810_001..810_006;
+    for order_id in pruned.clone() {
+        assert_eq!(relay.hand_off(&checkout(order_id), None).status, 202);
+    }
+    for order_id in pruned.clone() {
+        wait_for(&format!("order {order_id} to be pruned"), DEADLINE, || {
+            let reply = relay.status(&order_id.to_string());
+            (reply.status == 200 && reply.body["pruned"].is_object()).then_some(())
+        });
+    }
+    let new = 820_001..820_004;
+    let lines: Vec<String> = pruned
+        .clone()
+        .chain(new.clone())
+        .map(|order_id| order_line(order_id, None))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let run = import(
+        &relay.database_url(),
+        &["-", "--json"],
+        &relay_environment(&sandbox),
+        dir.path(),
+        Some((lines.join("\n") + "\n").as_bytes()),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let summary = run.summary();
+    assert_eq!(
+        (&summary["new"], &summary["alreadyKnown"]),
+        (&json!(3), &json!(5)),
+        "{summary:#}"
+    );
+    let expected: BTreeMap<String, usize> = pruned
+        .chain(new)
+        .map(|order_id| (order_id.to_string(), 1))
+        .collect();
+    // Read from the sandbox's journal: the new orders are pruned too, a second after delivery.
+    wait_for("the new orders delivered at both vendors", DEADLINE, || {
+        let cibler = times_delivered(sandbox.cibler_delivered());
+        let citrus = times_delivered(sandbox.citrus_delivered());
+        (cibler.len() == expected.len() && citrus.len() == expected.len()).then_some(())
+    });
+    // Ten poll intervals more: nothing else arrives.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(times_delivered(sandbox.cibler_delivered()), expected);
+    assert_eq!(times_delivered(sandbox.citrus_delivered()), expected);
+}
