@@ -144,15 +144,7 @@ fn a_full_disk_answers_503_and_recovers_without_a_restart_losing_nothing() {
         assert_eq!(hand_off(&relay, order_id).status, 202);
     }
 
-    let wanted: Vec<String> = accepted.borrow().iter().map(u64::to_string).collect();
-    wait_for("every accepted order at both vendors", DEADLINE, || {
-        let cibler = sandbox.cibler_delivered();
-        let citrus = sandbox.citrus_delivered();
-        wanted
-            .iter()
-            .all(|id| cibler.contains(id) && citrus.contains(id))
-            .then_some(())
-    });
+    sandbox.wait_delivered_to_both(accepted.borrow().iter().copied());
     assert!(relay.is_running(), "one process throughout");
     assert_eq!(sandbox.violations(), Vec::<String>::new());
     relay.assert_no_secret_in_logs();

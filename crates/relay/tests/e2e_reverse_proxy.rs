@@ -227,15 +227,7 @@ fn behind_nginx_each_shopper_is_its_own_client() {
     });
 
     // Every accepted order reaches both vendors.
-    let wanted: Vec<String> = accepted.iter().map(u64::to_string).collect();
-    wait_for("every accepted order at both vendors", DEADLINE, || {
-        let cibler = sandbox.cibler_delivered();
-        let citrus = sandbox.citrus_delivered();
-        wanted
-            .iter()
-            .all(|id| cibler.contains(id) && citrus.contains(id))
-            .then_some(())
-    });
+    sandbox.wait_delivered_to_both(accepted.iter().copied());
     assert!(
         sandbox.violations().is_empty(),
         "{:?}",
