@@ -51,14 +51,22 @@ impl fmt::Display for Destination {
 impl FromStr for Destination {
     type Err = StorageError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "cibler" => Ok(Destination::Cibler),
-            "citrusad" => Ok(Destination::Citrusad),
-            other => Err(StorageError::Corrupt(format!(
-                "unknown destination {other:?}"
-            ))),
-        }
+        stored_name(&Destination::ALL, Destination::as_str, s, "destination")
     }
+}
+
+/// The value among `all` whose stored name (`as_str`) is `text`: how the outbox reads back the
+/// enums it writes as text.
+fn stored_name<T: Copy>(
+    all: &[T],
+    as_str: fn(T) -> &'static str,
+    text: &str,
+    what: &str,
+) -> Result<T, StorageError> {
+    all.iter()
+        .copied()
+        .find(|value| as_str(*value) == text)
+        .ok_or_else(|| StorageError::Corrupt(format!("unknown {what} {text:?}")))
 }
 
 /// The state of one (destination, order).
@@ -108,10 +116,12 @@ impl fmt::Display for DeliveryState {
 impl FromStr for DeliveryState {
     type Err = StorageError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        DeliveryState::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| StorageError::Corrupt(format!("unknown delivery state {s:?}")))
+        stored_name(
+            &DeliveryState::ALL,
+            DeliveryState::as_str,
+            s,
+            "delivery state",
+        )
     }
 }
 
