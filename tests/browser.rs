@@ -795,3 +795,38 @@ async fn the_next_report_tells_which_queued_hand_offs_it_dropped() {
     assert!(at(&flushed, "dropped.0").is_undefined(), "told once");
     run_js("localStorage.clear();");
 }
+
+#[wasm_bindgen_test]
+async fn pagehide_sends_an_in_flight_hand_off_by_beacon() {
+    run_js("localStorage.clear();");
+    // `init()` runs `start`, which listens for `pagehide` (the test runner does not run it).
+    ordersync::start();
+    let id = order_id("hidden");
+    let now = js_sys::Date::now() as u64;
+    let body = format!(r#"{{"checkout":{{"orderId":"{id}"}},"cookieId":null}}"#);
+    run_js(&format!(
+        "localStorage.setItem('ordersync.pending', '{now}\\t{}/v1/checkouts\\t{id}\\t{body}\\n');",
+        relay("ok")
+    ));
+    // The queue's retry (no keepalive) hangs, as on a slow network, when the page is left.
+    run_js(
+        "window.__fetch = window.fetch;
+         window.fetch = (url, init) => String(url).includes('/r/ok/') ? new Promise(() => {}) : window.__fetch(url, init);",
+    );
+    let flushing = ordersync::flush_queue();
+    run_js("window.dispatchEvent(new Event('pagehide'));");
+    let posts = wait_for_posts(&id, 1).await;
+    run_js("window.fetch = window.__fetch;");
+    assert_eq!(posts.len(), 1, "sent by sendBeacon while fetch hangs");
+    assert_eq!(
+        text(&posts[0], "headers.content-type"),
+        "text/plain;charset=UTF-8"
+    );
+    // The hanging retry still ends (the module's timeout), and the hand-off stays queued: the
+    // relay takes an order once, however often it arrives.
+    let flushed = wasm_bindgen_futures::JsFuture::from(flushing)
+        .await
+        .unwrap();
+    assert_eq!(number(&flushed, "remaining"), 1.0, "{}", show(&flushed));
+    run_js("localStorage.clear();");
+}
