@@ -21,8 +21,12 @@ import { SAMPLES, DEFAULT_SAMPLE, checkoutFor } from "./samples.mjs";
 export const RELAY_PATH = "/ordersync";
 /** A forged token: the right shape, signed with a secret that is not the shop's. */
 const FORGER_SECRET = "not-the-shop-secret-just-a-good-guess-0123456789";
-/** Tokens must outlive a hand-off queued in the browser while the relay is away. */
-const TOKEN_LIFETIME = "24h";
+/**
+ * As the README tells shops: 7 days, as long as the browser keeps a hand-off queued while the
+ * relay is away (a replay is harmless: the relay takes each order id once, and remembers
+ * delivered ones for 400 days).
+ */
+const TOKEN_LIFETIME = "7d";
 /** The inspector shows (and asks the relay about) this many of the latest orders. */
 const INSPECTED_ORDERS = 25;
 const MAX_BODY_BYTES = 1 << 20;
