@@ -10,6 +10,7 @@
 //! control characters) and bodies are JSON, which escapes them. Whatever else is found (another
 //! script's writes, a corrupt or hand-edited entry) is skipped, never trusted.
 
+use ordersync_core::error::decimal_string;
 use wasm_bindgen::JsCast;
 
 const REPORTED_KEY: &str = "ordersync.reported";
@@ -66,7 +67,7 @@ impl Storage {
         let kept = &rows[rows.len().saturating_sub(MAX_REPORTED)..];
         let text: String = kept
             .iter()
-            .map(|(expires, id)| line(&[&decimal(*expires), id]))
+            .map(|(expires, id)| line(&[&decimal_string(*expires), id]))
             .collect();
         self.write(REPORTED_KEY, &text);
     }
@@ -101,7 +102,14 @@ impl Storage {
         let kept = &rows[rows.len().saturating_sub(MAX_PENDING)..];
         let text: String = kept
             .iter()
-            .map(|row| line(&[&decimal(row.created_ms), &row.url, &row.order_id, &row.body]))
+            .map(|row| {
+                line(&[
+                    &decimal_string(row.created_ms),
+                    &row.url,
+                    &row.order_id,
+                    &row.body,
+                ])
+            })
             .collect();
         self.write(PENDING_KEY, &text)
     }
@@ -126,12 +134,6 @@ fn lines(text: &str, count: usize) -> impl Iterator<Item = (u64, Vec<String>)> +
 fn line(fields: &[&str]) -> String {
     let mut out = fields.join("\t");
     out.push('\n');
-    out
-}
-
-fn decimal(value: u64) -> String {
-    let mut out = String::new();
-    ordersync_core::error::push_decimal(&mut out, value);
     out
 }
 

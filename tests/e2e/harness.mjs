@@ -149,6 +149,9 @@ export async function startDemo({ backForwardCache = false } = {}) {
   return demo;
 }
 
+/** The page's queue of hand-offs in localStorage (`ordersync.pending`), "" when empty. */
+export const queuedHandOffs = (page) => page.evaluate(() => localStorage.getItem("ordersync.pending") ?? "");
+
 /** The page's hand-offs to the relay path on the shop's origin, parsed. */
 export function handoffsSeen(seen, base) {
   return seen.requests

@@ -10,7 +10,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 
-import { startDemo, handoffsSeen, waitFor } from "./harness.mjs";
+import { startDemo, handoffsSeen, queuedHandOffs, waitFor } from "./harness.mjs";
 import { placedOrder } from "./checks.mjs";
 
 const MINUTE = 60_000;
@@ -24,7 +24,6 @@ after(async () => {
   await demo?.stop();
 });
 
-const pending = (page) => page.evaluate(() => localStorage.getItem("ordersync.pending") ?? "");
 
 /** Places an order while the relay is stopped: the report says `queued`. */
 async function orderWhileRelayIsDown(page) {
@@ -33,7 +32,7 @@ async function orderWhileRelayIsDown(page) {
   try {
     const report = await demo.report(page, `${demo.base}/?sample=one-item&frontend=never`);
     assert.equal(report.relay.status, "queued");
-    assert.match(await pending(page), new RegExp(`\\t${report.orderId}\\t`));
+    assert.match(await queuedHandOffs(page), new RegExp(`\\t${report.orderId}\\t`));
     return report.orderId;
   } finally {
     assert.equal((await demo.switchRelay(true)).running, true);
@@ -60,7 +59,7 @@ test("relay down longer than 15 minutes: the queued hand-off is delivered once o
   const again = await comeBackLater(page, 20 * MINUTE);
   assert.equal(again.relay.status, "duplicate");
   assert.equal(again.dropped, undefined, "nothing dropped");
-  await waitFor("the queued hand-off to leave localStorage", async () => (await pending(page)) === "");
+  await waitFor("the queued hand-off to leave localStorage", async () => (await queuedHandOffs(page)) === "");
   const retried = handoffsSeen({ requests: seen.requests.slice(beforeVisit) }, demo.base);
   assert.equal(retried.length, 1, "sent once");
   assert.equal(retried[0].body.token, order.token);
@@ -82,7 +81,7 @@ test("a queued hand-off whose token expired is dropped unsent, and the next repo
   assert.equal(again.dropped?.length, 1, JSON.stringify(again));
   assert.equal(again.dropped[0].orderId, orderId);
   assert.equal(again.dropped[0].cause, "token-expired");
-  assert.equal(await pending(page), "", "no longer queued");
+  assert.equal(await queuedHandOffs(page), "", "no longer queued");
   assert.equal(handoffsSeen({ requests: seen.requests.slice(beforeVisit) }, demo.base).length, 0, "never sent");
   assert.equal((await demo.relayStatus(orderId)).status, 404, "the relay never got it");
   assert.equal((await demo.ciblerRequests(orderId)).length, 0);

@@ -10,7 +10,7 @@
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::error::push_decimal;
+use crate::error::{decimal_string, push_decimal};
 use crate::input::Input;
 
 /// Reads one [`Input`]; `float_text` writes the numbers that are not whole (see module docs).
@@ -47,9 +47,7 @@ impl<'de> Visitor<'de> for InputSeed {
     }
 
     fn visit_u64<E>(self, value: u64) -> Result<Input, E> {
-        let mut text = String::new();
-        push_decimal(&mut text, value);
-        Ok(Input::Number(text))
+        Ok(Input::Number(decimal_string(value)))
     }
 
     fn visit_i64<E>(self, value: i64) -> Result<Input, E> {

@@ -4,7 +4,7 @@
 use percent_encoding::percent_decode_str;
 
 use crate::checkout::{check_text, Checkout, FrontendCheckout};
-use crate::error::{FieldPath, Reason, ValidationError};
+use crate::error::{decimal_string, FieldPath, Reason, ValidationError};
 use crate::money::Money;
 use crate::timestamp::is_rfc3339;
 
@@ -376,12 +376,6 @@ pub fn check_base_url(base_url: &str) -> Result<&str, ValidationError> {
         return Err(refuse());
     }
     Ok(base)
-}
-
-fn decimal_string(value: u64) -> String {
-    let mut out = String::new();
-    crate::error::push_decimal(&mut out, value);
-    out
 }
 
 #[cfg(test)]
