@@ -21,11 +21,11 @@ use crate::{cookie, page};
 /// A `reportOrder` call after [`start`].
 pub struct Started {
     report: Report,
-    sending: Option<Sending_>,
+    sending: Option<InProgress>,
 }
 
 /// The requests of a hand-off on their way.
-struct Sending_ {
+struct InProgress {
     order_id: String,
     relay: Sending,
     /// The third-o URL when it is to be sent, and whether it already was (policy `always`).
@@ -183,7 +183,7 @@ fn send(plan: Plan, cookie_id: Option<String>) -> Started {
     });
     Started {
         report,
-        sending: Some(Sending_ {
+        sending: Some(InProgress {
             order_id,
             relay,
             pixel,
@@ -213,7 +213,7 @@ impl Started {
             mut report,
             sending,
         } = self;
-        let Some(Sending_ {
+        let Some(InProgress {
             order_id,
             relay,
             pixel,

@@ -6,7 +6,7 @@
 
 use ordersync_core::third_o::{FrontendConfig, ThirdOQuery};
 use ordersync_core::{FrontendCheckout, Input};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::page::{own_str, to_json};
 use crate::report::FieldError;
@@ -103,8 +103,6 @@ impl Source {
         to_json(&envelope)
     }
 }
-
-use wasm_bindgen::JsCast;
 
 /// When the CitrusAd front-end (third-o) request is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
