@@ -48,7 +48,7 @@ pub(super) async fn status(
     }))
 }
 
-fn destination_status(
+pub(super) fn destination_status(
     row: &SqliteRow,
     destination: Destination,
     accepted_at_ms: i64,
