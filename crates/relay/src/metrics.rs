@@ -224,6 +224,16 @@ impl Metrics {
             .set(i64::from(open));
     }
 
+    /// Whether `destination`'s circuit is open in this relay (the operators' console).
+    pub fn circuit_open(&self, destination: Destination) -> bool {
+        self.circuit_open
+            .get_or_create(&DestinationLabel {
+                destination: destination.as_str().to_owned(),
+            })
+            .get()
+            != 0
+    }
+
     pub fn set_depth(&self, rows: &[DepthRow]) {
         for destination in Destination::ALL {
             for state in DeliveryState::ALL {
