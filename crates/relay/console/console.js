@@ -9,6 +9,9 @@
   const CHANGE_HEADERS = { "Content-Type": "application/json", "X-Ordersync-Console": "1" };
   const NAMES = { cibler: "CibleR", citrusad: "CitrusAd" };
   const SVG = "http://www.w3.org/2000/svg";
+  const ERROR_CHARS = 120;
+  /** Times as 24-hour hh:mm:ss, the same width on every row. */
+  const CLOCK = { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" };
 
   let refreshMs = 3000;
   let timer = null;
@@ -33,7 +36,7 @@
   function time(ms) {
     const date = new Date(ms);
     const today = new Date().toDateString() === date.toDateString();
-    const text = today ? date.toLocaleTimeString() : date.toLocaleString();
+    const text = today ? date.toLocaleTimeString([], CLOCK) : date.toLocaleString([], { ...CLOCK, year: "numeric", month: "short", day: "numeric" });
     const node = el("time", null, text);
     node.dateTime = date.toISOString();
     node.title = date.toISOString();
@@ -62,11 +65,11 @@
       showProblem(null);
       const freshness = $("freshness");
       freshness.classList.remove("stale");
-      freshness.textContent = `Updated ${new Date(overview.generatedAtMs).toLocaleTimeString()} · every ${Math.round(refreshMs / 1000)} s`;
+      freshness.textContent = `Updated ${new Date(overview.generatedAtMs).toLocaleTimeString([], CLOCK)} · every ${Math.round(refreshMs / 1000)} s`;
     } catch (error) {
       const freshness = $("freshness");
       freshness.classList.add("stale");
-      freshness.textContent = lastGood ? `Not updated since ${new Date(lastGood).toLocaleTimeString()}` : "Relay unreachable";
+      freshness.textContent = lastGood ? `Not updated since ${new Date(lastGood).toLocaleTimeString([], CLOCK)}` : "Relay unreachable";
       showProblem(`Cannot read the relay: ${error.message}`);
     } finally {
       timer = setTimeout(load, refreshMs);
@@ -149,7 +152,7 @@
     for (const fraction of [0, 0.5, 1]) {
       const y = top + plotHeight * (1 - fraction);
       chart.append(svg("line", { class: "gridline", x1: left, x2: width, y1: y, y2: y }));
-      chart.append(svg("text", { class: "axis", x: left - 6, y: y + 4, "text-anchor": "end" }, format(Math.round(scale * fraction))));
+      chart.append(svg("text", { class: "axis", x: left - 6, y: y + 4, "text-anchor": "end" }, format(scale * fraction)));
     }
     minutes.forEach((m, i) => {
       const x = left + i * slot + 1;
@@ -183,9 +186,11 @@
     count.textContent = format(total);
     count.classList.toggle("bad", total > 0);
     const rows = deadLetters.map((dead) => {
+      // The error usually quotes the vendor's answer already: shown once, as the answer.
+      const quotes = dead.vendorResponse && dead.error?.includes(dead.vendorResponse);
       const answer = el("div", "answer", [
         dead.vendorStatus ? el("span", "status", `HTTP ${dead.vendorStatus} `) : null,
-        el("span", "error", dead.error ?? ""),
+        quotes ? null : el("span", "error", dead.error ?? ""),
         dead.vendorResponse ? el("pre", "mono", dead.vendorResponse) : null,
       ]);
       const retry = el("button", "quiet", "Retry");
@@ -235,7 +240,7 @@
         el("td", null, [badge(order.state)]),
         cell(order, "cibler"),
         cell(order, "citrusad"),
-        errors.length ? el("td", failing ? "error" : "none", errors.join(" · ")) : el("td", "none", "—"),
+        errors.length ? shortened(errors.join(" · "), failing ? "error" : "none") : el("td", "none", "—"),
       ]);
       row.dataset.orderId = order.orderId;
       return row;
@@ -246,6 +251,13 @@
     const empty = $("orders-empty");
     empty.hidden = rows.length > 0;
     empty.textContent = answered ? `No order id starts with “${answered}”.` : "No orders yet.";
+  }
+
+  /** A table cell with at most ERROR_CHARS of `text`, all of it on hover. */
+  function shortened(text, className) {
+    const cell = el("td", className, text.length > ERROR_CHARS ? `${text.slice(0, ERROR_CHARS)}…` : text);
+    cell.title = text;
+    return cell;
   }
 
   function confirmDiscard(dead, button) {
