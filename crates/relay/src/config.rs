@@ -228,8 +228,14 @@ pub struct HttpArgs {
 /// The operators' console (`/console`): off unless `--console` is given with a token file.
 #[derive(Debug, Clone, Args)]
 pub struct ConsoleArgs {
-    /// Serve the operators' console at `/console` (needs `--console-token-file`).
-    #[arg(long, env = "ORDERSYNC_CONSOLE")]
+    /// Serve the operators' console at `/console` (needs `--console-token-file`). The
+    /// variable takes `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`.
+    #[arg(
+        long,
+        env = "ORDERSYNC_CONSOLE",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub console: bool,
     /// File holding the console's access token: at least 32 bytes of printable ASCII, one
     /// trailing newline ignored. Sent as `Authorization: Bearer <token>`, or typed once into
