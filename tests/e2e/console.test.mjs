@@ -7,11 +7,14 @@
 // - its retry button makes the dead order delivered once the fault is gone, its discard
 //   button (after the confirmation) gives another one up, and the search finds an order;
 // - a change without the console's own header is refused (CSRF), and the token never reaches
-//   the relay's log. A screenshot is saved to test-output/e2e/console.png.
+//   the relay's log. A screenshot is saved to test-output/e2e/console.png;
+// - behind a reverse proxy that mounts the relay under a prefix, signing in and the page work.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import { once } from "node:events";
 import os from "node:os";
 import path from "node:path";
 import { SignJWT } from "jose";
@@ -274,4 +277,50 @@ test("the console shows the orders, the counts and the dead letter; retry delive
   const log = readFileSync(stack.logs.relay, "utf8");
   assert.match(log, /console: signed in/);
   assert.ok(!log.includes(TOKEN), "the token is not in the relay's log");
+});
+
+/** A reverse proxy serving the relay under /ordersync/ (the prefix stripped, as nginx's
+ * `proxy_pass http://relay/;` does). */
+async function startPrefixProxy() {
+  const relay = new URL(stack.relayUrl);
+  const server = http.createServer((request, response) => {
+    if (!request.url.startsWith("/ordersync/")) {
+      response.writeHead(404).end();
+      return;
+    }
+    const upstream = http.request(
+      { host: relay.hostname, port: relay.port, method: request.method, path: request.url.slice("/ordersync".length), headers: request.headers },
+      (answer) => {
+        response.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    upstream.on("error", () => response.writeHead(502).end());
+    request.pipe(upstream);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return { server, base: `http://127.0.0.1:${server.address().port}/ordersync` };
+}
+
+test("behind a reverse proxy, under a prefix, the console signs in and shows the orders", { timeout: 60_000 }, async () => {
+  const proxy = await startPrefixProxy();
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (error) => errors.push(String(error)));
+    assert.equal((await page.goto(`${proxy.base}/console`)).status(), 401);
+    await page.fill("#token", TOKEN);
+    await Promise.all([page.waitForURL(`${proxy.base}/console`), page.click("button[type=submit]")]);
+    const [cookie] = (await context.cookies()).filter((c) => c.name === "ordersync_console");
+    assert.equal(cookie.path, "/ordersync/console");
+    await page.locator(`#orders tr[data-order-id="${DELIVERED[0]}"]`).waitFor();
+    assert.match(await page.locator("#freshness").textContent(), /^Updated/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    proxy.server.closeAllConnections();
+    proxy.server.close();
+  }
 });
