@@ -756,26 +756,28 @@ mod cases {
 
     // Retention: pruning, the order ids remembered after it, discarding dead letters.
 
-    /// Claims every due row of `destination` (up to 1,000) and records `outcome` for each.
+    /// Claims every due row of `destination` (up to 1,000) and records `outcome` for each;
+    /// returns their order ids, in the order claimed.
     pub async fn settle_all(
         outbox: &Arc<dyn Outbox>,
         destination: Destination,
         outcome: Outcome,
         now: i64,
-    ) {
+    ) -> Vec<String> {
         let claimed = outbox
             .claim_due(destination, 1_000, "w", LEASE, now)
             .await
             .unwrap();
-        for row in claimed {
+        for row in &claimed {
             assert!(outbox
                 .record(destination, &row.order_id, "w", outcome.clone(), now)
                 .await
                 .unwrap());
         }
+        claimed.into_iter().map(|row| row.order_id).collect()
     }
 
-    fn dead() -> Outcome {
+    pub fn dead() -> Outcome {
         Outcome::Dead {
             error: "HTTP 400: refused".into(),
             vendor_status: Some(400),
@@ -1082,24 +1084,30 @@ mod cases {
 }
 
 /// Instantiates every case for one backend, as `#[tokio::test]`s in a module of its name.
+/// (`$cases` names the module the cases are in.)
 macro_rules! storage_suite {
-    ($backend:ident, $fresh:expr, [$($case:ident),+ $(,)?]) => {
+    ($backend:ident, $fresh:expr, $cases:ident, [$($case:ident),+ $(,)?]) => {
         mod $backend {
             use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    cases::$case($fresh()).await;
+                    $cases::$case($fresh()).await;
                 }
             )+
         }
     };
 }
 
+/// The cases of module `cases` (or of another, `in MODULE: SQLITE_NAME, POSTGRES_NAME; ...`),
+/// on both backends.
 macro_rules! both_backends {
     ($($case:ident),+ $(,)?) => {
-        storage_suite!(sqlite, Fresh::sqlite, [$($case),+]);
-        storage_suite!(postgres, Fresh::postgres, [$($case),+]);
+        both_backends!(in cases: sqlite, postgres; $($case),+);
+    };
+    (in $cases:ident: $sqlite:ident, $postgres:ident; $($case:ident),+ $(,)?) => {
+        storage_suite!($sqlite, Fresh::sqlite, $cases, [$($case),+]);
+        storage_suite!($postgres, Fresh::postgres, $cases, [$($case),+]);
     };
 }
 
@@ -1154,80 +1162,40 @@ mod console_cases {
         expected: &[&str],
         outcome: Outcome,
     ) {
-        let claimed = outbox
-            .claim_due(destination, 10, "console-test", LEASE, at)
-            .await
-            .unwrap();
-        let ids: Vec<&str> = claimed.iter().map(|c| c.order_id.as_str()).collect();
-        assert_eq!(ids, expected, "{destination} at {at}");
-        for claim in &claimed {
-            assert!(outbox
-                .record(
-                    destination,
-                    &claim.order_id,
-                    "console-test",
-                    outcome.clone(),
-                    at
-                )
-                .await
-                .unwrap());
-        }
-    }
-
-    fn refused() -> Outcome {
-        Outcome::Dead {
-            error: "HTTP 400".into(),
-            vendor_status: Some(400),
-            vendor_response: Some(r#"{"message":"refused"}"#.into()),
-        }
+        let settled = cases::settle_all(outbox, destination, outcome, at).await;
+        assert_eq!(settled, expected, "{destination} at {at}");
     }
 
     /// OLD-1 delivered everywhere two hours ago; A-1 delivered everywhere 9 and 8 minutes ago;
     /// A-2 delivered to CibleR, dead at CitrusAd; B-1 for CibleR only (CitrusAd skipped),
     /// delivered a minute ago; B-2 just accepted.
     async fn orders_of_the_last_hours(outbox: &Arc<dyn Outbox>) {
+        async fn accept(outbox: &Arc<dyn Outbox>, id: &str, citrus: InitialState, at: i64) {
+            outbox.insert(checkout(id, citrus), at).await.unwrap();
+        }
         let skipped = || InitialState::Skipped {
             reason: "no line items".into(),
         };
         let (cibler, citrus) = (Destination::Cibler, Destination::Citrusad);
-        outbox
-            .insert(checkout("OLD-1", InitialState::Pending), NOW - 3 * HOUR_MS)
-            .await
-            .unwrap();
+        accept(outbox, "OLD-1", InitialState::Pending, NOW - 3 * HOUR_MS).await;
         attempt(outbox, cibler, NOW - 2 * HOUR_MS, &["OLD-1"], delivered()).await;
         attempt(outbox, citrus, NOW - 2 * HOUR_MS, &["OLD-1"], delivered()).await;
-        outbox
-            .insert(checkout("A-1", InitialState::Pending), NOW - 10 * MINUTE_MS)
-            .await
-            .unwrap();
+        accept(outbox, "A-1", InitialState::Pending, NOW - 10 * MINUTE_MS).await;
         attempt(outbox, cibler, NOW - 9 * MINUTE_MS, &["A-1"], delivered()).await;
         attempt(outbox, citrus, NOW - 8 * MINUTE_MS, &["A-1"], delivered()).await;
-        outbox
-            .insert(checkout("A-2", InitialState::Pending), NOW - 5 * MINUTE_MS)
-            .await
-            .unwrap();
+        accept(outbox, "A-2", InitialState::Pending, NOW - 5 * MINUTE_MS).await;
         attempt(outbox, cibler, NOW - 4 * MINUTE_MS, &["A-2"], delivered()).await;
-        attempt(outbox, citrus, NOW - 4 * MINUTE_MS, &["A-2"], refused()).await;
-        outbox
-            .insert(checkout("B-1", skipped()), NOW - 2 * MINUTE_MS)
-            .await
-            .unwrap();
+        attempt(outbox, citrus, NOW - 4 * MINUTE_MS, &["A-2"], cases::dead()).await;
+        accept(outbox, "B-1", skipped(), NOW - 2 * MINUTE_MS).await;
         attempt(outbox, cibler, NOW - MINUTE_MS, &["B-1"], delivered()).await;
-        outbox
-            .insert(checkout("B-2", InitialState::Pending), NOW - MINUTE_MS)
-            .await
-            .unwrap();
+        accept(outbox, "B-2", InitialState::Pending, NOW - MINUTE_MS).await;
     }
 
     pub async fn deliveries_are_counted_per_destination_over_the_hour_and_the_day(fresh: Fresh) {
         let outbox = fresh.open().await;
         let nothing: Vec<DeliveredRecently> = Destination::ALL
             .into_iter()
-            .map(|destination| DeliveredRecently {
-                destination,
-                last_hour: 0,
-                last_day: 0,
-            })
+            .map(DeliveredRecently::none)
             .collect();
         assert_eq!(outbox.delivered_recently(NOW).await.unwrap(), nothing);
         orders_of_the_last_hours(&outbox).await;
@@ -1306,7 +1274,7 @@ mod console_cases {
             .unwrap();
         assert_eq!(
             (citrus.state, citrus.attempts, citrus.last_error.as_deref()),
-            (DeliveryState::Dead, 1, Some("HTTP 400"))
+            (DeliveryState::Dead, 1, Some("HTTP 400: refused"))
         );
     }
 
@@ -1339,29 +1307,8 @@ mod console_cases {
     }
 }
 
-/// Instantiates the console's cases for one backend.
-macro_rules! console_suite {
-    ($backend:ident, $fresh:expr, [$($case:ident),+ $(,)?]) => {
-        mod $backend {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    console_cases::$case($fresh()).await;
-                }
-            )+
-        }
-    };
-}
-
-macro_rules! console_on_both_backends {
-    ($($case:ident),+ $(,)?) => {
-        console_suite!(sqlite_console, Fresh::sqlite, [$($case),+]);
-        console_suite!(postgres_console, Fresh::postgres, [$($case),+]);
-    };
-}
-
-console_on_both_backends!(
+both_backends!(
+    in console_cases: sqlite_console, postgres_console;
     deliveries_are_counted_per_destination_over_the_hour_and_the_day,
     the_latest_orders_come_newest_first_and_a_search_narrows_them,
     orders_are_counted_per_minute_when_accepted_and_when_delivered,

@@ -22,6 +22,17 @@ pub struct DeliveredRecently {
     pub last_day: u64,
 }
 
+impl DeliveredRecently {
+    /// No delivery to `destination` at all.
+    pub fn none(destination: Destination) -> Self {
+        DeliveredRecently {
+            destination,
+            last_hour: 0,
+            last_day: 0,
+        }
+    }
+}
+
 /// Orders accepted and orders delivered in one minute.
 ///
 /// An order counts as delivered in the minute its last destination was delivered, once none
@@ -41,21 +52,30 @@ pub fn minute_of(ms: i64) -> i64 {
     ms.div_euclid(MINUTE_MS) * MINUTE_MS
 }
 
-/// Adds one count to the buckets, keeping them in time order (both backends count accepted and
-/// delivered orders in separate queries and merge them here).
+/// What a per-minute count counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Counted {
+    Accepted,
+    Delivered,
+}
+
+/// Adds `n` orders `counted` in the minute starting at `minute_ms` to the buckets, kept in time
+/// order (both backends count accepted and delivered orders in separate queries, merged here).
 pub(crate) fn add_to_minute(
     buckets: &mut std::collections::BTreeMap<i64, MinuteActivity>,
     minute_ms: i64,
-    accepted: u64,
-    delivered: u64,
+    counted: Counted,
+    n: u64,
 ) {
     let bucket = buckets.entry(minute_ms).or_insert(MinuteActivity {
         minute_ms,
         accepted: 0,
         delivered: 0,
     });
-    bucket.accepted += accepted;
-    bucket.delivered += delivered;
+    match counted {
+        Counted::Accepted => bucket.accepted += n,
+        Counted::Delivered => bucket.delivered += n,
+    }
 }
 
 /// The smallest string greater than every string starting with `prefix` (in code point order,

@@ -11,7 +11,7 @@ use sqlx::postgres::PgPool;
 use sqlx::Row;
 
 use super::super::console::{
-    add_to_minute, DeliveredRecently, MinuteActivity, DAY_MS, HOUR_MS, MINUTE_MS,
+    add_to_minute, Counted, DeliveredRecently, MinuteActivity, DAY_MS, HOUR_MS, MINUTE_MS,
 };
 use super::super::{Destination, OrderStatus, StorageError};
 use super::destination_status;
@@ -32,11 +32,7 @@ pub(super) async fn delivered_recently(
     .await?;
     let mut counts: Vec<DeliveredRecently> = Destination::ALL
         .into_iter()
-        .map(|destination| DeliveredRecently {
-            destination,
-            last_hour: 0,
-            last_day: 0,
-        })
+        .map(DeliveredRecently::none)
         .collect();
     for row in &rows {
         let destination: Destination = row.try_get::<String, _>("destination")?.parse()?;
@@ -86,36 +82,34 @@ pub(super) async fn latest_orders(
     Ok(orders)
 }
 
+/// Orders accepted per minute since $1 ($2: a minute in milliseconds).
+const ACCEPTED_PER_MINUTE: &str = "SELECT accepted_at / $2 * $2 AS minute, COUNT(*) AS n \
+     FROM ordersync_checkouts WHERE pruned_at IS NULL AND accepted_at >= $1 GROUP BY minute";
+
+/// Orders delivered per minute since $1: finished everywhere (delivered or skipped, at least one
+/// delivered), in the minute of the last delivery.
+const DELIVERED_PER_MINUTE: &str = "SELECT t / $2 * $2 AS minute, COUNT(*) AS n FROM ( \
+       SELECT MAX(delivered_at) AS t FROM ordersync_deliveries GROUP BY order_id \
+       HAVING bool_and(state IN ('delivered', 'skipped')) AND bool_or(state = 'delivered') \
+     ) AS finished WHERE t >= $1 GROUP BY minute";
+
 pub(super) async fn activity(
     pool: &PgPool,
     since_ms: i64,
 ) -> Result<Vec<MinuteActivity>, StorageError> {
     let mut buckets = BTreeMap::new();
-    let accepted = sqlx::query(
-        "SELECT accepted_at / $2 * $2 AS minute, COUNT(*) AS n FROM ordersync_checkouts \
-         WHERE pruned_at IS NULL AND accepted_at >= $1 GROUP BY minute",
-    )
-    .bind(since_ms)
-    .bind(MINUTE_MS)
-    .fetch_all(pool)
-    .await?;
-    for row in &accepted {
-        add_to_minute(&mut buckets, row.try_get("minute")?, count(row)?, 0);
-    }
-    // Finished everywhere (delivered or skipped, at least one delivered), in the minute of the
-    // last delivery.
-    let delivered = sqlx::query(
-        "SELECT t / $2 * $2 AS minute, COUNT(*) AS n FROM ( \
-           SELECT MAX(delivered_at) AS t FROM ordersync_deliveries GROUP BY order_id \
-           HAVING bool_and(state IN ('delivered', 'skipped')) AND bool_or(state = 'delivered') \
-         ) AS finished WHERE t >= $1 GROUP BY minute",
-    )
-    .bind(since_ms)
-    .bind(MINUTE_MS)
-    .fetch_all(pool)
-    .await?;
-    for row in &delivered {
-        add_to_minute(&mut buckets, row.try_get("minute")?, 0, count(row)?);
+    for (query, counted) in [
+        (ACCEPTED_PER_MINUTE, Counted::Accepted),
+        (DELIVERED_PER_MINUTE, Counted::Delivered),
+    ] {
+        let rows = sqlx::query(query)
+            .bind(since_ms)
+            .bind(MINUTE_MS)
+            .fetch_all(pool)
+            .await?;
+        for row in &rows {
+            add_to_minute(&mut buckets, row.try_get("minute")?, counted, count(row)?);
+        }
     }
     Ok(buckets.into_values().collect())
 }

@@ -8,18 +8,17 @@
 //! seconds, so these run at most once per refresh, however many operators watch.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::LazyLock;
 
 use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
 
 use super::super::console::{
-    add_to_minute, prefix_upper_bound, DeliveredRecently, MinuteActivity, DAY_MS, HOUR_MS,
+    add_to_minute, prefix_upper_bound, Counted, DeliveredRecently, MinuteActivity, DAY_MS, HOUR_MS,
     MINUTE_MS,
 };
 use super::super::{Destination, OrderStatus, StorageError};
-use super::reads::destination_status;
+use super::reads::{destination_status, STATUS_COLUMNS};
 
 /// Per destination, the deliveries since ?1 (an hour ago) and since ?2 (a day ago).
 static DELIVERED_RECENTLY: LazyLock<String> = LazyLock::new(|| {
@@ -56,33 +55,20 @@ pub(super) async fn delivered_recently(
         .collect()
 }
 
-/// An order's row as [`super::reads::status`] reads it, with its id.
-static ORDER_COLUMNS: LazyLock<String> = LazyLock::new(|| {
-    let mut columns = String::from("order_id, accepted_at");
-    for d in Destination::ALL {
-        let _ = write!(
-            columns,
-            ", {d}_state, {d}_attempts, {d}_last_error, {d}_updated_at, {d}_delivered_at, \
-             {d}_next_attempt_at"
-        );
-    }
-    columns
-});
-
 /// The newest orders (?1: how many).
 static LATEST: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT {} FROM orders ORDER BY rowid DESC LIMIT ?1",
-        ORDER_COLUMNS.as_str()
+        "SELECT order_id, {} FROM orders ORDER BY rowid DESC LIMIT ?1",
+        STATUS_COLUMNS.as_str()
     )
 });
 
 /// The newest orders whose id is in the primary key's range [?2, ?3) (?3 NULL: no end).
 static SEARCH: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT {} FROM orders WHERE order_id >= ?2 AND (?3 IS NULL OR order_id < ?3) \
-         ORDER BY rowid DESC LIMIT ?1",
-        ORDER_COLUMNS.as_str()
+        "SELECT order_id, {} FROM orders WHERE order_id >= ?2 \
+         AND (?3 IS NULL OR order_id < ?3) ORDER BY rowid DESC LIMIT ?1",
+        STATUS_COLUMNS.as_str()
     )
 });
 
@@ -162,29 +148,18 @@ pub(super) async fn activity(
     since_ms: i64,
 ) -> Result<Vec<MinuteActivity>, StorageError> {
     let mut buckets = BTreeMap::new();
-    let accepted = sqlx::query(ACCEPTED_PER_MINUTE.as_str())
-        .bind(since_ms)
-        .fetch_all(&mut *connection)
-        .await?;
-    for row in &accepted {
-        add_to_minute(
-            &mut buckets,
-            row.try_get("minute")?,
-            row.try_get::<i64, _>("n")? as u64,
-            0,
-        );
-    }
-    let delivered = sqlx::query(DELIVERED_PER_MINUTE.as_str())
-        .bind(since_ms)
-        .fetch_all(connection)
-        .await?;
-    for row in &delivered {
-        add_to_minute(
-            &mut buckets,
-            row.try_get("minute")?,
-            0,
-            row.try_get::<i64, _>("n")? as u64,
-        );
+    for (query, counted) in [
+        (ACCEPTED_PER_MINUTE.as_str(), Counted::Accepted),
+        (DELIVERED_PER_MINUTE.as_str(), Counted::Delivered),
+    ] {
+        let rows = sqlx::query(query)
+            .bind(since_ms)
+            .fetch_all(&mut *connection)
+            .await?;
+        for row in &rows {
+            let n = row.try_get::<i64, _>("n")? as u64;
+            add_to_minute(&mut buckets, row.try_get("minute")?, counted, n);
+        }
     }
     Ok(buckets.into_values().collect())
 }

@@ -322,35 +322,48 @@ struct ActionDone {
     changed: u64,
 }
 
-/// `retry`: makes one dead (order, destination) due again with a fresh retry budget.
+/// What an operator does to a dead letter.
+#[derive(Debug, Clone, Copy)]
+enum Act {
+    /// Due again with a fresh retry budget.
+    Retry,
+    /// Given up: never sent, pruned at the retention.
+    Discard,
+}
+
 async fn retry(State(state): State<Shared>, body: Bytes) -> Result<Json<ActionDone>, ApiError> {
-    let (order_id, destination) = dead_letter_action(&body)?;
-    let changed = state
-        .outbox
-        .retry_dead(Some(&order_id), Some(destination), clock::now_ms())
-        .await
-        .map_err(storage_unavailable)?;
-    acted(&state, "retried", order_id, destination, changed)
+    act_on_dead_letter(&state, Act::Retry, &body).await
 }
 
-/// `discard`: gives one dead (order, destination) up: never sent, pruned at the retention.
 async fn discard(State(state): State<Shared>, body: Bytes) -> Result<Json<ActionDone>, ApiError> {
-    let (order_id, destination) = dead_letter_action(&body)?;
-    let changed = state
-        .outbox
-        .discard_dead(Some(&order_id), Some(destination), clock::now_ms())
-        .await
-        .map_err(storage_unavailable)?;
-    acted(&state, "discarded", order_id, destination, changed)
+    act_on_dead_letter(&state, Act::Discard, &body).await
 }
 
-fn acted(
+/// Retries or discards one dead (order, destination), as `dead-letters retry|discard` does;
+/// 404 when there is no such dead letter (already retried or discarded, say by another
+/// operator).
+async fn act_on_dead_letter(
     state: &ConsoleState,
-    what: &'static str,
-    order_id: String,
-    destination: Destination,
-    changed: u64,
+    act: Act,
+    body: &[u8],
 ) -> Result<Json<ActionDone>, ApiError> {
+    let (order_id, destination) = dead_letter_action(body)?;
+    let (order, now_ms) = (Some(order_id.as_str()), clock::now_ms());
+    let changed = match act {
+        Act::Retry => {
+            state
+                .outbox
+                .retry_dead(order, Some(destination), now_ms)
+                .await
+        }
+        Act::Discard => {
+            state
+                .outbox
+                .discard_dead(order, Some(destination), now_ms)
+                .await
+        }
+    }
+    .map_err(storage_unavailable)?;
     if changed == 0 {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -360,7 +373,8 @@ fn acted(
     tracing::info!(
         order_id = order_id.as_str(),
         destination = destination.as_str(),
-        "console: dead letter {what}"
+        action = ?act,
+        "console: dead letter acted on"
     );
     state.overviews.invalidate();
     state.wakers.wake_all();
