@@ -156,6 +156,21 @@ test("with the token: the console's assets, its JSON, and no CORS", { timeout: 6
   });
   assert.equal(bad.status, 400);
   assert.equal((await bad.json()).error.field, "destination");
+  // A change a browser marks as started by another site is refused, token or not.
+  const crossSite = await fetch(`${stack.relayUrl}/console/api/dead-letters/retry`, {
+    method: "POST",
+    headers: { ...bearer(TOKEN), "Content-Type": "application/json", "Sec-Fetch-Site": "cross-site" },
+    body: JSON.stringify({ orderId: "1", destination: "citrusad" }),
+  });
+  assert.equal(crossSite.status, 403);
+  // Nothing dead by that id: 404, naming it.
+  const none = await fetch(`${stack.relayUrl}/console/api/dead-letters/discard`, {
+    method: "POST",
+    headers: { ...bearer(TOKEN), "Content-Type": "application/json" },
+    body: JSON.stringify({ orderId: "1", destination: "citrusad" }),
+  });
+  assert.equal(none.status, 404);
+  assert.match((await none.json()).error.message, /order 1 has no dead letter for citrusad/);
 });
 
 test("the console shows the orders, the counts and the dead letter; retry delivers it", { timeout: 180_000 }, async () => {

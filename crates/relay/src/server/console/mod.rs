@@ -127,17 +127,14 @@ pub fn router(state: ConsoleState, client_addresses: &ClientAddressPolicy) -> Ro
 async fn require_token(State(state): State<Shared>, request: Request, next: Next) -> Response {
     let headers = request.headers();
     let is_post = request.method() == Method::POST;
-    if is_post && auth::from_another_site(headers) {
-        return forbidden();
-    }
     match state.auth.proof(headers, now_s()) {
-        Some(Proof::Bearer) => next.run(request).await,
-        Some(Proof::Session) if is_post && !auth::has_csrf_header(headers) => forbidden(),
-        Some(Proof::Session) => next.run(request).await,
         None if request.method() == Method::GET && is_the_page(request.uri().path()) => {
             sign_in_form(StatusCode::UNAUTHORIZED, None)
         }
         None => unauthorized(),
+        Some(_) if is_post && auth::from_another_site(headers) => forbidden(),
+        Some(Proof::Session) if is_post && !auth::has_csrf_header(headers) => forbidden(),
+        Some(_) => next.run(request).await,
     }
 }
 
