@@ -202,6 +202,8 @@ test("the console shows the orders, the counts and the dead letter; retry delive
   // The counts per destination.
   const stat = (destination, label) => page.locator(`[data-destination=${destination}] .stat`, { hasText: label }).locator(".value");
   await waitFor("the counts", async () => (await stat("citrusad", "Dead").textContent()) === "2");
+  // The deliveries over the hour and the day are read every 15 s (they read every order held).
+  await waitFor("the deliveries of the hour", async () => (await stat("cibler", "Delivered 1 h").textContent()) === "5", 30_000);
   assert.equal(await stat("cibler", "Delivered 1 h").textContent(), "5");
   assert.equal(await stat("cibler", "Delivered 24 h").textContent(), "5");
   assert.equal(await stat("citrusad", "Delivered 1 h").textContent(), "3");
@@ -230,7 +232,7 @@ test("the console shows the orders, the counts and the dead letter; retry delive
   assert.equal(await page.locator("#dead-count").textContent(), "2");
 
   // The chart: this minute's accepted and delivered orders as bars.
-  await waitFor("the chart's totals", async () => (await page.locator("#accepted-total").textContent()) === "5");
+  await waitFor("the chart's totals", async () => (await page.locator("#accepted-total").textContent()) === "5", 30_000);
   assert.equal(await page.locator("#delivered-total").textContent(), "3");
   assert.ok((await page.locator("#chart rect.bar-accepted").count()) >= 1);
 

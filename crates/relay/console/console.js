@@ -94,6 +94,9 @@
   function render(overview) {
     renderDestinations(overview.destinations);
     renderChart(overview.activity);
+    // The chart and the deliveries over the hour and the day are read less often (they read
+    // every order held): say when.
+    $("chart-as-of").textContent = `as of ${new Date(overview.historyReadAtMs).toLocaleTimeString([], CLOCK)}`;
     renderDeadLetters(overview.deadLetters, overview.deadLettersTotal);
     renderOrders(overview.orders, overview.search);
   }

@@ -63,11 +63,22 @@ static LATEST: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The newest orders whose id is in the primary key's range [?2, ?3) (?3 NULL: no end).
+/// The newest orders whose id is in the primary key's range [?2, ?3). `+rowid`: sorting the
+/// range's few rows, rather than reading the whole table backwards to skip the sort, which
+/// SQLite's planner otherwise prefers. (Two statements rather than `?3 IS NULL OR ...`, which
+/// makes it give up the index too.)
 static SEARCH: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT order_id, {} FROM orders WHERE order_id >= ?2 \
-         AND (?3 IS NULL OR order_id < ?3) ORDER BY rowid DESC LIMIT ?1",
+        "SELECT order_id, {} FROM orders WHERE order_id >= ?2 AND order_id < ?3 \
+         ORDER BY +rowid DESC LIMIT ?1",
+        STATUS_COLUMNS.as_str()
+    )
+});
+
+/// As [`SEARCH`], for a prefix no string is above ([`prefix_upper_bound`] is `None`).
+static SEARCH_TO_THE_END: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT order_id, {} FROM orders WHERE order_id >= ?2 ORDER BY +rowid DESC LIMIT ?1",
         STATUS_COLUMNS.as_str()
     )
 });
@@ -86,14 +97,23 @@ pub(super) async fn latest_orders(
                 .await?
         }
         // The ids starting with `prefix` are one range of the primary key.
-        Some(prefix) => {
-            sqlx::query(SEARCH.as_str())
-                .bind(limit)
-                .bind(prefix)
-                .bind(prefix_upper_bound(prefix))
-                .fetch_all(connection)
-                .await?
-        }
+        Some(prefix) => match prefix_upper_bound(prefix) {
+            Some(upper) => {
+                sqlx::query(SEARCH.as_str())
+                    .bind(limit)
+                    .bind(prefix)
+                    .bind(upper)
+                    .fetch_all(connection)
+                    .await?
+            }
+            None => {
+                sqlx::query(SEARCH_TO_THE_END.as_str())
+                    .bind(limit)
+                    .bind(prefix)
+                    .fetch_all(connection)
+                    .await?
+            }
+        },
     };
     rows.iter()
         .map(|row| {
@@ -162,4 +182,30 @@ pub(super) async fn activity(
         }
     }
     Ok(buckets.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::writes::tests::plan;
+    use super::*;
+
+    /// The latest orders are the end of the table, read backwards, never sorted.
+    #[test]
+    fn the_latest_orders_read_the_end_of_the_table() {
+        let plan = plan(&LATEST);
+        assert!(plan.starts_with("SCAN orders"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+
+    /// A search reads the primary key's range of its prefix, not every order.
+    #[test]
+    fn a_search_reads_only_its_range_of_the_primary_key() {
+        for query in [SEARCH.as_str(), SEARCH_TO_THE_END.as_str()] {
+            let plan = plan(query);
+            assert!(
+                plan.contains("SEARCH orders USING INDEX sqlite_autoindex_orders_1 (order_id>?"),
+                "{plan}"
+            );
+        }
+    }
 }
