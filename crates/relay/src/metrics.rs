@@ -284,6 +284,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_circuit_reads_as_it_was_last_set() {
+        let m = Metrics::new();
+        assert!(!m.circuit_open(Destination::Citrusad));
+        m.set_circuit_open(Destination::Citrusad, true);
+        assert!(m.circuit_open(Destination::Citrusad));
+        assert!(!m.circuit_open(Destination::Cibler));
+        m.set_circuit_open(Destination::Citrusad, false);
+        assert!(!m.circuit_open(Destination::Citrusad));
+    }
+
+    #[test]
     fn renders_every_family_with_its_labels() {
         let m = Metrics::new();
         m.accepted();
