@@ -8,6 +8,7 @@
 //! is `SELECT ... FOR UPDATE SKIP LOCKED` feeding the lease's `UPDATE`, so several relay
 //! instances share one database without ever holding the same row.
 
+pub mod console;
 pub mod postgres;
 pub mod retention;
 pub mod sqlite;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
+pub use console::{DeliveredRecently, MinuteActivity};
 pub use postgres::PostgresOutbox;
 pub use retention::{Batch, PrunedOrder};
 pub use sqlite::{GroupCommit, SqliteOutbox};
@@ -504,6 +506,25 @@ pub trait Outbox: Send + Sync + 'static {
     /// Bytes the outbox takes on disk (`/metrics`): SQLite's file and its WAL; PostgreSQL's
     /// tables with their indexes and TOAST.
     async fn size_on_disk(&self) -> Result<u64, StorageError>;
+
+    // The operators' console ([`console`]).
+
+    /// Per destination, how many of its orders were delivered in the hour and in the day
+    /// before `now_ms`.
+    async fn delivered_recently(&self, now_ms: i64)
+        -> Result<Vec<DeliveredRecently>, StorageError>;
+
+    /// Up to `limit` held orders, the newest first; with `order_id_prefix`, only those whose
+    /// order id starts with it.
+    async fn latest_orders(
+        &self,
+        limit: u32,
+        order_id_prefix: Option<&str>,
+    ) -> Result<Vec<OrderStatus>, StorageError>;
+
+    /// Orders accepted and orders delivered per minute ([`MinuteActivity`]) from `since_ms`
+    /// on, oldest minute first; minutes with neither are left out.
+    async fn activity(&self, since_ms: i64) -> Result<Vec<MinuteActivity>, StorageError>;
 }
 
 /// The storage a database URL names.
