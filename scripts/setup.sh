@@ -15,11 +15,6 @@ ensure_wasm_target() {
     log "adding Rust target wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown
   fi
-  # The release package rebuilds std with immediate-abort panics (scripts/build-package.sh).
-  if ! rustup component list --installed | grep -q '^rust-src'; then
-    log "adding Rust component rust-src (std rebuilt for the size-budgeted package)"
-    rustup component add rust-src
-  fi
 }
 
 ensure_wasm_bindgen_cli() {

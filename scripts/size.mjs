@@ -1,10 +1,12 @@
 // Prints the raw, gzip (-9) and brotli (-q 11) bytes of each file a page loads from pkg/
-// (the JS glue and the .wasm), their total, and the 14 KB brotli budget.
+// (the JS glue and the .wasm), their total, and how it compares with issue 17's budget (40 KB
+// brotli) and target (28 KB, below Segment's load for one purchase).
 // `npm run size` builds the release package first. `--check` exits 1 when over budget.
 import { readFileSync, existsSync } from "node:fs";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 
-const BUDGET_BROTLI = 14_000; // "14 KB", read strictly
+const BUDGET_BROTLI = 40_000; // "40 KB", read strictly
+const TARGET_BROTLI = 28_000;
 const loaded = ["pkg/ordersync.js", "pkg/ordersync_bg.wasm"];
 const other = ["pkg/ordersync.d.ts"];
 
@@ -38,5 +40,9 @@ for (const path of loaded) {
 row("total (loaded by a page)", total);
 for (const path of other) if (existsSync(path)) row(`${path} (not loaded)`, sizes(path));
 const verdict = total.brotli <= BUDGET_BROTLI ? "within" : "OVER";
-console.log(`brotli total ${total.brotli} bytes (${(total.brotli / 1024).toFixed(1)} KiB): ${verdict} the ${BUDGET_BROTLI}-byte budget`);
+const target = total.brotli <= TARGET_BROTLI ? "within" : "over";
+console.log(
+  `brotli total ${total.brotli} bytes (${(total.brotli / 1024).toFixed(1)} KiB): ${verdict} the ${BUDGET_BROTLI}-byte budget, ` +
+    `${target} the ${TARGET_BROTLI}-byte target`,
+);
 if (process.argv.includes("--check") && verdict === "OVER") process.exit(1);

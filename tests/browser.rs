@@ -611,6 +611,8 @@ async fn the_queue_is_bounded_in_count_and_age() {
     let flushed = flush().await;
     assert_eq!(number(&flushed, "remaining"), 0.0);
     assert_eq!(number(&flushed, "delivered"), 0.0);
+    assert_eq!(text(&flushed, "dropped.0.orderId"), stale);
+    assert_eq!(text(&flushed, "dropped.0.cause"), "too-old");
     assert!(relay_posts(&requests_for(&stale).await).is_empty());
     run_js("localStorage.clear();");
 }
@@ -629,5 +631,202 @@ async fn the_duplicate_guard_expires() {
         "accepted",
         "an expired entry is forgotten"
     );
+    run_js("localStorage.clear();");
+}
+
+/// `options` with `consent` added (a JSON object text).
+fn with_consent(options: JsValue, consent: &str) -> JsValue {
+    js_sys::Reflect::set(&options, &"consent".into(), &parse(consent)).unwrap();
+    options
+}
+
+#[wasm_bindgen_test]
+async fn without_marketing_consent_no_cookie_is_read_and_no_third_o_is_sent() {
+    run_js("localStorage.clear();");
+    set_cookie("cibler_id=CIB1.77.1700000000; path=/");
+    let id = order_id("noconsent");
+    let options = with_consent(
+        options(&relay("ok"), &id, 2, "always"),
+        r#"{"marketing":false}"#,
+    );
+    let report = report(options).await;
+    let down = order_id("noconsentdown");
+    let unreachable = report_down_without_consent(&down).await;
+    clear_cookie("cibler_id");
+
+    assert!(at(&report, "cookieId").is_null(), "{}", show(&report));
+    assert_eq!(text(&report, "relay.status"), "accepted");
+    assert_eq!(text(&report, "pixel.status"), "skipped");
+    assert_eq!(
+        text(&report, "pixel.reason"),
+        "no marketing consent (consent.marketing is false)"
+    );
+    let requests = requests_for(&id).await;
+    let posts = relay_posts(&requests);
+    assert_eq!(
+        posts.len(),
+        1,
+        "the hand-off to the shop's relay still goes"
+    );
+    assert!(at(&posts[0], "body.cookieId").is_null());
+    assert_eq!(
+        pixel_gets(&requests).len(),
+        0,
+        "policy always, but no consent"
+    );
+
+    // The relay down under the fallback policy: still no third-o request.
+    assert_eq!(text(&unreachable, "relay.status"), "queued");
+    assert_eq!(text(&unreachable, "pixel.status"), "skipped");
+    assert_eq!(pixel_gets(&requests_for(&down).await).len(), 0);
+    run_js("localStorage.clear();");
+}
+
+async fn report_down_without_consent(id: &str) -> JsValue {
+    let options = with_consent(
+        options(DOWN_RELAY, id, 1, "fallback"),
+        r#"{"marketing":false}"#,
+    );
+    report(options).await
+}
+
+#[wasm_bindgen_test]
+async fn consent_granted_reads_the_cookie_and_a_malformed_consent_is_refused() {
+    run_js("localStorage.clear();");
+    set_cookie("cibler_id=CIB1.78.1700000000; path=/");
+    let granted = report(with_consent(
+        options(&relay("ok"), &order_id("consent"), 1, "always"),
+        r#"{"marketing":true}"#,
+    ))
+    .await;
+    let mut refused = Vec::new();
+    for consent in [r#""yes""#, "{}", r#"{"marketing":"false"}"#] {
+        let options = with_consent(
+            options(&relay("ok"), &order_id("badconsent"), 1, "always"),
+            consent,
+        );
+        refused.push(report(options).await);
+    }
+    clear_cookie("cibler_id");
+
+    assert_eq!(text(&granted, "cookieId"), "CIB1.78.1700000000");
+    assert_eq!(text(&granted, "pixel.status"), "sent", "{}", show(&granted));
+    for (report, field) in refused
+        .iter()
+        .zip(["consent", "consent.marketing", "consent.marketing"])
+    {
+        assert_eq!(text(report, "error.field"), field, "{}", show(report));
+        assert_eq!(text(report, "relay.status"), "skipped");
+        assert!(
+            at(report, "cookieId").is_null(),
+            "not read without a consent answer"
+        );
+    }
+    run_js("localStorage.clear();");
+}
+
+/// A queued hand-off line as the module writes it, for a signed checkout whose token expires
+/// at `exp` (seconds); and the token (the body names the order only inside it).
+fn queued_token_line(order_id: &str, created_ms: u64, exp: u64) -> (String, String) {
+    let claims = checkout_json(order_id, 1).replacen('{', &format!(r#"{{"exp":{exp},"#), 1);
+    let token = token_for(&claims);
+    let body = format!(r#"{{"token":"{token}","cookieId":null}}"#);
+    let line = format!(
+        "{created_ms}\\t{}/v1/checkouts\\t{order_id}\\t{body}\\n",
+        relay("ok")
+    );
+    (line, token)
+}
+
+#[wasm_bindgen_test]
+async fn a_queued_hand_off_outlives_a_long_outage_but_never_its_token() {
+    run_js("localStorage.clear();");
+    let now = js_sys::Date::now() as u64;
+    let day = 24 * 3600 * 1000;
+    // Queued two days ago (an outage far longer than 15 minutes), its token valid 5 more days.
+    let kept = order_id("kept");
+    // Queued an hour ago, but its token expired a minute ago.
+    let expired = order_id("expired");
+    let (kept_line, kept_token) = queued_token_line(&kept, now - 2 * day, (now + 5 * day) / 1000);
+    let (expired_line, expired_token) =
+        queued_token_line(&expired, now - 3600 * 1000, now / 1000 - 60);
+    let lines = [kept_line, expired_line].concat();
+    run_js(&format!(
+        "localStorage.setItem('ordersync.pending', '{lines}');"
+    ));
+
+    let flushed = flush().await;
+    assert_eq!(number(&flushed, "delivered"), 1.0, "{}", show(&flushed));
+    assert_eq!(number(&flushed, "remaining"), 0.0);
+    assert_eq!(text(&flushed, "dropped.0.orderId"), expired);
+    assert_eq!(text(&flushed, "dropped.0.cause"), "token-expired");
+    assert!(text(&flushed, "dropped.0.reason").contains("expired"));
+    assert!(at(&flushed, "dropped.1").is_undefined());
+    assert_eq!(relay_posts(&requests_for(&kept_token).await).len(), 1);
+    assert!(
+        relay_posts(&requests_for(&expired_token).await).is_empty(),
+        "never sent"
+    );
+    run_js("localStorage.clear();");
+}
+
+#[wasm_bindgen_test]
+async fn the_next_report_tells_which_queued_hand_offs_it_dropped() {
+    run_js("localStorage.clear();");
+    let now = js_sys::Date::now() as u64;
+    let stale = order_id("stale");
+    let eight_days_ago = now - 8 * 24 * 3600 * 1000;
+    // A plain checkout queued 8 days ago: past the queue's 7 days.
+    run_js(&format!(
+        "localStorage.setItem('ordersync.pending', '{eight_days_ago}\\t{}/v1/checkouts\\t{stale}\\t{{}}\\n');",
+        relay("ok")
+    ));
+    let report = report(options(&relay("ok"), &order_id("next"), 1, "never")).await;
+    assert_eq!(text(&report, "relay.status"), "accepted");
+    assert_eq!(
+        text(&report, "dropped.0.orderId"),
+        stale,
+        "{}",
+        show(&report)
+    );
+    assert_eq!(text(&report, "dropped.0.cause"), "too-old");
+    assert!(relay_posts(&requests_for(&stale).await).is_empty());
+    let flushed = flush().await;
+    assert!(at(&flushed, "dropped.0").is_undefined(), "told once");
+    run_js("localStorage.clear();");
+}
+
+#[wasm_bindgen_test]
+async fn pagehide_sends_an_in_flight_hand_off_by_beacon() {
+    run_js("localStorage.clear();");
+    // `init()` runs `start`, which listens for `pagehide` (the test runner does not run it).
+    ordersync::start();
+    let id = order_id("hidden");
+    let now = js_sys::Date::now() as u64;
+    let body = format!(r#"{{"checkout":{{"orderId":"{id}"}},"cookieId":null}}"#);
+    run_js(&format!(
+        "localStorage.setItem('ordersync.pending', '{now}\\t{}/v1/checkouts\\t{id}\\t{body}\\n');",
+        relay("ok")
+    ));
+    // The queue's retry (no keepalive) hangs, as on a slow network, when the page is left.
+    run_js(
+        "window.__fetch = window.fetch;
+         window.fetch = (url, init) => String(url).includes('/r/ok/') ? new Promise(() => {}) : window.__fetch(url, init);",
+    );
+    let flushing = ordersync::flush_queue();
+    run_js("window.dispatchEvent(new Event('pagehide'));");
+    let posts = wait_for_posts(&id, 1).await;
+    run_js("window.fetch = window.__fetch;");
+    assert_eq!(posts.len(), 1, "sent by sendBeacon while fetch hangs");
+    assert_eq!(
+        text(&posts[0], "headers.content-type"),
+        "text/plain;charset=UTF-8"
+    );
+    // The hanging retry still ends (the module's timeout), and the hand-off stays queued: the
+    // relay takes an order once, however often it arrives.
+    let flushed = wasm_bindgen_futures::JsFuture::from(flushing)
+        .await
+        .unwrap();
+    assert_eq!(number(&flushed, "remaining"), 1.0, "{}", show(&flushed));
     run_js("localStorage.clear();");
 }

@@ -1,7 +1,8 @@
 //! Ad blockers must not stop the module: every file name a page loads from `pkg/` and `www/`,
 //! and every request path the module calls, is checked against the EasyList / EasyPrivacy
-//! generic rules in `../shared/filters/` with a real filter engine (Brave's `adblock` crate),
-//! as the requests a shop's confirmation page would make.
+//! generic rules kept in `tests/fixtures/filters/` (source, commit and licence in its
+//! `SOURCE.md`) with a real filter engine (Brave's `adblock` crate), as the requests a shop's
+//! confirmation page would make.
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ fn repo() -> PathBuf {
 }
 
 fn engine() -> Engine {
-    let dir = repo().join("../shared/filters");
+    let dir = repo().join("tests/fixtures/filters");
     let mut set = FilterSet::new(true);
     let mut lists = 0;
     for name in ["easylist_general_block.txt", "easyprivacy_general.txt"] {

@@ -21,11 +21,22 @@ import { SAMPLES, DEFAULT_SAMPLE, checkoutFor } from "./samples.mjs";
 export const RELAY_PATH = "/ordersync";
 /** A forged token: the right shape, signed with a secret that is not the shop's. */
 const FORGER_SECRET = "not-the-shop-secret-just-a-good-guess-0123456789";
-/** Tokens must outlive a hand-off queued in the browser while the relay is away. */
-const TOKEN_LIFETIME = "24h";
+/**
+ * As the README tells shops: 7 days, as long as the browser keeps a hand-off queued while the
+ * relay is away (a replay is harmless: the relay takes each order id once, and remembers
+ * delivered ones for 400 days).
+ */
+const TOKEN_LIFETIME = "7d";
 /** The inspector shows (and asks the relay about) this many of the latest orders. */
 const INSPECTED_ORDERS = 25;
 const MAX_BODY_BYTES = 1 << 20;
+/**
+ * Every answer is revalidated on each use (`no-cache`: a reload gets the current build and
+ * data), but not `no-store`: Chromium keeps no-store pages, and pages whose scripts fetched a
+ * no-store answer, out of the back/forward cache, and the confirmation page should show that
+ * the module keeps it eligible (tests/e2e/bfcache.test.mjs).
+ */
+const CACHE_CONTROL = "no-cache";
 
 const TYPES = {
   ".html": "text/html; charset=utf-8",
@@ -52,7 +63,7 @@ const STATIC = {
 
 function send(res, status, body, type = "application/json") {
   const text = type === "application/json" ? JSON.stringify(body, null, 2) : body;
-  res.writeHead(status, { "Content-Type": type, "Cache-Control": "no-store" });
+  res.writeHead(status, { "Content-Type": type, "Cache-Control": CACHE_CONTROL });
   res.end(text);
 }
 
@@ -191,7 +202,7 @@ export function createShopServer({ root, withRelay }) {
       const next = new URLSearchParams(url.searchParams);
       next.delete("sample");
       next.set("order", order.orderId);
-      res.writeHead(303, { Location: `/?${next}`, "Cache-Control": "no-store" });
+      res.writeHead(303, { Location: `/?${next}`, "Cache-Control": CACHE_CONTROL });
       return res.end();
     }
     const order = await orderFromQuery(url);
@@ -227,7 +238,7 @@ export function createShopServer({ root, withRelay }) {
     if (entry) handoffs.push(entry);
     let status;
     let answerBody;
-    const headers = { "Content-Type": "application/json", "Cache-Control": "no-store" };
+    const headers = { "Content-Type": "application/json", "Cache-Control": CACHE_CONTROL };
     try {
       if (!stack) throw Object.assign(new Error("the relay is not started yet"), { code: "starting" });
       // While the relay is switched off this really connects, and is really refused.
@@ -346,7 +357,7 @@ export function createShopServer({ root, withRelay }) {
   async function serveFile(res, relative) {
     try {
       const content = await readFile(path.join(root, relative));
-      res.writeHead(200, { "Content-Type": TYPES[path.extname(relative)] ?? "application/octet-stream", "Cache-Control": "no-store" });
+      res.writeHead(200, { "Content-Type": TYPES[path.extname(relative)] ?? "application/octet-stream", "Cache-Control": CACHE_CONTROL });
       res.end(content);
     } catch {
       sendError(res, 404, `${relative} is missing (npm run build builds pkg/)`);

@@ -102,6 +102,7 @@ async function waitUntilReady(url) {
  * @param {string} options.allowedOrigin  the shop's origin (CORS), e.g. http://127.0.0.1:8080
  * @param {number} [options.relayPort=0]  0 picks a free port (kept across relay restarts)
  * @param {number} [options.sandboxPort=0]
+ * @param {Record<string, string>} [options.relayEnv]  more relay settings (e.g. the console's)
  */
 export async function startStack({
   relayBin,
@@ -110,6 +111,7 @@ export async function startStack({
   allowedOrigin,
   relayPort = 0,
   sandboxPort = 0,
+  relayEnv: extraRelayEnv = {},
 }) {
   mkdirSync(dataDir, { recursive: true });
   const sandbox = await spawnListening(
@@ -147,6 +149,7 @@ export async function startStack({
     ORDERSYNC_BACKOFF_CAP: "5s",
     ORDERSYNC_LOG_FORMAT: "text",
     NO_COLOR: "1",
+    ...extraRelayEnv,
   };
   const relayLog = path.join(dataDir, "relay.log");
   let relay = null;

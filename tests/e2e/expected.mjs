@@ -1,10 +1,11 @@
 // What each vendor must receive for each demo sample, written out by hand in the shape the seed
-// documents print (../shared/seeds/): the CibleR order body of "Body example for a 150CHF
-// deposit with 30CHF bonus code" and the CitrusAd `orders[]` entry of "Single item orders" /
-// "Marketplace sellerId", with this demo's data in place of the seed's. The values are stated
-// here independently of www/samples.mjs, so a wrong sample, a wrong mapping in the relay or the
-// core, or a wrong sandbox record all fail the comparison. Numbers are compared as JSON values
-// (the sandbox records parsed JSON, so 84.70 arrives here as 84.7).
+// documents print (their examples: crates/core/tests/seed_examples/): the CibleR order body of
+// "Body example for a 150CHF deposit with 30CHF bonus code" and the CitrusAd `orders[]` entry
+// of "Single item orders" / "Marketplace sellerId", with this demo's data in place of the
+// seed's. The values are stated here independently of www/samples.mjs, so a wrong sample, a
+// wrong mapping in the relay or the core, or a wrong sandbox record all fail the comparison.
+// Numbers are compared as JSON values (the sandbox records parsed JSON, so 84.70 arrives here
+// as 84.7).
 //
 // Per order, only what the shop's server generates at placement is passed in: the order id,
 // its date and the CitrusAd session id, plus the cibler_id cookie the browser held.

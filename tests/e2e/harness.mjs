@@ -16,7 +16,7 @@ export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const outputDir = path.join(root, "test-output/e2e");
 
 /** The launch flags DESIGN.md records for this machine (no network but loopback). */
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
   "--disable-sync", "--no-first-run", "--disable-quic",
 ];
@@ -33,8 +33,12 @@ export async function waitFor(what, probe, timeoutMs = 20_000) {
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-/** Starts the stack, the shop server and Chromium. Call `stop()` in `after`. */
-export async function startDemo() {
+/**
+ * Starts the stack, the shop server and Chromium. Call `stop()` in `after`.
+ * `backForwardCache: true` launches Chromium with its back/forward cache on (Playwright turns it
+ * off by default, with --disable-back-forward-cache).
+ */
+export async function startDemo({ backForwardCache = false } = {}) {
   const relayBin = process.env.ORDERSYNC_RELAY_BIN ?? path.join(root, "target/debug/ordersync-relay");
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "ordersync-e2e-"));
   mkdirSync(outputDir, { recursive: true });
@@ -47,7 +51,11 @@ export async function startDemo() {
   try {
     stack = await startStack({ relayBin, dataDir, allowedOrigin: base });
     shop.attachStack(stack);
-    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      args: CHROMIUM_ARGS,
+      ignoreDefaultArgs: backForwardCache ? ["--disable-back-forward-cache"] : [],
+    });
   } catch (error) {
     await stack?.stop();
     shop.server.close();
@@ -140,6 +148,9 @@ export async function startDemo() {
   };
   return demo;
 }
+
+/** The page's queue of hand-offs in localStorage (`ordersync.pending`), "" when empty. */
+export const queuedHandOffs = (page) => page.evaluate(() => localStorage.getItem("ordersync.pending") ?? "");
 
 /** The page's hand-offs to the relay path on the shop's origin, parsed. */
 export function handoffsSeen(seen, base) {

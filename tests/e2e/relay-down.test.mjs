@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 
-import { startDemo, thirdOSeen, handoffsSeen, ciblerCookie, waitFor } from "./harness.mjs";
+import { startDemo, thirdOSeen, handoffsSeen, ciblerCookie, queuedHandOffs, waitFor } from "./harness.mjs";
 import { placedOrder, assertDeliveredAsSeeds } from "./checks.mjs";
 import { THIRD_O_COLUMNS, thirdOScalars } from "./expected.mjs";
 
@@ -17,7 +17,6 @@ after(async () => {
   await demo?.stop();
 });
 
-const pending = (page) => page.evaluate(() => localStorage.getItem("ordersync.pending") ?? "");
 
 /** Clicks the relay switch on the inspector page and waits until it says `running`. */
 async function flipRelaySwitch(inspector, running) {
@@ -61,7 +60,7 @@ test("relay down: hand-off queued, third-o sent with aligned arrays; delivered o
   assert.equal(received[0].query, new URL(sent[0].url).search.slice(1), "the sandbox got the query the page sent");
 
   // Queued in this browser, and nothing reached a vendor's back end.
-  assert.match(await pending(page), new RegExp(`\\t${orderId}\\t`));
+  assert.match(await queuedHandOffs(page), new RegExp(`\\t${orderId}\\t`));
   assert.equal((await demo.ciblerRequests(orderId)).length, 0);
   assert.equal((await demo.citrusOrders(orderId)).length, 0);
 
@@ -71,7 +70,7 @@ test("relay down: hand-off queued, third-o sent with aligned arrays; delivered o
   await page.reload();
   const again = await demo.report(page);
   assert.equal(again.relay.status, "duplicate", "the order itself is not reported again");
-  await waitFor("the queued hand-off to leave localStorage", async () => (await pending(page)) === "");
+  await waitFor("the queued hand-off to leave localStorage", async () => (await queuedHandOffs(page)) === "");
   const retried = handoffsSeen({ requests: seen.requests.slice(beforeVisit) }, demo.base);
   assert.equal(retried.length, 1, "the queued hand-off was sent once");
   assert.equal(retried[0].body.token, order.token, "the queued hand-off is the shop's signed token");

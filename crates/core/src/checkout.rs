@@ -207,7 +207,9 @@ fn line_item(index: usize, input: &Input) -> Result<LineItem, ValidationError> {
 /// The part of a checkout the browser module reads: what the relay hand-off and the CitrusAd
 /// third-o request are built from. The relay validates the whole checkout (and answers 400
 /// naming the field); the browser validates only these fields, with the same field paths and
-/// reasons as [`Checkout::from_input`], in a fraction of its code (the browser's size budget).
+/// reasons as [`Checkout::from_input`] (`tests/frontend.rs` proves they agree), and hands a
+/// checkout wrong only elsewhere to the relay, whose refusal the report names: the behaviour
+/// the README documents and the browser's hostile-input suite pins case by case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrontendCheckout {
     pub order_id: String,

@@ -162,6 +162,13 @@ pub fn push_decimal(out: &mut String, value: u64) {
     }
 }
 
+/// The decimal digits of `value`, as a new string ([`push_decimal`]).
+pub fn decimal_string(value: u64) -> String {
+    let mut out = String::new();
+    push_decimal(&mut out, value);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

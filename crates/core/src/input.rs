@@ -1,10 +1,10 @@
 //! A loosely typed value, the boundary between what callers hand us and the typed checkout.
 //!
-//! Both halves build it from JSON text, keeping each number's literal text, so money is never
-//! read through a binary float: the relay with serde_json (`wire::input_from_json`), the
-//! browser module with the hand-written [`crate::input_json`] (its size budget), which reads
-//! the same texts the same way. Both then go through the same validation in
-//! [`crate::checkout`].
+//! Every number keeps its literal decimal text, so money is never read through a binary float.
+//! The relay reads JSON text into it ([`crate::input_json`], through `wire::input_from_json`);
+//! the browser module reads a signed checkout's claims with the same reader, and a plain
+//! checkout from the page's JavaScript value through serde-wasm-bindgen
+//! ([`crate::input_serde`]). All then go through the same validation in [`crate::checkout`].
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {

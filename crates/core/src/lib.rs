@@ -2,13 +2,15 @@
 //! speaks (CibleR order body, CitrusAd `orders[]` entry, CitrusAd front-end third-o query).
 //!
 //! Pure: no I/O, no async, no clock. Builds for native and `wasm32`. The browser module uses it
-//! without the `json` feature; the relay uses all of it.
+//! with the `serde` feature only; the relay uses all of it.
 
 pub mod checkout;
 pub mod cookie;
 pub mod error;
 pub mod input;
 pub mod input_json;
+#[cfg(feature = "serde")]
+pub mod input_serde;
 pub mod money;
 pub mod third_o;
 pub mod timestamp;

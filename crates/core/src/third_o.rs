@@ -4,7 +4,7 @@
 use percent_encoding::percent_decode_str;
 
 use crate::checkout::{check_text, Checkout, FrontendCheckout};
-use crate::error::{FieldPath, Reason, ValidationError};
+use crate::error::{decimal_string, FieldPath, Reason, ValidationError};
 use crate::money::Money;
 use crate::timestamp::is_rfc3339;
 
@@ -113,50 +113,6 @@ impl ThirdOQuery {
                 .iter()
                 .map(|i| (&i.gtin, i.regular_unit_price, i.quantity)),
         )
-    }
-
-    /// `from_frontend(checkout, config, now)?.to_url(config.base_url)`, written straight into
-    /// the URL without the intermediate strings and vectors (the browser module's size budget),
-    /// by the same writer as [`ThirdOQuery::to_query_string`]: the same URL, and the same errors
-    /// in the same order.
-    pub fn frontend_url(
-        checkout: &FrontendCheckout,
-        config: &FrontendConfig<'_>,
-        now: &str,
-    ) -> Result<String, ValidationError> {
-        let order_date = checkout.order_date.as_deref().unwrap_or(now);
-        Self::check(config, checkout.items.len(), order_date)?;
-        let base = check_base_url(config.base_url)?;
-        let mut url = String::with_capacity(base.len() + 256);
-        url.push_str(base);
-        url.push_str(THIRD_O_PATH);
-        url.push('?');
-        write_query(
-            &mut url,
-            &QueryParams {
-                key: config.publishable_key,
-                teaid: config.team_id,
-                catid: config.catalog_id,
-                ordid: &checkout.order_id,
-                ordts: order_date,
-                sesid: &checkout.session_id,
-                cusid: Some(checkout.citrus_customer_id()),
-            },
-            checkout.items.iter().map(|item| {
-                (
-                    &item.gtin,
-                    item.regular_unit_price.to_decimal_string(),
-                    decimal_string(item.quantity),
-                )
-            }),
-        );
-        if url.len() > MAX_URL_BYTES {
-            return Err(ValidationError::new(
-                FieldPath::top("items"),
-                Reason::QueryTooLong,
-            ));
-        }
-        Ok(url)
     }
 
     /// The checks before a query is built: the options' texts, at least one item, the date.
@@ -358,9 +314,8 @@ struct QueryParams<'a> {
     cusid: Option<&'a str>,
 }
 
-/// The one writer of a third-o query (for [`ThirdOQuery::to_query_string`] and
-/// [`ThirdOQuery::frontend_url`]): `key=…&teaid=…&…` then `procods`, `pris`, `quas` once per
-/// item, in item order, every value percent-encoded.
+/// The writer of a third-o query ([`ThirdOQuery::to_query_string`]): `key=…&teaid=…&…` then
+/// `procods`, `pris`, `quas` once per item, in item order, every value percent-encoded.
 fn write_query<A: AsRef<str>, B: AsRef<str>, C: AsRef<str>>(
     out: &mut String,
     params: &QueryParams<'_>,
@@ -421,12 +376,6 @@ pub fn check_base_url(base_url: &str) -> Result<&str, ValidationError> {
         return Err(refuse());
     }
     Ok(base)
-}
-
-fn decimal_string(value: u64) -> String {
-    let mut out = String::new();
-    crate::error::push_decimal(&mut out, value);
-    out
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::metrics::Metrics;
 use crate::outbox::{self, DeadLetter, Destination, StorageError};
 use crate::redact::Redactor;
 use crate::retention::Pruner;
+use crate::server::console::ConsoleState;
 use crate::server::{self, AppState, HttpPolicy};
 use crate::signing::Verifier;
 use crate::vendors::{self, citrus::InvalidKey, CiblerClient, CitrusClient};
@@ -164,6 +165,15 @@ pub async fn serve(config: ServeConfig) -> Result<(), AppError> {
     let pruner = Pruner::new(outbox.clone(), metrics.clone(), config.retention.clone())
         .spawn(workers_stopped.clone());
     let (wakers, workers) = delivery::spawn(shared, cibler, citrus, workers_stopped);
+    let console = config.console.as_ref().map(|console| {
+        ConsoleState::new(
+            &console.token,
+            outbox.clone(),
+            metrics.clone(),
+            wakers.clone(),
+            enabled_destinations(&config),
+        )
+    });
 
     let state = AppState {
         acceptance: Arc::new(Acceptance {
@@ -197,8 +207,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), AppError> {
     tracing::info!(listen = %local, "relay listening");
     // On stdout, like the sandbox: how tests and scripts learn the port when ADDR asks for 0.
     println!("ordersync relay listening on http://{local}");
-    let app = server::router(state, &policy)
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let mut router = server::router(state, &policy);
+    if let Some(console) = console {
+        tracing::info!("operators' console on, at /console (token required)");
+        router = router.merge(server::console::router(console, &policy.client_addresses));
+    }
+    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -211,6 +225,18 @@ pub async fn serve(config: ServeConfig) -> Result<(), AppError> {
     let _ = pruner.await;
     tracing::info!("relay stopped");
     Ok(())
+}
+
+/// The destinations this relay delivers to.
+fn enabled_destinations(config: &ServeConfig) -> Vec<Destination> {
+    let mut enabled = Vec::with_capacity(Destination::ALL.len());
+    if config.cibler.is_some() {
+        enabled.push(Destination::Cibler);
+    }
+    if config.citrus.is_some() {
+        enabled.push(Destination::Citrusad);
+    }
+    enabled
 }
 
 /// `verify ORDER_ID`: what CitrusAd holds for an order, beside the relay's own status.

@@ -225,6 +225,91 @@ pub struct HttpArgs {
     pub forwarded_header: ForwardedHeader,
 }
 
+/// The operators' console (`/console`): off unless `--console` is given with a token file.
+#[derive(Debug, Clone, Args)]
+pub struct ConsoleArgs {
+    /// Serve the operators' console at `/console` (needs `--console-token-file`). The
+    /// variable takes `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`.
+    #[arg(
+        long,
+        env = "ORDERSYNC_CONSOLE",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub console: bool,
+    /// File holding the console's access token: at least 32 bytes of printable ASCII, one
+    /// trailing newline ignored. Sent as `Authorization: Bearer <token>`, or typed once into
+    /// the console's sign-in form. Secret.
+    #[arg(long, env = "ORDERSYNC_CONSOLE_TOKEN_FILE")]
+    pub console_token_file: Option<PathBuf>,
+}
+
+/// A console token must be at least this long: as long as the signing secret, so it cannot be
+/// guessed (`head -c 32 /dev/urandom | base64` makes one).
+pub const MIN_CONSOLE_TOKEN_BYTES: usize = 32;
+
+/// The console, ready to serve.
+#[derive(Clone)]
+pub struct ConsoleSettings {
+    pub token: String,
+}
+
+impl std::fmt::Debug for ConsoleSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleSettings")
+            .field("token", &crate::redact::REDACTED)
+            .finish()
+    }
+}
+
+impl ConsoleArgs {
+    /// `None` when the console is off. A token file without `--console` leaves it off.
+    pub fn validate(&self) -> Result<Option<ConsoleSettings>, ConfigError> {
+        const SETTING: &str = "--console-token-file / ORDERSYNC_CONSOLE_TOKEN_FILE";
+        if !self.console {
+            return Ok(None);
+        }
+        let Some(path) = &self.console_token_file else {
+            return refuse(
+                SETTING,
+                "is required with --console: every console page asks for that token",
+            );
+        };
+        let bytes = read_secret_file(path, SETTING)?;
+        let Ok(token) = String::from_utf8(bytes) else {
+            return refuse(SETTING, "must be printable ASCII");
+        };
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return refuse(
+                SETTING,
+                "must be printable ASCII without spaces (it travels in an HTTP header)",
+            );
+        }
+        if token.len() < MIN_CONSOLE_TOKEN_BYTES {
+            return refuse(
+                SETTING,
+                format!(
+                    "must be at least {MIN_CONSOLE_TOKEN_BYTES} bytes, too long to guess                      (e.g. `head -c 32 /dev/urandom | base64`)"
+                ),
+            );
+        }
+        Ok(Some(ConsoleSettings { token }))
+    }
+}
+
+/// Reads a secret from a file; one trailing newline (`\n` or `\r\n`) is not part of it.
+fn read_secret_file(path: &std::path::Path, setting: &'static str) -> Result<Vec<u8>, ConfigError> {
+    let mut bytes = std::fs::read(path)
+        .or_else(|e| refuse(setting, format!("cannot read {}: {e}", path.display())))?;
+    if bytes.ends_with(b"\n") {
+        bytes.pop();
+        if bytes.ends_with(b"\r") {
+            bytes.pop();
+        }
+    }
+    Ok(bytes)
+}
+
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -268,6 +353,8 @@ pub struct ServeArgs {
     pub retention: RetentionArgs,
     #[command(flatten)]
     pub http: HttpArgs,
+    #[command(flatten)]
+    pub console: ConsoleArgs,
     /// Log format.
     #[arg(long, env = "ORDERSYNC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -332,6 +419,8 @@ pub struct ServeConfig {
     pub rate_limit_burst: u32,
     pub token_leeway: Duration,
     pub client_addresses: ClientAddressPolicy,
+    /// The operators' console, when it is on.
+    pub console: Option<ConsoleSettings>,
 }
 
 impl ServeConfig {
@@ -345,6 +434,9 @@ impl ServeConfig {
             out.push(cibler.order.key.clone());
         }
         out.extend(database_passwords(&self.database_url));
+        if let Some(console) = &self.console {
+            out.push(console.token.clone());
+        }
         if let Some(citrus) = &self.citrus {
             out.push(citrus.api_key.clone());
             out.push(crate::vendors::citrus::authorization_value(
@@ -412,27 +504,17 @@ impl ServeArgs {
                 self.http.trusted_proxies,
                 self.http.forwarded_header,
             ),
+            console: self.console.validate()?,
         })
     }
 
     fn signing_secret(&self) -> Result<Option<Vec<u8>>, ConfigError> {
         let secret = match (&self.signing_secret, &self.signing_secret_file) {
             (Some(secret), _) => secret.as_bytes().to_vec(),
-            (None, Some(path)) => {
-                let mut bytes = std::fs::read(path).or_else(|e| {
-                    refuse(
-                        "--signing-secret-file / ORDERSYNC_SIGNING_SECRET_FILE",
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                })?;
-                if bytes.ends_with(b"\n") {
-                    bytes.pop();
-                    if bytes.ends_with(b"\r") {
-                        bytes.pop();
-                    }
-                }
-                bytes
-            }
+            (None, Some(path)) => read_secret_file(
+                path,
+                "--signing-secret-file / ORDERSYNC_SIGNING_SECRET_FILE",
+            )?,
             (None, None) => return Ok(None),
         };
         if secret.len() < MIN_SIGNING_SECRET_BYTES {
@@ -791,6 +873,70 @@ mod tests {
         args.extend(cibler());
         let config = parse(&args).unwrap();
         assert_eq!(config.signing_secret.unwrap(), SECRET.as_bytes());
+    }
+
+    #[test]
+    fn the_console_is_off_by_default_and_needs_a_long_token_from_a_file() {
+        assert!(parse(&cibler_signed()).unwrap().console.is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path.to_str().unwrap().to_owned()
+        };
+        let with = |extra: &[&str]| {
+            let mut args = cibler_signed();
+            args.extend_from_slice(extra);
+            parse(&args)
+        };
+        // A token file alone does not turn it on.
+        let good = write("good", &format!("{SECRET}\n"));
+        assert!(with(&["--console-token-file", &good])
+            .unwrap()
+            .console
+            .is_none());
+        let on = with(&["--console", "--console-token-file", &good]).unwrap();
+        assert_eq!(on.console.as_ref().unwrap().token, SECRET);
+        assert!(
+            on.secrets().contains(&SECRET.to_owned()),
+            "redacted from logs"
+        );
+        assert!(
+            !format!("{:?}", on.console).contains(SECRET),
+            "never in Debug"
+        );
+        let setting = "--console-token-file / ORDERSYNC_CONSOLE_TOKEN_FILE";
+        let refused = |extra: &[&str], reason: &str| {
+            let err = with(extra).unwrap_err();
+            assert_eq!(err.setting, setting);
+            assert!(err.problem.contains(reason), "{err}");
+        };
+        refused(&["--console"], "is required with --console");
+        let short = write("short", "0123456789abcdef0123456789abcde");
+        refused(
+            &["--console", "--console-token-file", &short],
+            "at least 32 bytes",
+        );
+        let spaced = write("spaced", &format!("{SECRET} {SECRET}"));
+        refused(
+            &["--console", "--console-token-file", &spaced],
+            "without spaces",
+        );
+        let missing = dir.path().join("missing");
+        refused(
+            &[
+                "--console",
+                "--console-token-file",
+                missing.to_str().unwrap(),
+            ],
+            "cannot read",
+        );
+    }
+
+    fn cibler_signed() -> Vec<&'static str> {
+        let mut args = vec!["--signing-secret", SECRET];
+        args.extend(cibler());
+        args
     }
 
     #[test]

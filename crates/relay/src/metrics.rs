@@ -224,6 +224,16 @@ impl Metrics {
             .set(i64::from(open));
     }
 
+    /// Whether `destination`'s circuit is open in this relay (the operators' console).
+    pub fn circuit_open(&self, destination: Destination) -> bool {
+        self.circuit_open
+            .get_or_create(&DestinationLabel {
+                destination: destination.as_str().to_owned(),
+            })
+            .get()
+            != 0
+    }
+
     pub fn set_depth(&self, rows: &[DepthRow]) {
         for destination in Destination::ALL {
             for state in DeliveryState::ALL {
@@ -272,6 +282,17 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_circuit_reads_as_it_was_last_set() {
+        let m = Metrics::new();
+        assert!(!m.circuit_open(Destination::Citrusad));
+        m.set_circuit_open(Destination::Citrusad, true);
+        assert!(m.circuit_open(Destination::Citrusad));
+        assert!(!m.circuit_open(Destination::Cibler));
+        m.set_circuit_open(Destination::Citrusad, false);
+        assert!(!m.circuit_open(Destination::Citrusad));
+    }
 
     #[test]
     fn renders_every_family_with_its_labels() {

@@ -124,8 +124,10 @@ fn a_full_disk_answers_503_and_recovers_without_a_restart_losing_nothing() {
         "full disk: refused order {refused} after {} accepted",
         accepted.borrow().len()
     );
-    // Still refused, still up.
-    assert_eq!(hand_off(&relay, refused).status, 503);
+    // Still up. (A repeat may be refused again or, when a WAL checkpoint has just freed a few
+    // pages, accepted: both are right, nothing else is.)
+    let repeat = hand_off(&relay, refused).status;
+    assert!(repeat == 503 || repeat == 202, "a repeat answered {repeat}");
     assert_eq!(get(&format!("{}/healthz", relay.url)).status, 200);
     assert!(relay.is_running(), "the relay stays up on a full disk");
 
@@ -144,15 +146,7 @@ fn a_full_disk_answers_503_and_recovers_without_a_restart_losing_nothing() {
         assert_eq!(hand_off(&relay, order_id).status, 202);
     }
 
-    let wanted: Vec<String> = accepted.borrow().iter().map(u64::to_string).collect();
-    wait_for("every accepted order at both vendors", DEADLINE, || {
-        let cibler = sandbox.cibler_delivered();
-        let citrus = sandbox.citrus_delivered();
-        wanted
-            .iter()
-            .all(|id| cibler.contains(id) && citrus.contains(id))
-            .then_some(())
-    });
+    sandbox.wait_delivered_to_both(accepted.borrow().iter().copied());
     assert!(relay.is_running(), "one process throughout");
     assert_eq!(sandbox.violations(), Vec::<String>::new());
     relay.assert_no_secret_in_logs();

@@ -756,26 +756,28 @@ mod cases {
 
     // Retention: pruning, the order ids remembered after it, discarding dead letters.
 
-    /// Claims every due row of `destination` (up to 1,000) and records `outcome` for each.
+    /// Claims every due row of `destination` (up to 1,000) and records `outcome` for each;
+    /// returns their order ids, in the order claimed.
     pub async fn settle_all(
         outbox: &Arc<dyn Outbox>,
         destination: Destination,
         outcome: Outcome,
         now: i64,
-    ) {
+    ) -> Vec<String> {
         let claimed = outbox
             .claim_due(destination, 1_000, "w", LEASE, now)
             .await
             .unwrap();
-        for row in claimed {
+        for row in &claimed {
             assert!(outbox
                 .record(destination, &row.order_id, "w", outcome.clone(), now)
                 .await
                 .unwrap());
         }
+        claimed.into_iter().map(|row| row.order_id).collect()
     }
 
-    fn dead() -> Outcome {
+    pub fn dead() -> Outcome {
         Outcome::Dead {
             error: "HTTP 400: refused".into(),
             vendor_status: Some(400),
@@ -1159,24 +1161,30 @@ mod cases {
 }
 
 /// Instantiates every case for one backend, as `#[tokio::test]`s in a module of its name.
+/// (`$cases` names the module the cases are in.)
 macro_rules! storage_suite {
-    ($backend:ident, $fresh:expr, [$($case:ident),+ $(,)?]) => {
+    ($backend:ident, $fresh:expr, $cases:ident, [$($case:ident),+ $(,)?]) => {
         mod $backend {
             use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    cases::$case($fresh()).await;
+                    $cases::$case($fresh()).await;
                 }
             )+
         }
     };
 }
 
+/// The cases of module `cases` (or of another, `in MODULE: SQLITE_NAME, POSTGRES_NAME; ...`),
+/// on both backends.
 macro_rules! both_backends {
     ($($case:ident),+ $(,)?) => {
-        storage_suite!(sqlite, Fresh::sqlite, [$($case),+]);
-        storage_suite!(postgres, Fresh::postgres, [$($case),+]);
+        both_backends!(in cases: sqlite, postgres; $($case),+);
+    };
+    (in $cases:ident: $sqlite:ident, $postgres:ident; $($case:ident),+ $(,)?) => {
+        storage_suite!($sqlite, Fresh::sqlite, $cases, [$($case),+]);
+        storage_suite!($postgres, Fresh::postgres, $cases, [$($case),+]);
     };
 }
 
@@ -1212,6 +1220,177 @@ async fn an_unsupported_url_is_refused_without_echoing_it() {
     assert!(matches!(error, StorageError::UnsupportedUrl(_)));
     assert!(!error.to_string().contains("hunter2"), "{error}");
 }
+
+/// The console's reads ([`outbox::console`]), on both backends: recent deliveries per
+/// destination, the latest orders and a search by order id, and orders per minute.
+mod console_cases {
+    use super::*;
+    use ordersync_relay::outbox::console::{minute_of, DAY_MS, HOUR_MS, MINUTE_MS};
+    use ordersync_relay::outbox::{DeliveredRecently, MinuteActivity};
+
+    /// "Now" for these cases: half a minute into a minute, a hundred days after the epoch.
+    const NOW: i64 = 100 * DAY_MS + 30_000;
+
+    /// Claims every due row of `destination` at `at`, checks they are `expected`, and records
+    /// `outcome` for each.
+    async fn attempt(
+        outbox: &Arc<dyn Outbox>,
+        destination: Destination,
+        at: i64,
+        expected: &[&str],
+        outcome: Outcome,
+    ) {
+        let settled = cases::settle_all(outbox, destination, outcome, at).await;
+        assert_eq!(settled, expected, "{destination} at {at}");
+    }
+
+    /// OLD-1 delivered everywhere two hours ago; A-1 delivered everywhere 9 and 8 minutes ago;
+    /// A-2 delivered to CibleR, dead at CitrusAd; B-1 for CibleR only (CitrusAd skipped),
+    /// delivered a minute ago; B-2 just accepted.
+    async fn orders_of_the_last_hours(outbox: &Arc<dyn Outbox>) {
+        async fn accept(outbox: &Arc<dyn Outbox>, id: &str, citrus: InitialState, at: i64) {
+            outbox.insert(checkout(id, citrus), at).await.unwrap();
+        }
+        let skipped = || InitialState::Skipped {
+            reason: "no line items".into(),
+        };
+        let (cibler, citrus) = (Destination::Cibler, Destination::Citrusad);
+        accept(outbox, "OLD-1", InitialState::Pending, NOW - 3 * HOUR_MS).await;
+        attempt(outbox, cibler, NOW - 2 * HOUR_MS, &["OLD-1"], delivered()).await;
+        attempt(outbox, citrus, NOW - 2 * HOUR_MS, &["OLD-1"], delivered()).await;
+        accept(outbox, "A-1", InitialState::Pending, NOW - 10 * MINUTE_MS).await;
+        attempt(outbox, cibler, NOW - 9 * MINUTE_MS, &["A-1"], delivered()).await;
+        attempt(outbox, citrus, NOW - 8 * MINUTE_MS, &["A-1"], delivered()).await;
+        accept(outbox, "A-2", InitialState::Pending, NOW - 5 * MINUTE_MS).await;
+        attempt(outbox, cibler, NOW - 4 * MINUTE_MS, &["A-2"], delivered()).await;
+        attempt(outbox, citrus, NOW - 4 * MINUTE_MS, &["A-2"], cases::dead()).await;
+        accept(outbox, "B-1", skipped(), NOW - 2 * MINUTE_MS).await;
+        attempt(outbox, cibler, NOW - MINUTE_MS, &["B-1"], delivered()).await;
+        accept(outbox, "B-2", InitialState::Pending, NOW - MINUTE_MS).await;
+    }
+
+    pub async fn deliveries_are_counted_per_destination_over_the_hour_and_the_day(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        let nothing: Vec<DeliveredRecently> = Destination::ALL
+            .into_iter()
+            .map(DeliveredRecently::none)
+            .collect();
+        assert_eq!(outbox.delivered_recently(NOW).await.unwrap(), nothing);
+        orders_of_the_last_hours(&outbox).await;
+        let counted = |destination, last_hour, last_day| DeliveredRecently {
+            destination,
+            last_hour,
+            last_day,
+        };
+        assert_eq!(
+            outbox.delivered_recently(NOW).await.unwrap(),
+            [
+                counted(Destination::Cibler, 3, 4),
+                counted(Destination::Citrusad, 1, 2)
+            ]
+        );
+        // A day later, only what was delivered since.
+        assert_eq!(
+            outbox
+                .delivered_recently(NOW + DAY_MS - 90 * MINUTE_MS)
+                .await
+                .unwrap(),
+            [
+                counted(Destination::Cibler, 0, 3),
+                counted(Destination::Citrusad, 0, 1)
+            ]
+        );
+    }
+
+    pub async fn the_latest_orders_come_newest_first_and_a_search_narrows_them(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        assert!(outbox.latest_orders(10, None).await.unwrap().is_empty());
+        orders_of_the_last_hours(&outbox).await;
+        let ids = |orders: Vec<OrderStatus>| -> Vec<String> {
+            orders.into_iter().map(|o| o.order_id).collect()
+        };
+        assert_eq!(
+            ids(outbox.latest_orders(10, None).await.unwrap()),
+            ["B-2", "B-1", "A-2", "A-1", "OLD-1"]
+        );
+        assert_eq!(
+            ids(outbox.latest_orders(2, None).await.unwrap()),
+            ["B-2", "B-1"]
+        );
+        assert_eq!(
+            ids(outbox.latest_orders(10, Some("A-")).await.unwrap()),
+            ["A-2", "A-1"]
+        );
+        assert_eq!(
+            ids(outbox.latest_orders(10, Some("B-1")).await.unwrap()),
+            ["B-1"]
+        );
+        assert_eq!(
+            ids(outbox.latest_orders(10, Some("")).await.unwrap()),
+            ["B-2", "B-1", "A-2", "A-1", "OLD-1"]
+        );
+        assert!(outbox
+            .latest_orders(10, Some("Z"))
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(outbox
+            .latest_orders(10, Some("A-2x"))
+            .await
+            .unwrap()
+            .is_empty());
+        // Each order as its status reads it: every destination's state, attempts and error.
+        let latest = outbox.latest_orders(10, Some("A-2")).await.unwrap();
+        assert_eq!(latest, [outbox.status("A-2").await.unwrap().unwrap()]);
+        let a2 = &latest[0];
+        assert_eq!(a2.accepted_at_ms, NOW - 5 * MINUTE_MS);
+        assert_eq!(state(a2, Destination::Cibler), DeliveryState::Delivered);
+        let citrus = a2
+            .destinations
+            .iter()
+            .find(|d| d.destination == Destination::Citrusad)
+            .unwrap();
+        assert_eq!(
+            (citrus.state, citrus.attempts, citrus.last_error.as_deref()),
+            (DeliveryState::Dead, 1, Some("HTTP 400: refused"))
+        );
+    }
+
+    pub async fn orders_are_counted_per_minute_when_accepted_and_when_delivered(fresh: Fresh) {
+        let outbox = fresh.open().await;
+        assert!(outbox.activity(NOW - HOUR_MS).await.unwrap().is_empty());
+        orders_of_the_last_hours(&outbox).await;
+        let minute = |ago: i64, accepted, delivered| MinuteActivity {
+            minute_ms: minute_of(NOW - ago * MINUTE_MS),
+            accepted,
+            delivered,
+        };
+        // OLD-1 is older than the hour; A-2 is not delivered (dead at CitrusAd), B-2 not yet;
+        // A-1 counts when its last destination was delivered; B-1 when CibleR was (CitrusAd
+        // skipped).
+        assert_eq!(
+            outbox.activity(NOW - HOUR_MS).await.unwrap(),
+            [
+                minute(10, 1, 0),
+                minute(8, 0, 1),
+                minute(5, 1, 0),
+                minute(2, 1, 0),
+                minute(1, 1, 1),
+            ]
+        );
+        assert_eq!(
+            outbox.activity(NOW - 4 * HOUR_MS).await.unwrap()[..2],
+            [minute(3 * 60, 1, 0), minute(2 * 60, 0, 1)]
+        );
+    }
+}
+
+both_backends!(
+    in console_cases: sqlite_console, postgres_console;
+    deliveries_are_counted_per_destination_over_the_hour_and_the_day,
+    the_latest_orders_come_newest_first_and_a_search_narrows_them,
+    orders_are_counted_per_minute_when_accepted_and_when_delivered,
+);
 
 /// The PostgreSQL schema as the relay created it before retention (its migration 1, which
 /// stays as released).

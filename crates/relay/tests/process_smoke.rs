@@ -339,6 +339,47 @@ fn misconfiguration_fails_at_start_naming_the_setting() {
     assert!(!stderr.contains(SECRET) && !stderr.contains(CIBLER_KEY));
 }
 
+/// The console is off unless asked for (`/console` is then an unknown path), and the relay
+/// refuses to start with it on but without a token, or with one too short to be a secret.
+#[tokio::test]
+async fn the_console_is_off_by_default_and_needs_a_long_token_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short-token");
+    std::fs::write(&short, "console-token-too-short\n").unwrap();
+    for (extra, expected) in [
+        (vec!["--console"], "is required with --console"),
+        (
+            vec!["--console", "--console-token-file", short.to_str().unwrap()],
+            "at least 32 bytes",
+        ),
+    ] {
+        let output = relay_command("http://127.0.0.1:9", &dir.path().join("x.db"))
+            .args(&extra)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{extra:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("--console-token-file / ORDERSYNC_CONSOLE_TOKEN_FILE"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!stderr.contains("console-token-too-short"), "{stderr}");
+    }
+    let mut relay = Running(
+        relay_command("http://127.0.0.1:9", &dir.path().join("off.db"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let url = listening_address(&mut relay.0);
+    let http = ordersync_relay::vendors::http_client(Duration::from_secs(10)).unwrap();
+    for path in ["/console", "/console/console.js", "/console/api/overview"] {
+        let answer = http.get(format!("{url}{path}")).send().await.unwrap();
+        assert_eq!(answer.status(), 404, "{path}");
+    }
+}
+
 /// Polls the relay's status of `order_id` until `done` says so, for at most 30 s.
 async fn wait_for(
     http: &reqwest::Client,

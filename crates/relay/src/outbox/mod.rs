@@ -8,6 +8,7 @@
 //! is `SELECT ... FOR UPDATE SKIP LOCKED` feeding the lease's `UPDATE`, so several relay
 //! instances share one database without ever holding the same row.
 
+pub mod console;
 pub mod postgres;
 pub mod retention;
 pub mod sqlite;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
+pub use console::{DeliveredRecently, MinuteActivity};
 pub use postgres::PostgresOutbox;
 pub use retention::{Batch, PrunedOrder};
 pub use sqlite::{GroupCommit, SqliteOutbox};
@@ -51,14 +53,22 @@ impl fmt::Display for Destination {
 impl FromStr for Destination {
     type Err = StorageError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "cibler" => Ok(Destination::Cibler),
-            "citrusad" => Ok(Destination::Citrusad),
-            other => Err(StorageError::Corrupt(format!(
-                "unknown destination {other:?}"
-            ))),
-        }
+        stored_name(&Destination::ALL, Destination::as_str, s, "destination")
     }
+}
+
+/// The value among `all` whose stored name (`as_str`) is `text`: how the outbox reads back the
+/// enums it writes as text.
+fn stored_name<T: Copy>(
+    all: &[T],
+    as_str: fn(T) -> &'static str,
+    text: &str,
+    what: &str,
+) -> Result<T, StorageError> {
+    all.iter()
+        .copied()
+        .find(|value| as_str(*value) == text)
+        .ok_or_else(|| StorageError::Corrupt(format!("unknown {what} {text:?}")))
 }
 
 /// The state of one (destination, order).
@@ -108,10 +118,12 @@ impl fmt::Display for DeliveryState {
 impl FromStr for DeliveryState {
     type Err = StorageError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        DeliveryState::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| StorageError::Corrupt(format!("unknown delivery state {s:?}")))
+        stored_name(
+            &DeliveryState::ALL,
+            DeliveryState::as_str,
+            s,
+            "delivery state",
+        )
     }
 }
 
@@ -504,6 +516,25 @@ pub trait Outbox: Send + Sync + 'static {
     /// Bytes the outbox takes on disk (`/metrics`): SQLite's file and its WAL; PostgreSQL's
     /// tables with their indexes and TOAST.
     async fn size_on_disk(&self) -> Result<u64, StorageError>;
+
+    // The operators' console ([`console`]).
+
+    /// Per destination, how many of its orders were delivered in the hour and in the day
+    /// before `now_ms`.
+    async fn delivered_recently(&self, now_ms: i64)
+        -> Result<Vec<DeliveredRecently>, StorageError>;
+
+    /// Up to `limit` held orders, the newest first; with `order_id_prefix`, only those whose
+    /// order id starts with it.
+    async fn latest_orders(
+        &self,
+        limit: u32,
+        order_id_prefix: Option<&str>,
+    ) -> Result<Vec<OrderStatus>, StorageError>;
+
+    /// Orders accepted and orders delivered per minute ([`MinuteActivity`]) from `since_ms`
+    /// on, oldest minute first; minutes with neither are left out.
+    async fn activity(&self, since_ms: i64) -> Result<Vec<MinuteActivity>, StorageError>;
 
     // Import (`ordersync-relay import`, [`crate::import`]).
 

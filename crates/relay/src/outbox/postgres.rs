@@ -14,6 +14,8 @@
 //! Times are unix milliseconds from the relays' own clocks (as with SQLite): instances on
 //! several hosts need synchronised clocks (NTP), with skew far below the lease duration.
 
+mod console;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -22,9 +24,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRo
 use sqlx::Row;
 
 use super::{
-    Batch, ClaimedDelivery, DeadLetter, DeliveryState, DepthRow, Destination, DestinationStatus,
-    Imported, InitialState, InsertOutcome, NewCheckout, OrderStatus, Outbox, Outcome, PrunedOrder,
-    Recorded, StorageError,
+    Batch, ClaimedDelivery, DeadLetter, DeliveredRecently, DeliveryState, DepthRow, Destination,
+    DestinationStatus, Imported, InitialState, InsertOutcome, MinuteActivity, NewCheckout,
+    OrderStatus, Outbox, Outcome, PrunedOrder, Recorded, StorageError,
 };
 
 /// Connections one relay instance opens at most. A relay's work is short transactions
@@ -800,5 +802,24 @@ impl Outbox for PostgresOutbox {
         .fetch_one(&self.pool)
         .await?;
         Ok(u64::try_from(bytes).unwrap_or(0))
+    }
+
+    async fn delivered_recently(
+        &self,
+        now_ms: i64,
+    ) -> Result<Vec<DeliveredRecently>, StorageError> {
+        console::delivered_recently(&self.pool, now_ms).await
+    }
+
+    async fn latest_orders(
+        &self,
+        limit: u32,
+        order_id_prefix: Option<&str>,
+    ) -> Result<Vec<OrderStatus>, StorageError> {
+        console::latest_orders(&self.pool, limit, order_id_prefix).await
+    }
+
+    async fn activity(&self, since_ms: i64) -> Result<Vec<MinuteActivity>, StorageError> {
+        console::activity(&self.pool, since_ms).await
     }
 }

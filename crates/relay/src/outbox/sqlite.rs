@@ -7,6 +7,7 @@
 //! separate async pool, which WAL lets run beside the writer without ever taking the write lock.
 
 mod checkpointer;
+mod console;
 mod counts;
 mod leases;
 mod pruning;
@@ -30,8 +31,9 @@ use writer::{Write, Writer, Written};
 use writes::Stored;
 
 use super::{
-    Batch, ClaimedDelivery, DeadLetter, DepthRow, Destination, Imported, InsertOutcome,
-    NewCheckout, OrderStatus, Outbox, Outcome, PrunedOrder, StorageError,
+    Batch, ClaimedDelivery, DeadLetter, DeliveredRecently, DepthRow, Destination, Imported,
+    InsertOutcome, MinuteActivity, NewCheckout, OrderStatus, Outbox, Outcome, PrunedOrder,
+    StorageError,
 };
 
 /// The outbox in one SQLite file.
@@ -449,5 +451,27 @@ impl Outbox for SqliteOutbox {
             }
         }
         Ok(bytes)
+    }
+
+    async fn delivered_recently(
+        &self,
+        now_ms: i64,
+    ) -> Result<Vec<DeliveredRecently>, StorageError> {
+        let mut connection = self.readers.acquire().await?;
+        console::delivered_recently(&mut connection, now_ms).await
+    }
+
+    async fn latest_orders(
+        &self,
+        limit: u32,
+        order_id_prefix: Option<&str>,
+    ) -> Result<Vec<OrderStatus>, StorageError> {
+        let mut connection = self.readers.acquire().await?;
+        console::latest_orders(&mut connection, limit, order_id_prefix).await
+    }
+
+    async fn activity(&self, since_ms: i64) -> Result<Vec<MinuteActivity>, StorageError> {
+        let mut connection = self.readers.acquire().await?;
+        console::activity(&mut connection, since_ms).await
     }
 }

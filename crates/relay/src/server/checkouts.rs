@@ -2,9 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use axum::Json;
@@ -12,6 +11,7 @@ use serde::Serialize;
 
 use super::client::Client;
 use super::error::{ApiError, ErrorBody};
+use super::handoff_body::{BodyRefused, HandoffText};
 use super::SharedState;
 use crate::clock;
 use crate::outbox::{
@@ -130,62 +130,6 @@ pub fn public_error(error: &str) -> String {
     }
 }
 
-/// Whether the Content-Type is one the hand-off accepts: JSON, or `text/plain` (what
-/// `navigator.sendBeacon` sends with a string body, without a CORS preflight).
-fn acceptable_content_type(headers: &HeaderMap) -> bool {
-    let Some(value) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json" || essence == "text/plain"
-}
-
-/// How long a client may take to send its body.
-const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<String, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than {limit} bytes"),
-        )
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
-    // A client that trickles its body would otherwise hold a connection and a task forever.
-    let reading = tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit));
-    let read = reading.await.map_err(|_| {
-        ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "the body did not arrive in time",
-        )
-    })?;
-    let bytes = read.map_err(|e| {
-        let over_limit = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if over_limit {
-            too_large()
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "the body could not be read")
-        }
-    })?;
-    String::from_utf8(bytes.to_vec())
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "the body is not UTF-8 text"))
-}
-
 /// Hand a checkout to the relay.
 #[utoipa::path(
     post,
@@ -212,10 +156,12 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Stri
 pub async fn post_checkout(
     State(state): State<SharedState>,
     Extension(client): Extension<Client>,
-    headers: HeaderMap,
-    body: Body,
+    body: Result<HandoffText, BodyRefused>,
 ) -> Result<Response, ApiError> {
-    let result = accept(&state, client, &headers, body).await;
+    let result = match body {
+        Ok(HandoffText(text)) => accept(&state, client, &text).await,
+        Err(BodyRefused { reason, error }) => Err((reason, error)),
+    };
     if let Err((reason, error)) = &result {
         state.metrics.rejected(reason);
         tracing::info!(
@@ -231,33 +177,11 @@ pub async fn post_checkout(
 async fn accept(
     state: &SharedState,
     client: Client,
-    headers: &HeaderMap,
-    body: Body,
+    text: &str,
 ) -> Result<Response, (&'static str, ApiError)> {
-    if !acceptable_content_type(headers) {
-        return Err((
-            "unsupported_media_type",
-            ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Content-Type must be application/json or text/plain",
-            ),
-        ));
-    }
-    let text = read_body(body, headers, state.max_body_bytes)
-        .await
-        .map_err(|e| {
-            (
-                if e.status == StatusCode::PAYLOAD_TOO_LARGE {
-                    "too_large"
-                } else {
-                    "unreadable_body"
-                },
-                e,
-            )
-        })?;
     let accepted = state
         .acceptance
-        .accept(&text, &clock::now_rfc3339())
+        .accept(text, &clock::now_rfc3339())
         .map_err(|e| (e.reason(), ApiError::from(e)))?;
     let order_id = accepted.new_checkout.order_id.clone();
     let planned: BTreeMap<Destination, DeliveryState> = accepted
@@ -432,21 +356,5 @@ mod tests {
             "retry budget exhausted after 3 attempts; last: HTTP 503"
         );
         assert_eq!(public_error("timeout"), "timeout");
-    }
-
-    #[test]
-    fn content_types() {
-        let with = |v: &str| {
-            let mut h = HeaderMap::new();
-            h.insert(header::CONTENT_TYPE, v.parse().unwrap());
-            acceptable_content_type(&h)
-        };
-        assert!(with("application/json"));
-        assert!(with("application/json; charset=utf-8"));
-        assert!(with("text/plain;charset=UTF-8"));
-        assert!(with("Text/Plain"));
-        assert!(!with("application/x-www-form-urlencoded"));
-        assert!(!with("multipart/form-data; boundary=x"));
-        assert!(!acceptable_content_type(&HeaderMap::new()));
     }
 }

@@ -3,7 +3,9 @@
 pub mod checkout_schema;
 pub mod checkouts;
 pub mod client;
+pub mod console;
 pub mod error;
+pub mod handoff_body;
 pub mod rate_limit;
 
 use std::num::NonZeroU32;

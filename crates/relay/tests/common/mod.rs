@@ -254,6 +254,19 @@ impl Sandbox {
             })
             .collect()
     }
+
+    /// Waits until each of `order_ids` has reached both vendors.
+    pub fn wait_delivered_to_both(&self, order_ids: impl IntoIterator<Item = u64>) {
+        let wanted: Vec<String> = order_ids.into_iter().map(|id| id.to_string()).collect();
+        wait_for("every accepted order at both vendors", DEADLINE, || {
+            let cibler = self.cibler_delivered();
+            let citrus = self.citrus_delivered();
+            wanted
+                .iter()
+                .all(|id| cibler.contains(id) && citrus.contains(id))
+                .then_some(())
+        });
+    }
 }
 
 /// Which vendors a relay delivers to.

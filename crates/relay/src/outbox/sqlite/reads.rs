@@ -13,8 +13,9 @@ use super::super::{
 };
 use super::schema::column;
 
-/// An order's row: when it was accepted, and each destination's delivery.
-static STATUS: LazyLock<String> = LazyLock::new(|| {
+/// The columns of an order's status: when it was accepted, and each destination's delivery
+/// (read by [`destination_status`]).
+pub(super) static STATUS_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     let mut columns = String::from("accepted_at");
     for d in Destination::ALL {
         let _ = write!(
@@ -23,7 +24,15 @@ static STATUS: LazyLock<String> = LazyLock::new(|| {
              {d}_next_attempt_at"
         );
     }
-    format!("SELECT {columns} FROM orders WHERE order_id = ?")
+    columns
+});
+
+/// An order's status.
+static STATUS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM orders WHERE order_id = ?",
+        STATUS_COLUMNS.as_str()
+    )
 });
 
 pub(super) async fn status(
@@ -48,7 +57,7 @@ pub(super) async fn status(
     }))
 }
 
-fn destination_status(
+pub(super) fn destination_status(
     row: &SqliteRow,
     destination: Destination,
     accepted_at_ms: i64,

@@ -308,13 +308,13 @@ pub(super) fn pragma(connection: &Connection, query: &'static str) -> Result<Str
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use rusqlite::types::Null;
 
     use super::*;
 
     /// SQLite's plan for `sql`, one line per step.
-    fn plan(sql: &str) -> String {
+    pub(in crate::outbox::sqlite) fn plan(sql: &str) -> String {
         let mut connection = Connection::open_in_memory().unwrap();
         super::super::schema::apply(&mut connection).unwrap();
         let mut explain = connection

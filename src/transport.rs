@@ -1,0 +1,246 @@
+//! Sending: `fetch` with a timeout, `navigator.sendBeacon` where there is no `fetch`, and what
+//! an answer means.
+//!
+//! Requests go through the page's own `fetch` ([`crate::page::fetch`], which catches), not
+//! gloo-net's `Request::send`: that calls `fetch` with a `Request` object and without `catch`,
+//! and panics when the answer is not a `Response`; a page's `fetch` wrapper or polyfill may
+//! throw, look at the URL string, answer a plain object or never settle, and the module must
+//! still resolve every call to a report (tests/hostile.rs pins each of these).
+//!
+//! Each request starts when [`post`] or [`get_pixel`] is called (so the order of requests is
+//! the order of calls), and [`Sending::outcome`] waits for its end.
+
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{RequestInit, RequestMode};
+
+use crate::page;
+
+/// A request still unanswered after this long counts as unreachable (and stays queued). The
+/// abort signal ends the request then; a page's `fetch` may ignore the signal, so a timer ends
+/// the wait half a second later whatever `fetch` does.
+pub const TIMEOUT_MS: u32 = 10_000;
+const LATE_MS: f64 = 10_500.0;
+
+/// Browsers refuse `keepalive` bodies over 64 KiB (in flight, per page); a bigger hand-off goes
+/// without it (and by `sendBeacon` if the page is hidden while it is in flight).
+pub const KEEPALIVE_MAX_BODY: usize = 60_000;
+
+/// How a request ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `fetch` resolved to this object (a `Response`, or whatever a page's `fetch` answers).
+    Answered(JsValue),
+    /// `fetch` rejected (network error, CORS, the abort signal) or resolved to a non-object.
+    NetworkError,
+    /// No answer within the timeout, not even to the abort signal.
+    TimedOut,
+    /// `fetch` is unavailable; `navigator.sendBeacon` took the request.
+    BeaconQueued,
+    /// Neither `fetch` nor `sendBeacon` could send it.
+    NoTransport,
+}
+
+/// A request on its way.
+pub enum Sending {
+    Done(Outcome),
+    Waiting {
+        answer: JsFuture,
+        timer: Option<JsValue>,
+        late: JsValue,
+    },
+}
+
+impl Sending {
+    pub async fn outcome(self) -> Outcome {
+        let (answer, timer, late) = match self {
+            Sending::Done(outcome) => return outcome,
+            Sending::Waiting {
+                answer,
+                timer,
+                late,
+            } => (answer, timer, late),
+        };
+        let result = answer.await;
+        if let Some(timer) = timer {
+            page::clear_timeout(&timer);
+        }
+        match result {
+            Ok(value) if Object::is(&value, &late) => Outcome::TimedOut,
+            Ok(value) if value.is_object() => Outcome::Answered(value),
+            _ => Outcome::NetworkError,
+        }
+    }
+}
+
+/// POSTs a hand-off: `fetch` (with `keepalive` when asked, so it survives the page unloading),
+/// or `navigator.sendBeacon` where `fetch` is missing or throws at once. The string body makes
+/// both send `text/plain;charset=UTF-8`, a "simple" request with no CORS preflight, which the
+/// relay accepts as JSON.
+pub fn post(url: &str, body: &str, keepalive: bool) -> Sending {
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(body));
+    if keepalive {
+        set_keepalive(&init);
+    }
+    fetch(url, init).unwrap_or_else(|| Sending::Done(beacon(url, body)))
+}
+
+/// The third-o GET: `no-cors` (CitrusAd's answer is not needed, only the request), `keepalive`.
+pub fn get_pixel(url: &str) -> Sending {
+    let init = RequestInit::new();
+    init.set_mode(RequestMode::NoCors);
+    set_keepalive(&init);
+    fetch(url, init).unwrap_or(Sending::Done(Outcome::NoTransport))
+}
+
+/// `navigator.sendBeacon(url, body)`: [`Outcome::BeaconQueued`] when the browser took it.
+pub fn beacon(url: &str, body: &str) -> Outcome {
+    let sent = web_sys::window()
+        .map(|window| window.navigator())
+        .and_then(|navigator| navigator.send_beacon_with_opt_str(url, Some(body)).ok());
+    if sent == Some(true) {
+        Outcome::BeaconQueued
+    } else {
+        Outcome::NoTransport
+    }
+}
+
+/// web-sys's `RequestInit` has no `keepalive` setter: set the dictionary member directly.
+fn set_keepalive(init: &RequestInit) {
+    let _ = Reflect::set(init, &JsValue::from_str("keepalive"), &JsValue::TRUE);
+}
+
+/// Starts `fetch(url, init)` with an abort signal and a timer; `None` when there is no `fetch`
+/// to start.
+fn fetch(url: &str, init: RequestInit) -> Option<Sending> {
+    if let Some(signal) = timeout_signal() {
+        init.set_signal(Some(&signal));
+    }
+    let request = page::fetch(url, &init)?;
+    let late: JsValue = Object::new().into();
+    let mut timer = None;
+    let deadline = Promise::new(&mut |resolve: Function, _reject: Function| {
+        timer = page::set_timeout(&resolve, LATE_MS, &late);
+    });
+    let race = Promise::race(&Array::of2(&request, &deadline));
+    Some(Sending::Waiting {
+        answer: JsFuture::from(race),
+        timer,
+        late,
+    })
+}
+
+/// `AbortSignal.timeout(TIMEOUT_MS)`, `None` where it is missing or throws (the timer still
+/// ends the wait).
+fn timeout_signal() -> Option<web_sys::AbortSignal> {
+    let class = page::global("AbortSignal");
+    let timeout = Reflect::get(&class, &JsValue::from_str("timeout")).ok()?;
+    let signal = timeout
+        .dyn_ref::<Function>()?
+        .call1(&class, &JsValue::from(TIMEOUT_MS))
+        .ok()?;
+    signal.dyn_into().ok()
+}
+
+/// What a relay request's end means for the hand-off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// 2xx.
+    Delivered(u16),
+    /// Another 4xx: retrying cannot help.
+    Refused(u16),
+    /// Network error, aborted, 408, 429, 5xx, or an answer with no readable status: retried.
+    /// The HTTP status when there was one.
+    Retry(Option<u16>),
+    /// No answer at all within the timeout: retried too.
+    Late,
+    /// Handed to `sendBeacon`.
+    Beacon,
+    /// No way to send it.
+    NoTransport,
+}
+
+impl Verdict {
+    /// Whether the relay was reached: it took the hand-off, refused it for good, or the
+    /// browser's beacon queue took it.
+    pub fn reached(self) -> bool {
+        matches!(
+            self,
+            Verdict::Delivered(_) | Verdict::Refused(_) | Verdict::Beacon
+        )
+    }
+}
+
+/// The verdict on `outcome`. Every response body is cancelled but a refusal's when
+/// `read_refusal` (the caller then reads it with [`refused_field`]).
+pub fn verdict(outcome: &Outcome, read_refusal: bool) -> Verdict {
+    let response = match outcome {
+        Outcome::Answered(response) => response,
+        Outcome::NetworkError => return Verdict::Retry(None),
+        Outcome::TimedOut => return Verdict::Late,
+        Outcome::BeaconQueued => return Verdict::Beacon,
+        Outcome::NoTransport => return Verdict::NoTransport,
+    };
+    let status = Reflect::get(response, &JsValue::from_str("status"))
+        .ok()
+        .and_then(|status| status.as_f64())
+        .filter(|status| (0.0..65536.0).contains(status))
+        // In range, so the conversion is exact after truncation.
+        .map(|status| status as u16)
+        .unwrap_or(0);
+    let verdict = match status {
+        200..=299 => Verdict::Delivered(status),
+        408 | 429 => Verdict::Retry(Some(status)),
+        400..=499 => Verdict::Refused(status),
+        _ => Verdict::Retry(Some(status)),
+    };
+    if !(read_refusal && matches!(verdict, Verdict::Refused(_))) {
+        release_body(response);
+    }
+    verdict
+}
+
+/// Cancels a response's body. Until it is read or cancelled, Chromium keeps counting a finished
+/// keepalive request against the 64 KiB of keepalive bodies a page may have in flight, and
+/// refuses later hand-offs with a network error.
+fn release_body(response: &JsValue) {
+    let Ok(body) = Reflect::get(response, &JsValue::from_str("body")) else {
+        return;
+    };
+    if let Some(cancelling) = page::call_method(&body, "cancel") {
+        ignore_rejection(&cancelling);
+    }
+}
+
+/// Attaches a no-op rejection handler to `value` when it is a promise, so a rejection the
+/// module does not wait for is not reported to the page as unhandled.
+pub fn ignore_rejection(value: &JsValue) {
+    thread_local! {
+        static IGNORE: Closure<dyn FnMut(JsValue)> = Closure::new(|_: JsValue| {});
+    }
+    if let Some(promise) = value.dyn_ref::<Promise>() {
+        IGNORE.with(|ignore| {
+            let _ = promise.catch(ignore);
+        });
+    }
+}
+
+/// The field the relay's refusal names (`{"error": {"field"}}`: its 400 for a checkout field
+/// the browser does not validate), or `None`.
+pub async fn refused_field(outcome: &Outcome) -> Option<String> {
+    let Outcome::Answered(response) = outcome else {
+        return None;
+    };
+    let reading = page::call_method(response, "json")?
+        .dyn_into::<Promise>()
+        .ok()?;
+    let body = JsFuture::from(reading).await.ok()?;
+    let error = Reflect::get(&body, &JsValue::from_str("error")).ok()?;
+    Reflect::get(&error, &JsValue::from_str("field"))
+        .ok()?
+        .as_string()
+}
