@@ -32,7 +32,7 @@ import shutil
 import sqlite3
 import time
 
-from ordersync_bench import (Processes, RelaySettings, VENDORS_DOWN_SETTINGS, closed_port_url, fill_by_wrk,
+from ordersync_bench import (Processes, RelaySettings, VENDORS_DOWN_SETTINGS, closed_port_url, copy_row_up_to, fill_by_wrk,
                              log, machine_facts, metric_sum, relay_metrics, save_result, start_relay,
                              start_sandbox, stored_orders, wait_for, work_dir, wrk, write_bodies)
 
@@ -49,10 +49,6 @@ def checkpointed_size(database) -> int:
         db.close()
     return sum(p.stat().st_size for p in database.parent.glob(database.name + "*")
                if not p.name.endswith("-serve.lock"))
-
-
-def delivered(metrics) -> float:
-    return metric_sum(metrics, "ordersync_queue_depth", destination="cibler", state="delivered")
 
 
 def seed(workdir, database, orders: int) -> dict:
@@ -73,40 +69,6 @@ def seed(workdir, database, orders: int) -> dict:
         wait_for("every seeded order to be delivered at both vendors", all_delivered, deadline=600, pause=0.5)
         relay.terminate()
     return {"seed_orders": orders, "seed_seconds": round(time.monotonic() - started, 1)}
-
-
-def copy_delivered_rows_up_to(database, total_orders: int) -> float:
-    """Tops the outbox up to `total_orders` delivered orders by copying one the relay stored and
-    delivered (its row in `orders`, crates/relay/src/outbox/sqlite/schema.rs) under new order
-    ids, and adds them to the depth counts as the relay's writer does. Returns seconds."""
-    started = time.monotonic()
-    db = sqlite3.connect(database, isolation_level=None)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        (have,) = db.execute("SELECT COUNT(*) FROM orders").fetchone()
-        columns = [row[1] for row in db.execute("PRAGMA table_info(orders)")]
-        template = dict(zip(columns, db.execute(
-            "SELECT * FROM orders WHERE cibler_state = 'delivered' AND citrusad_state = 'delivered' "
-            "LIMIT 1").fetchone()))
-        marker = f'"orderId":"{template["order_id"]}"'
-        if marker not in template["checkout_json"]:
-            raise RuntimeError(f"the stored checkout does not carry {marker}")
-        insert = f"INSERT INTO orders ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        copies = total_orders - have
-        first = 900_000_000
-        db.execute("BEGIN")
-        for n in range(copies):
-            order_id = str(first + n)
-            row = dict(template, order_id=order_id,
-                       checkout_json=template["checkout_json"].replace(marker, f'"orderId":"{order_id}"'))
-            db.execute(insert, [row[c] for c in columns])
-        for d in DESTINATIONS:
-            db.execute("INSERT INTO delivery_counts (destination, state, n) VALUES (?, 'delivered', ?) "
-                       "ON CONFLICT (destination, state) DO UPDATE SET n = n + excluded.n", (d, copies))
-        db.execute("COMMIT")
-    finally:
-        db.close()
-    return time.monotonic() - started
 
 
 def relay_on_copy(procs, workdir, source, name: str, settings: dict):
@@ -149,8 +111,13 @@ def main():
     full = workdir / "delivered.db"
     result = {"benchmark": "retention", "machine": machine_facts(), "args": vars(args)}
     result["fill"] = seed(workdir, full, args.seed_orders)
-    result["fill"]["copy_seconds"] = round(copy_delivered_rows_up_to(full, args.orders), 1)
+    delivered_row = "cibler_state = 'delivered' AND citrusad_state = 'delivered'"
+    copy_seconds = copy_row_up_to(full, args.orders, "delivered", template_where=delivered_row)
+    result["fill"]["copy_seconds"] = round(copy_seconds, 1)
     result["fill"]["filled_by"] = "HTTP (wrk) and delivery to the sandbox, then copies of a delivered row"
+    # Every relay below runs one prune pass, at its start: the orders must be finished longer
+    # ago than its one-second retention by then.
+    time.sleep(2)
     without = checkpointed_size(full)
     result["without_retention"] = {"orders": args.orders, "bytes": without,
                                    "mib_per_million": round(without / MIB * 1e6 / args.orders, 1)}

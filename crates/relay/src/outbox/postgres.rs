@@ -210,6 +210,24 @@ impl PostgresOutbox {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// Runs an operator's change of dead letters: `update` takes `$1` now, `$2` the order id
+    /// and `$3` the destination (either NULL: any). Returns how many rows changed.
+    async fn change_dead(
+        &self,
+        update: &'static str,
+        order_id: Option<&str>,
+        destination: Option<Destination>,
+        now_ms: i64,
+    ) -> Result<u64, StorageError> {
+        Ok(sqlx::query(update)
+            .bind(now_ms)
+            .bind(order_id)
+            .bind(destination.map(Destination::as_str))
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
 }
 
 fn destination_status(row: &PgRow) -> Result<DestinationStatus, StorageError> {
@@ -522,19 +540,12 @@ impl Outbox for PostgresOutbox {
         destination: Option<Destination>,
         now_ms: i64,
     ) -> Result<u64, StorageError> {
-        let changed = sqlx::query(
-            "UPDATE ordersync_deliveries SET state = 'pending', next_attempt_at = $1, \
+        let revive = "UPDATE ordersync_deliveries SET state = 'pending', next_attempt_at = $1, \
              budget_started_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL \
              WHERE state = 'dead' AND ($2::text IS NULL OR order_id = $2) \
-               AND ($3::text IS NULL OR destination = $3)",
-        )
-        .bind(now_ms)
-        .bind(order_id)
-        .bind(destination.map(Destination::as_str))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed)
+               AND ($3::text IS NULL OR destination = $3)";
+        self.change_dead(revive, order_id, destination, now_ms)
+            .await
     }
 
     async fn retry_now(&self, destination: Destination, now_ms: i64) -> Result<u64, StorageError> {
@@ -580,20 +591,13 @@ impl Outbox for PostgresOutbox {
         destination: Option<Destination>,
         now_ms: i64,
     ) -> Result<u64, StorageError> {
-        let changed = sqlx::query(
-            "UPDATE ordersync_deliveries SET state = 'skipped', updated_at = $1, \
+        let discard = "UPDATE ordersync_deliveries SET state = 'skipped', updated_at = $1, \
              last_error = 'discarded by an operator' || COALESCE(' after: ' || last_error, ''), \
              lease_owner = NULL, lease_until = NULL \
              WHERE state = 'dead' AND ($2::text IS NULL OR order_id = $2) \
-               AND ($3::text IS NULL OR destination = $3)",
-        )
-        .bind(now_ms)
-        .bind(order_id)
-        .bind(destination.map(Destination::as_str))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed)
+               AND ($3::text IS NULL OR destination = $3)";
+        self.change_dead(discard, order_id, destination, now_ms)
+            .await
     }
 
     /// The pruned order's checkout row stays, without its checkout, as the memory of its id,
