@@ -26,7 +26,7 @@ use crate::outbox::{Batch, Outbox, StorageError};
 /// SQLite it runs on the writer thread between two groups of hand-offs, so it is kept small
 /// enough to cost a hand-off that waits behind it about a millisecond (BENCHMARKS.md,
 /// "Retention").
-pub const STEP_ROWS: u32 = 200;
+pub const STEP_ROWS: u32 = 64;
 
 /// Free pages handed back to the filesystem per step (SQLite): 1 MB with 4 KB pages.
 pub const STEP_PAGES: u32 = 256;
