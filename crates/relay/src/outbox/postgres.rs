@@ -606,8 +606,11 @@ impl Outbox for PostgresOutbox {
     /// looked there before the pruning committed could wait on the checkout row being deleted,
     /// then store the order again once it was gone.
     ///
-    /// Reads the held orders oldest first (`ordersync_checkouts_held`); `SKIP LOCKED` leaves
-    /// an order another instance is pruning at that moment to that instance.
+    /// Reads the held orders oldest first (`ordersync_checkouts_held`), each one's deliveries
+    /// through their index on the order id: a subquery per order rather than `NOT EXISTS`,
+    /// for which the planner, expecting almost no unfinished delivery, read the whole
+    /// deliveries table once per step (860 ms a step with two million rows, against 16 ms).
+    /// `SKIP LOCKED` leaves an order another instance is pruning at that moment to it.
     async fn prune_finished(
         &self,
         finished_before: i64,
@@ -618,9 +621,8 @@ impl Outbox for PostgresOutbox {
             "WITH finished AS ( \
                SELECT c.order_id FROM ordersync_checkouts AS c \
                WHERE c.pruned_at IS NULL AND c.accepted_at <= $1 \
-                 AND NOT EXISTS (SELECT 1 FROM ordersync_deliveries AS d \
-                   WHERE d.order_id = c.order_id \
-                     AND NOT (d.state IN ('delivered', 'skipped') AND d.updated_at <= $1)) \
+                 AND (SELECT bool_and(d.state IN ('delivered', 'skipped') AND d.updated_at <= $1) \
+                      FROM ordersync_deliveries AS d WHERE d.order_id = c.order_id) IS NOT FALSE \
                ORDER BY c.accepted_at LIMIT $2 \
                FOR UPDATE OF c SKIP LOCKED), \
              removed AS ( \
