@@ -89,6 +89,12 @@ def relay_on_copy(procs, workdir, source, name: str, settings: dict):
     return relay, database
 
 
+def remove_outbox(database) -> None:
+    """The file and what SQLite and the relay keep beside it (WAL, shared memory, serve lock)."""
+    for path in database.parent.glob(database.name + "*"):
+        path.unlink()
+
+
 def pruned_total(relay) -> float:
     return metric_sum(relay_metrics(relay.url), "ordersync_orders_pruned_total")
 
@@ -154,7 +160,7 @@ def main():
     db = sqlite3.connect(database)
     (remembered,) = db.execute("SELECT COUNT(*) FROM pruned_orders").fetchone()
     db.close()
-    database.unlink()
+    remove_outbox(database)
     result["with_retention"] = {
         "orders_pruned": args.orders, "orders_remembered": remembered, "orders_kept": kept,
         "bytes": with_retention, "mib_per_million": round(with_retention / MIB * 1e6 / args.orders, 1),
@@ -186,7 +192,7 @@ def main():
                 runs[kind].append(run)
                 log(f"{kind}, trial {trial}: {run}")
                 relay.terminate()
-                copy.unlink()
+                remove_outbox(copy)
     for kind, kind_runs in runs.items():
         result[f"ingest_{kind}"] = {
             "trials": kind_runs,
@@ -194,7 +200,7 @@ def main():
                           for q in ("p50", "p99", "p99_9")},
             "rps_median": statistics.median(r["rps"] for r in kind_runs)}
     save_result(args.name, result)
-    full.unlink()
+    remove_outbox(full)
     for path in workdir.glob("*.txt"):
         path.unlink()
 

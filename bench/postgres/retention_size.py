@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ordersync_bench import (  # noqa: E402  (the shared harness lives one folder up)
-    Processes, fill_by_wrk, log, machine_facts, metric_sum, relay_metrics, save_result,
+    Processes, drop_bulk, fill_by_wrk, log, machine_facts, metric_sum, relay_metrics, save_result,
     start_sandbox, wait_for, work_dir, write_bodies)
 from throughput import Outbox, PgServer, start_relays  # noqa: E402
 
@@ -124,6 +124,7 @@ def main() -> None:
             relay.terminate()
     finally:
         pg.stop()
+        drop_bulk(workdir)
     per_million = 1e6 / args.orders / MIB
     result.update(
         fill={"seed_orders": args.seed_orders, "copy_seconds": round(copy_s, 1),
