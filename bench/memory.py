@@ -18,11 +18,10 @@ queue meanwhile); the peak and mean are reported, with the outbox file's size.
 """
 
 import argparse
-import sqlite3
 import statistics
 import time
 
-from ordersync_bench import (Processes, RelaySettings, closed_port_url, fill_by_wrk, log,
+from ordersync_bench import (Processes, RelaySettings, closed_port_url, copy_row_up_to, fill_by_wrk, log,
                              machine_facts, queue_depth, stored_orders, relay_metrics, save_result,
                              start_relay, work_dir, write_bodies)
 
@@ -54,45 +53,16 @@ def measure(relay, database, label, settle_s, sample_s) -> dict:
 
 
 def copy_rows_up_to(database, total_orders: int) -> float:
-    """Tops the outbox up to `total_orders` orders by copying one the relay stored (its row in
-    `orders`, see crates/relay/src/outbox/sqlite/schema.rs) under new order ids, each waiting
-    for its first attempt at every destination, and adds them to the queue-depth counts as the
-    relay's writer does. Returns seconds."""
-    started = time.monotonic()
-    db = sqlite3.connect(database, isolation_level=None)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        (have,) = db.execute("SELECT COUNT(*) FROM orders").fetchone()
-        columns = [row[1] for row in db.execute("PRAGMA table_info(orders)")]
-        template = dict(zip(columns, db.execute("SELECT * FROM orders LIMIT 1").fetchone()))
-        marker = f'"orderId":"{template["order_id"]}"'
-        if marker not in template["checkout_json"]:
-            raise RuntimeError(f"the stored checkout does not carry {marker}: {template['checkout_json'][:120]}")
-        now_ms = int(time.time() * 1000)
-        destinations = ("cibler", "citrusad")
-        template["accepted_at"] = now_ms
-        for d in destinations:
-            template.update({f"{d}_state": "pending", f"{d}_attempts": 0, f"{d}_next_attempt_at": now_ms,
-                             f"{d}_budget_started_at": now_ms, f"{d}_updated_at": now_ms,
-                             f"{d}_last_error": None, f"{d}_vendor_status": None,
-                             f"{d}_vendor_response": None, f"{d}_delivered_at": None})
-        insert = f"INSERT INTO orders ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        first = 900_000_000
-        copies = total_orders - have
-        db.execute("BEGIN")
-        for n in range(copies):
-            order_id = str(first + n)
-            row = dict(template, order_id=order_id,
-                       checkout_json=template["checkout_json"].replace(marker, f'"orderId":"{order_id}"'))
-            db.execute(insert, [row[c] for c in columns])
-        for d in destinations:
-            db.execute("INSERT INTO delivery_counts (destination, state, n) VALUES (?, 'pending', ?) "
-                       "ON CONFLICT (destination, state) DO UPDATE SET n = n + excluded.n", (d, copies))
-        db.execute("COMMIT")
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        db.close()
-    return time.monotonic() - started
+    """Tops the outbox up to `total_orders` orders by copying one the relay stored, each copy
+    waiting for its first attempt at every destination (`copy_row_up_to`). Returns seconds."""
+    now_ms = int(time.time() * 1000)
+    waiting = {"accepted_at": now_ms}
+    for d in ("cibler", "citrusad"):
+        waiting.update({f"{d}_state": "pending", f"{d}_attempts": 0, f"{d}_next_attempt_at": now_ms,
+                        f"{d}_budget_started_at": now_ms, f"{d}_updated_at": now_ms,
+                        f"{d}_last_error": None, f"{d}_vendor_status": None,
+                        f"{d}_vendor_response": None, f"{d}_delivered_at": None})
+    return copy_row_up_to(database, total_orders, "pending", overrides=waiting)
 
 
 def main():

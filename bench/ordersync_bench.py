@@ -602,6 +602,47 @@ def wait_drained(relay_url: str, deadline: float, poll: float = 1.0,
         time.sleep(poll)
 
 
+def copy_row_up_to(database: Path, total_orders: int, counted_as: str, template_where: str = "1",
+                   overrides: dict | None = None) -> float:
+    """Tops the SQLite outbox up to `total_orders` orders by copying a row the relay stored (its
+    row in `orders`, crates/relay/src/outbox/sqlite/schema.rs; the first matching
+    `template_where`) under new order ids (its canonical checkout carrying the new id), with
+    `overrides` (column: value) applied, and adds the copies to the queue-depth counts as
+    `counted_as` at every destination, as the relay's writer does. One transaction. Returns
+    seconds."""
+    import sqlite3
+    started = time.monotonic()
+    db = sqlite3.connect(database, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        (have,) = db.execute("SELECT COUNT(*) FROM orders").fetchone()
+        columns = [row[1] for row in db.execute("PRAGMA table_info(orders)")]
+        found = db.execute(f"SELECT * FROM orders WHERE {template_where} LIMIT 1").fetchone()
+        if found is None:
+            raise RuntimeError(f"no stored order where {template_where}")
+        template = dict(zip(columns, found)) | (overrides or {})
+        marker = f'"orderId":"{template["order_id"]}"'
+        if marker not in template["checkout_json"]:
+            raise RuntimeError(f"the stored checkout does not carry {marker}: {template['checkout_json'][:120]}")
+        insert = f"INSERT INTO orders ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        first = 900_000_000
+        copies = total_orders - have
+        db.execute("BEGIN")
+        for n in range(copies):
+            order_id = str(first + n)
+            row = dict(template, order_id=order_id,
+                       checkout_json=template["checkout_json"].replace(marker, f'"orderId":"{order_id}"'))
+            db.execute(insert, [row[c] for c in columns])
+        for d in ("cibler", "citrusad"):
+            db.execute("INSERT INTO delivery_counts (destination, state, n) VALUES (?, ?, ?) "
+                       "ON CONFLICT (destination, state) DO UPDATE SET n = n + excluded.n", (d, counted_as, copies))
+        db.execute("COMMIT")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+    return time.monotonic() - started
+
+
 def stored_orders(metrics: dict[tuple, float]) -> float:
     """Checkouts in the outbox: every stored checkout has one CibleR row, whatever its state.
     (Counted from the outbox, not from `ordersync_checkouts_accepted_total`, which misses a

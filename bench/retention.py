@@ -18,21 +18,25 @@ Sizes, each after a full WAL checkpoint (`PRAGMA wal_checkpoint(TRUNCATE)`):
   orders still cost, their remembered order ids (`pruned_orders`).
 
 Ingest while pruning. wrk sends signed hand-offs at a paced rate (`--connections` connections,
-each pausing about `--pace-ms` between requests) for `--seconds`, twice, each time to a relay on
-its own copy of the million-order file: with the default retention (30 days: nothing to prune,
-the baseline), and with `--retention 1s`, its pruner working through the million from its start
-(the run checks from `/metrics` that pruning went on during the whole measurement). The vendors
+each pausing about `--pace-ms` between requests) for `--seconds` to a relay on its own copy of
+the million-order file: with the default retention (30 days: nothing to prune, the baseline),
+and with `--retention 1s`, its pruner working through the million from its start (the run checks
+from `/metrics` that pruning went on during the whole measurement); `--trials` of each,
+alternated, and their medians. The vendors
 are down (a closed port), as in `ingest.py`: each new order gets its first delivery attempt.
 
     python3 bench/retention.py [--orders 1000000] [--seconds 20] [--connections 100] [--pace-ms 50]
+                               [--trials 3]
 """
 
 import argparse
+import os
 import shutil
 import sqlite3
+import statistics
 import time
 
-from ordersync_bench import (Processes, RelaySettings, VENDORS_DOWN_SETTINGS, closed_port_url, fill_by_wrk,
+from ordersync_bench import (Processes, RelaySettings, VENDORS_DOWN_SETTINGS, closed_port_url, copy_row_up_to, fill_by_wrk,
                              log, machine_facts, metric_sum, relay_metrics, save_result, start_relay,
                              start_sandbox, stored_orders, wait_for, work_dir, wrk, write_bodies)
 
@@ -49,10 +53,6 @@ def checkpointed_size(database) -> int:
         db.close()
     return sum(p.stat().st_size for p in database.parent.glob(database.name + "*")
                if not p.name.endswith("-serve.lock"))
-
-
-def delivered(metrics) -> float:
-    return metric_sum(metrics, "ordersync_queue_depth", destination="cibler", state="delivered")
 
 
 def seed(workdir, database, orders: int) -> dict:
@@ -75,49 +75,24 @@ def seed(workdir, database, orders: int) -> dict:
     return {"seed_orders": orders, "seed_seconds": round(time.monotonic() - started, 1)}
 
 
-def copy_delivered_rows_up_to(database, total_orders: int) -> float:
-    """Tops the outbox up to `total_orders` delivered orders by copying one the relay stored and
-    delivered (its row in `orders`, crates/relay/src/outbox/sqlite/schema.rs) under new order
-    ids, and adds them to the depth counts as the relay's writer does. Returns seconds."""
-    started = time.monotonic()
-    db = sqlite3.connect(database, isolation_level=None)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        (have,) = db.execute("SELECT COUNT(*) FROM orders").fetchone()
-        columns = [row[1] for row in db.execute("PRAGMA table_info(orders)")]
-        template = dict(zip(columns, db.execute(
-            "SELECT * FROM orders WHERE cibler_state = 'delivered' AND citrusad_state = 'delivered' "
-            "LIMIT 1").fetchone()))
-        marker = f'"orderId":"{template["order_id"]}"'
-        if marker not in template["checkout_json"]:
-            raise RuntimeError(f"the stored checkout does not carry {marker}")
-        insert = f"INSERT INTO orders ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        copies = total_orders - have
-        first = 900_000_000
-        db.execute("BEGIN")
-        for n in range(copies):
-            order_id = str(first + n)
-            row = dict(template, order_id=order_id,
-                       checkout_json=template["checkout_json"].replace(marker, f'"orderId":"{order_id}"'))
-            db.execute(insert, [row[c] for c in columns])
-        for d in DESTINATIONS:
-            db.execute("INSERT INTO delivery_counts (destination, state, n) VALUES (?, 'delivered', ?) "
-                       "ON CONFLICT (destination, state) DO UPDATE SET n = n + excluded.n", (d, copies))
-        db.execute("COMMIT")
-    finally:
-        db.close()
-    return time.monotonic() - started
-
-
 def relay_on_copy(procs, workdir, source, name: str, settings: dict):
     """A relay (vendors down) on its own copy of `source`."""
     database = workdir / f"{name}.db"
     shutil.copyfile(source, database)
+    # The copy's gigabyte would otherwise be written back during the measured run, and the
+    # relay's fsyncs would wait behind it (as bench/ingest.py settles the disk before its runs).
+    os.sync()
     down = closed_port_url()
     relay = start_relay(procs, workdir, RelaySettings(
         database=database, cibler_url=down, citrus_url=down,
         settings=dict(VENDORS_DOWN_SETTINGS) | settings), name=name, deadline=600)
     return relay, database
+
+
+def remove_outbox(database) -> None:
+    """The file and what SQLite and the relay keep beside it (WAL, shared memory, serve lock)."""
+    for path in database.parent.glob(database.name + "*"):
+        path.unlink()
 
 
 def pruned_total(relay) -> float:
@@ -141,6 +116,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=20, help="each paced wrk run")
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--pace-ms", type=int, default=50, help="mean pause per connection")
+    parser.add_argument("--trials", type=int, default=3, help="paced runs of each kind, alternated")
     parser.add_argument("--prune-deadline", type=float, default=1800)
     parser.add_argument("--name", default="retention")
     args = parser.parse_args()
@@ -149,8 +125,13 @@ def main():
     full = workdir / "delivered.db"
     result = {"benchmark": "retention", "machine": machine_facts(), "args": vars(args)}
     result["fill"] = seed(workdir, full, args.seed_orders)
-    result["fill"]["copy_seconds"] = round(copy_delivered_rows_up_to(full, args.orders), 1)
+    delivered_row = "cibler_state = 'delivered' AND citrusad_state = 'delivered'"
+    copy_seconds = copy_row_up_to(full, args.orders, "delivered", template_where=delivered_row)
+    result["fill"]["copy_seconds"] = round(copy_seconds, 1)
     result["fill"]["filled_by"] = "HTTP (wrk) and delivery to the sandbox, then copies of a delivered row"
+    # Every relay below runs one prune pass, at its start: the orders must be finished longer
+    # ago than its one-second retention by then.
+    time.sleep(2)
     without = checkpointed_size(full)
     result["without_retention"] = {"orders": args.orders, "bytes": without,
                                    "mib_per_million": round(without / MIB * 1e6 / args.orders, 1)}
@@ -179,7 +160,7 @@ def main():
     db = sqlite3.connect(database)
     (remembered,) = db.execute("SELECT COUNT(*) FROM pruned_orders").fetchone()
     db.close()
-    database.unlink()
+    remove_outbox(database)
     result["with_retention"] = {
         "orders_pruned": args.orders, "orders_remembered": remembered, "orders_kept": kept,
         "bytes": with_retention, "mib_per_million": round(with_retention / MIB * 1e6 / args.orders, 1),
@@ -189,39 +170,49 @@ def main():
 
     bodies = write_bodies(workdir / "ingest.txt", 50_000_000,
                           int(args.seconds * args.connections * 1000 / args.pace_ms * 2) + 1000)
+    runs = {"baseline": [], "while_pruning": []}
     with Processes() as procs:
-        baseline, copy = relay_on_copy(procs, workdir, full, "relay-baseline", {})
-        result["ingest_baseline"] = paced_run(baseline, bodies, args)
-        baseline.terminate()
-        copy.unlink()
-        log(f"baseline: {result['ingest_baseline']}")
-
-        pruning, copy = relay_on_copy(procs, workdir, full, "relay-pruning", retention_1s)
-        before = pruned_total(pruning)
-        during = paced_run(pruning, bodies, args)
-        after = pruned_total(pruning)
-        # The pruner started with the relay; it must still be at work when the run ends, or
-        # part of the run measured ingest alone.
-        during.update(pruned_before_run=before, pruned_after_run=after,
-                      pruning_throughout=before < after < args.orders)
-        result["ingest_while_pruning"] = during
-        log(f"while pruning: {during}")
-        pruning.terminate()
-        copy.unlink()
+        # Alternated (baseline first, then pruning first, ...) so that a change in what else
+        # the shared machine runs weighs on both alike.
+        for trial in range(args.trials):
+            order = ["baseline", "while_pruning"] if trial % 2 == 0 else ["while_pruning", "baseline"]
+            for kind in order:
+                settings = retention_1s if kind == "while_pruning" else {}
+                relay, copy = relay_on_copy(procs, workdir, full, f"relay-{kind}-{trial}", settings)
+                load = os.getloadavg()[0]
+                before = pruned_total(relay)
+                run = paced_run(relay, bodies, args)
+                after = pruned_total(relay)
+                run.update(trial=trial, loadavg_1m_at_start=round(load, 2))
+                if kind == "while_pruning":
+                    # The pruner started with the relay; it must still be at work when the run
+                    # ends, or part of the run measured ingest alone.
+                    run.update(pruned_before_run=before, pruned_after_run=after,
+                               pruning_throughout=before < after < args.orders)
+                runs[kind].append(run)
+                log(f"{kind}, trial {trial}: {run}")
+                relay.terminate()
+                remove_outbox(copy)
+    for kind, kind_runs in runs.items():
+        result[f"ingest_{kind}"] = {
+            "trials": kind_runs,
+            "median_ms": {q: round(statistics.median(r["latency_ms"][q] for r in kind_runs), 3)
+                          for q in ("p50", "p99", "p99_9")},
+            "rps_median": statistics.median(r["rps"] for r in kind_runs)}
     save_result(args.name, result)
-    full.unlink()
+    remove_outbox(full)
     for path in workdir.glob("*.txt"):
         path.unlink()
 
     b, p = result["ingest_baseline"], result["ingest_while_pruning"]
     print(f"size of {args.orders} delivered orders: {without / MIB:.1f} MiB without retention, "
           f"{with_retention / MIB:.1f} MiB once pruned (their {remembered} order ids remembered)")
-    if not p["pruning_throughout"]:
-        print("note: the prune ended before the measured run did (too few orders for its length)")
-    print(f"ingest p50/p99/p99.9 ms: baseline {b['latency_ms']['p50']}/{b['latency_ms']['p99']}/"
-          f"{b['latency_ms']['p99_9']} at {b['rps']} rps; while pruning {p['latency_ms']['p50']}/"
-          f"{p['latency_ms']['p99']}/{p['latency_ms']['p99_9']} at {p['rps']} rps "
-          f"(pruned {p['pruned_before_run']:.0f} -> {p['pruned_after_run']:.0f} during the run)")
+    if not all(r["pruning_throughout"] for r in p["trials"]):
+        print("note: a prune ended before its measured run did (too few orders for its length)")
+    for label, x in (("baseline", b), ("while pruning", p)):
+        m = x["median_ms"]
+        print(f"ingest {label}, median of {args.trials}: p50 {m['p50']} ms, p99 {m['p99']} ms, "
+              f"p99.9 {m['p99_9']} ms at {x['rps_median']} rps")
 
 
 if __name__ == "__main__":

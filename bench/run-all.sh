@@ -48,6 +48,7 @@ run python3 bench/delivery.py "${tail_vendor[@]}" --name delivery-tail
 run python3 bench/delivery.py "${tail_vendor[@]}" --name delivery-tail-c4 --citrus-concurrency 4
 run python3 bench/memory.py --depths "$depths"
 run python3 bench/retention.py --orders "$retention_orders"
+run python3 bench/postgres/retention_size.py --orders "$retention_orders"
 run python3 bench/import.py --lines "$import_lines" --postgres
 run python3 bench/crash.py --kills "$kills"
 run python3 bench/outage.py --vendor citrusad

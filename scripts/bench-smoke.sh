@@ -39,10 +39,11 @@ run "low-rate" python3 bench/low_rate.py --seconds 1
 run "write-amplification" python3 bench/write_amplification.py --seconds 1 --connections 20
 run "delivery" python3 bench/delivery.py --orders 300 --fill-deadline 60 --drain-deadline 60
 run "memory" python3 bench/memory.py --depths 100,400 --settle-seconds 0.5 --sample-seconds 1
-run "retention" python3 bench/retention.py --orders 3000 --seed-orders 100 --seconds 1 --connections 10 --pace-ms 20
+run "retention" python3 bench/retention.py --orders 3000 --seed-orders 100 --seconds 1 --connections 10 --pace-ms 20 --trials 1
 run "import" python3 bench/import.py --lines 3000 --serving-lines 1000 --seconds-beside 1 --postgres
 run "crash" python3 bench/crash.py --kills 3 --min-gap 0.2 --max-gap 0.6 --clients 2 --drain-deadline 60
 run "outage" python3 bench/outage.py --vendor citrusad --scale 600 --rate 20 --before-seconds 0.5
+run "postgres-retention" python3 bench/postgres/retention_size.py --orders 3000 --seed-orders 100
 run "postgres" python3 bench/postgres/throughput.py --duration 2 --orders 200 --latency-ms 0 --instances 1 --max-orders 20000
 run "fuzz" bash bench/fuzz.sh 1
 run "schemathesis" python3 bench/schemathesis_run.py --max-time 5 --phases examples,coverage

@@ -269,7 +269,22 @@ pub async fn verify(
                 .map_err(write_err)?;
             }
         }
-        None => writeln!(out, "relay: no checkout with order id {order_id}").map_err(write_err)?,
+        None => match outbox.pruned(order_id).await? {
+            Some(pruned) => writeln!(
+                out,
+                "relay: order {order_id} accepted at {}, last delivered at {}, pruned at {} \
+                 (its details are gone; its order id is remembered)",
+                clock::ms_to_rfc3339(pruned.accepted_at_ms),
+                pruned
+                    .delivered_at_ms
+                    .map_or("-".to_owned(), clock::ms_to_rfc3339),
+                clock::ms_to_rfc3339(pruned.pruned_at_ms)
+            )
+            .map_err(write_err)?,
+            None => {
+                writeln!(out, "relay: no checkout with order id {order_id}").map_err(write_err)?
+            }
+        },
     }
     let Some(settings) = citrus.validate()? else {
         writeln!(
@@ -347,35 +362,48 @@ pub async fn dead_letters_list(
     Ok(())
 }
 
-/// `dead-letters retry`: makes dead rows due again with a fresh retry budget.
-pub async fn dead_letters_retry(
-    storage: &StorageArgs,
-    order_id: Option<&str>,
-    destination: Option<Destination>,
-    out: &mut impl Write,
-) -> Result<u64, AppError> {
-    let outbox = outbox::open(&storage.database_url).await?;
-    let count = outbox
-        .retry_dead(order_id, destination, clock::now_ms())
-        .await?;
-    writeln!(out, "{count} dead deliveries queued again; a running relay picks them up within its poll interval")
-        .map_err(|e| AppError::Operator(e.to_string()))?;
-    Ok(count)
+/// What `dead-letters` does to the dead deliveries it selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadLetterAction {
+    /// Due again with a fresh retry budget.
+    Retry,
+    /// Given up: `skipped`, never sent; the order is then pruned at the retention like a
+    /// delivered one, its id remembered.
+    Discard,
 }
 
-/// `dead-letters discard`: gives dead rows up; they are never sent, and their orders are
-/// pruned at the retention like delivered ones (their ids remembered).
-pub async fn dead_letters_discard(
+impl DeadLetterAction {
+    /// The subcommand's name.
+    pub fn command(self) -> &'static str {
+        match self {
+            DeadLetterAction::Retry => "retry",
+            DeadLetterAction::Discard => "discard",
+        }
+    }
+}
+
+/// `dead-letters retry` / `discard`: acts on the dead rows selected (every one when neither an
+/// order nor a destination narrows it) and says how many.
+pub async fn dead_letters_act(
     storage: &StorageArgs,
+    action: DeadLetterAction,
     order_id: Option<&str>,
     destination: Option<Destination>,
     out: &mut impl Write,
 ) -> Result<u64, AppError> {
     let outbox = outbox::open(&storage.database_url).await?;
-    let count = outbox
-        .discard_dead(order_id, destination, clock::now_ms())
-        .await?;
-    writeln!(out, "{count} dead deliveries discarded; they will not be sent, and their orders are pruned at the retention")
+    let now = clock::now_ms();
+    let (count, what) = match action {
+        DeadLetterAction::Retry => (
+            outbox.retry_dead(order_id, destination, now).await?,
+            "queued again; a running relay picks them up within its poll interval",
+        ),
+        DeadLetterAction::Discard => (
+            outbox.discard_dead(order_id, destination, now).await?,
+            "discarded; they will not be sent, and their orders are pruned at the retention",
+        ),
+    };
+    writeln!(out, "{count} dead deliveries {what}")
         .map_err(|e| AppError::Operator(e.to_string()))?;
     Ok(count)
 }

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ordersync_relay::app;
+use ordersync_relay::app::{self, DeadLetterAction};
 use ordersync_relay::config::{CitrusArgs, DeliveryArgs, LogFormat, ServeArgs, StorageArgs};
 use ordersync_relay::import::ImportArgs;
 use ordersync_relay::outbox::Destination;
@@ -66,33 +66,50 @@ enum DeadLettersCommand {
         json: bool,
     },
     /// Queue dead deliveries again with a fresh retry budget (all, or narrowed).
-    Retry {
-        #[command(flatten)]
-        storage: StorageArgs,
-        /// Only this order.
-        order_id: Option<String>,
-        /// Only this destination (cibler or citrusad).
-        #[arg(long, value_parser = parse_destination)]
-        destination: Option<Destination>,
-        /// Required to retry every dead delivery when no order id is given.
-        #[arg(long)]
-        all: bool,
-    },
+    Retry(DeadLetterSelection),
     /// Give dead deliveries up (all, or narrowed): they become `skipped` and are never sent;
     /// the order is then pruned at the retention and its id remembered, so a repeat hand-off
     /// does not send it either.
-    Discard {
-        #[command(flatten)]
-        storage: StorageArgs,
-        /// Only this order.
-        order_id: Option<String>,
-        /// Only this destination (cibler or citrusad).
-        #[arg(long, value_parser = parse_destination)]
-        destination: Option<Destination>,
-        /// Required to discard every dead delivery when no order id is given.
-        #[arg(long)]
-        all: bool,
-    },
+    Discard(DeadLetterSelection),
+}
+
+/// Which dead deliveries `dead-letters retry` or `discard` takes.
+#[derive(Debug, clap::Args)]
+struct DeadLetterSelection {
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Only this order.
+    order_id: Option<String>,
+    /// Only this destination (cibler or citrusad).
+    #[arg(long, value_parser = parse_destination)]
+    destination: Option<Destination>,
+    /// Required to take every dead delivery when neither an order id nor a destination is given.
+    #[arg(long)]
+    all: bool,
+}
+
+impl DeadLetterSelection {
+    /// Runs `action` on the selected dead deliveries; refuses an empty selection without --all.
+    async fn act(
+        self,
+        action: DeadLetterAction,
+        out: &mut impl std::io::Write,
+    ) -> anyhow::Result<()> {
+        let command = action.command();
+        if self.order_id.is_none() && self.destination.is_none() && !self.all {
+            anyhow::bail!("dead-letters {command}: give an ORDER_ID, --destination, or --all");
+        }
+        app::dead_letters_act(
+            &self.storage,
+            action,
+            self.order_id.as_deref(),
+            self.destination,
+            out,
+        )
+        .await
+        .with_context(|| format!("dead-letters {command} failed"))?;
+        Ok(())
+    }
 }
 
 /// `import`'s exit status when it ran through but refused some lines.
@@ -171,31 +188,13 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("listing dead letters failed")?;
         }
-        Command::DeadLetters(DeadLettersCommand::Retry {
-            storage,
-            order_id,
-            destination,
-            all,
-        }) => {
-            if order_id.is_none() && destination.is_none() && !all {
-                anyhow::bail!("dead-letters retry: give an ORDER_ID, --destination, or --all");
-            }
-            app::dead_letters_retry(&storage, order_id.as_deref(), destination, &mut stdout)
-                .await
-                .context("retrying dead letters failed")?;
+        Command::DeadLetters(DeadLettersCommand::Retry(selection)) => {
+            selection.act(DeadLetterAction::Retry, &mut stdout).await?;
         }
-        Command::DeadLetters(DeadLettersCommand::Discard {
-            storage,
-            order_id,
-            destination,
-            all,
-        }) => {
-            if order_id.is_none() && !all {
-                anyhow::bail!("dead-letters discard: give an ORDER_ID, or --all");
-            }
-            app::dead_letters_discard(&storage, order_id.as_deref(), destination, &mut stdout)
-                .await
-                .context("discarding dead letters failed")?;
+        Command::DeadLetters(DeadLettersCommand::Discard(selection)) => {
+            selection
+                .act(DeadLetterAction::Discard, &mut stdout)
+                .await?;
         }
         Command::Import(args) => {
             let summary = ordersync_relay::import::run(&args, &mut stdout)

@@ -74,6 +74,10 @@ fn retention_end_to_end(database_url: Option<String>) {
     assert!(pruned["pruned"]["prunedAt"].is_string(), "{pruned:#}");
     assert!(pruned["pruned"]["deliveredAt"].is_string(), "{pruned:#}");
 
+    let (ok, verified, err) = relay.operator(&["verify", "700001"], &[]);
+    assert!(ok, "{verified}{err}");
+    assert!(verified.contains("pruned at"), "{verified}");
+
     // Dead at CitrusAd (it refuses the order): stays, however long.
     assert_eq!(relay.hand_off(&checkout(REFUSED), None).status, 202);
     relay.wait_state(&REFUSED.to_string(), "citrusad", "dead");

@@ -212,6 +212,24 @@ impl PostgresOutbox {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// Runs an operator's change of dead letters: `update` takes `$1` now, `$2` the order id
+    /// and `$3` the destination (either NULL: any). Returns how many rows changed.
+    async fn change_dead(
+        &self,
+        update: &'static str,
+        order_id: Option<&str>,
+        destination: Option<Destination>,
+        now_ms: i64,
+    ) -> Result<u64, StorageError> {
+        Ok(sqlx::query(update)
+            .bind(now_ms)
+            .bind(order_id)
+            .bind(destination.map(Destination::as_str))
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
 }
 
 fn destination_status(row: &PgRow) -> Result<DestinationStatus, StorageError> {
@@ -562,19 +580,12 @@ impl Outbox for PostgresOutbox {
         destination: Option<Destination>,
         now_ms: i64,
     ) -> Result<u64, StorageError> {
-        let changed = sqlx::query(
-            "UPDATE ordersync_deliveries SET state = 'pending', next_attempt_at = $1, \
+        let revive = "UPDATE ordersync_deliveries SET state = 'pending', next_attempt_at = $1, \
              budget_started_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL \
              WHERE state = 'dead' AND ($2::text IS NULL OR order_id = $2) \
-               AND ($3::text IS NULL OR destination = $3)",
-        )
-        .bind(now_ms)
-        .bind(order_id)
-        .bind(destination.map(Destination::as_str))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed)
+               AND ($3::text IS NULL OR destination = $3)";
+        self.change_dead(revive, order_id, destination, now_ms)
+            .await
     }
 
     async fn retry_now(&self, destination: Destination, now_ms: i64) -> Result<u64, StorageError> {
@@ -620,20 +631,13 @@ impl Outbox for PostgresOutbox {
         destination: Option<Destination>,
         now_ms: i64,
     ) -> Result<u64, StorageError> {
-        let changed = sqlx::query(
-            "UPDATE ordersync_deliveries SET state = 'skipped', updated_at = $1, \
+        let discard = "UPDATE ordersync_deliveries SET state = 'skipped', updated_at = $1, \
              last_error = 'discarded by an operator' || COALESCE(' after: ' || last_error, ''), \
              lease_owner = NULL, lease_until = NULL \
              WHERE state = 'dead' AND ($2::text IS NULL OR order_id = $2) \
-               AND ($3::text IS NULL OR destination = $3)",
-        )
-        .bind(now_ms)
-        .bind(order_id)
-        .bind(destination.map(Destination::as_str))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(changed)
+               AND ($3::text IS NULL OR destination = $3)";
+        self.change_dead(discard, order_id, destination, now_ms)
+            .await
     }
 
     /// The pruned order's checkout row stays, without its checkout, as the memory of its id,
@@ -642,8 +646,11 @@ impl Outbox for PostgresOutbox {
     /// looked there before the pruning committed could wait on the checkout row being deleted,
     /// then store the order again once it was gone.
     ///
-    /// Reads the held orders oldest first (`ordersync_checkouts_held`); `SKIP LOCKED` leaves
-    /// an order another instance is pruning at that moment to that instance.
+    /// Reads the held orders oldest first (`ordersync_checkouts_held`), each one's deliveries
+    /// through their index on the order id: a subquery per order rather than `NOT EXISTS`,
+    /// for which the planner, expecting almost no unfinished delivery, read the whole
+    /// deliveries table once per step (860 ms a step with two million rows, against 16 ms).
+    /// `SKIP LOCKED` leaves an order another instance is pruning at that moment to it.
     async fn prune_finished(
         &self,
         finished_before: i64,
@@ -654,9 +661,8 @@ impl Outbox for PostgresOutbox {
             "WITH finished AS ( \
                SELECT c.order_id FROM ordersync_checkouts AS c \
                WHERE c.pruned_at IS NULL AND c.accepted_at <= $1 \
-                 AND NOT EXISTS (SELECT 1 FROM ordersync_deliveries AS d \
-                   WHERE d.order_id = c.order_id \
-                     AND NOT (d.state IN ('delivered', 'skipped') AND d.updated_at <= $1)) \
+                 AND (SELECT bool_and(d.state IN ('delivered', 'skipped') AND d.updated_at <= $1) \
+                      FROM ordersync_deliveries AS d WHERE d.order_id = c.order_id) IS NOT FALSE \
                ORDER BY c.accepted_at LIMIT $2 \
                FOR UPDATE OF c SKIP LOCKED), \
              removed AS ( \

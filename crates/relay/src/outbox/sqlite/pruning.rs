@@ -18,6 +18,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::super::{Batch, DeliveryState, Destination, PrunedOrder, StorageError};
 use super::counts::CountChanges;
+use super::writes::{change_dead, DeadSelection};
 
 /// Orders read per step of a pruning pass, at most, for each order the step may remove: a step
 /// stays short (the writer runs it between hand-offs) even where old orders still waiting or
@@ -208,20 +209,19 @@ pub(super) fn discard_dead(
     destination: Option<Destination>,
     now_ms: i64,
 ) -> Result<u64, StorageError> {
-    let mut discarded = 0;
-    for d in Destination::ALL {
-        if destination.is_some_and(|only| only != d) {
-            continue;
-        }
-        let changed = connection
-            .prepare_cached(&DISCARD[d as usize])?
-            .execute(params![now_ms, order_id])?;
-        for _ in 0..changed {
-            counts.moved(d, Some(DeliveryState::Dead), DeliveryState::Skipped);
-        }
-        discarded += changed as u64;
-    }
-    Ok(discarded)
+    let discard = |d| DISCARD[d as usize].as_str();
+    let selected = DeadSelection {
+        order_id,
+        destination,
+    };
+    change_dead(
+        connection,
+        counts,
+        selected,
+        discard,
+        DeliveryState::Skipped,
+        now_ms,
+    )
 }
 
 /// Hands up to `max_pages` free pages back to the filesystem, moving pages from the file's end

@@ -253,20 +253,53 @@ pub(super) fn retry_dead(
     destination: Option<Destination>,
     now_ms: i64,
 ) -> Result<u64, StorageError> {
-    let mut revived = 0;
+    let revive = |d| sql(d).revive.as_str();
+    let selected = DeadSelection {
+        order_id,
+        destination,
+    };
+    change_dead(
+        connection,
+        counts,
+        selected,
+        revive,
+        DeliveryState::Pending,
+        now_ms,
+    )
+}
+
+/// Which dead letters an operator's command takes: every one, or those of one order and/or
+/// one destination.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct DeadSelection<'a> {
+    pub order_id: Option<&'a str>,
+    pub destination: Option<Destination>,
+}
+
+/// Moves the selected dead letters to `to` by each destination's `statement` (parameters:
+/// `?1` now, `?2` the order id or NULL), counting each row moved.
+pub(super) fn change_dead(
+    connection: &Connection,
+    counts: &mut CountChanges,
+    selected: DeadSelection<'_>,
+    statement: impl Fn(Destination) -> &'static str,
+    to: DeliveryState,
+    now_ms: i64,
+) -> Result<u64, StorageError> {
+    let mut moved = 0;
     for d in Destination::ALL {
-        if destination.is_some_and(|only| only != d) {
+        if selected.destination.is_some_and(|only| only != d) {
             continue;
         }
         let changed = connection
-            .prepare_cached(&sql(d).revive)?
-            .execute(params![now_ms, order_id])?;
+            .prepare_cached(statement(d))?
+            .execute(params![now_ms, selected.order_id])?;
         for _ in 0..changed {
-            counts.moved(d, Some(DeliveryState::Dead), DeliveryState::Pending);
+            counts.moved(d, Some(DeliveryState::Dead), to);
         }
-        revived += changed as u64;
+        moved += changed as u64;
     }
-    Ok(revived)
+    Ok(moved)
 }
 
 /// Makes every order waiting at `destination` due at `now_ms`, except those in flight (their
