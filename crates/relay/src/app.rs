@@ -144,7 +144,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), AppError> {
     announce(&config);
     let outbox = outbox::open_for_delivery(&config.database_url).await?;
     let metrics = Arc::new(Metrics::new());
-    let redactor = Redactor::new(config.secrets());
+    let redactor = Redactor::for_config(&config);
     let http = vendors::http_client(config.delivery.vendor_timeout)?;
     let cibler = config
         .cibler

@@ -424,7 +424,8 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
-    /// Every secret the relay holds, for redaction.
+    /// Every secret the relay holds, as configured (the forms they travel in are added by
+    /// [`crate::redact::Redactor::for_config`]).
     pub fn secrets(&self) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(secret) = &self.signing_secret {
@@ -439,10 +440,6 @@ impl ServeConfig {
         }
         if let Some(citrus) = &self.citrus {
             out.push(citrus.api_key.clone());
-            out.push(crate::vendors::citrus::authorization_value(
-                &citrus.api_key,
-                CitrusAuthScheme::Base64,
-            ));
         }
         out
     }
@@ -1122,5 +1119,30 @@ mod tests {
         let clients = parse(&args).unwrap().client_addresses;
         assert!(!clients.trusts_any_proxy(), "none by default");
         assert_eq!(clients.header(), ForwardedHeader::XForwardedFor);
+    }
+
+    #[test]
+    fn the_relays_redactor_blanks_the_citrus_key_in_both_forms() {
+        let key = "citrus-key-0123456789";
+        let config = parse(&[
+            "--signing-secret",
+            SECRET,
+            "--citrus-api-key",
+            key,
+            "--citrus-base-url",
+            "http://127.0.0.1:9/",
+            "--citrus-team-id",
+            "team",
+        ])
+        .unwrap();
+        let redactor = crate::redact::Redactor::for_config(&config);
+        let encoded = crate::vendors::citrus::authorization_value(key, CitrusAuthScheme::Base64);
+        let echoed = format!("raw {key}, encoded {encoded}, secret {SECRET}");
+        let redacted = redactor.redact(&echoed);
+        assert!(
+            !redacted.contains(key) && !redacted.contains(&encoded),
+            "{redacted}"
+        );
+        assert!(!redacted.contains(SECRET), "{redacted}");
     }
 }

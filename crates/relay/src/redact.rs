@@ -1,5 +1,8 @@
 //! Keeps secrets out of everything the relay writes: logs, stored vendor answers, responses.
 
+use crate::config::{CitrusAuthScheme, ServeConfig};
+use crate::vendors::citrus::authorization_value;
+
 /// The configured secrets, and a way to blank them out of any text.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
@@ -25,6 +28,20 @@ impl Redactor {
         // Longest first, so a secret that contains another is blanked whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         Self { secrets }
+    }
+
+    /// The redactor of a relay serving `config`: every configured secret, and the forms a
+    /// secret travels in (CitrusAd's key base64-encoded in `Authorization`, whichever scheme is
+    /// configured, so that an echo of either form is blanked).
+    pub fn for_config(config: &ServeConfig) -> Self {
+        let mut secrets = config.secrets();
+        if let Some(citrus) = &config.citrus {
+            secrets.push(authorization_value(
+                &citrus.api_key,
+                CitrusAuthScheme::Base64,
+            ));
+        }
+        Self::new(secrets)
     }
 
     pub fn redact(&self, text: &str) -> String {
