@@ -207,12 +207,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), AppError> {
     tracing::info!(listen = %local, "relay listening");
     // On stdout, like the sandbox: how tests and scripts learn the port when ADDR asks for 0.
     println!("ordersync relay listening on http://{local}");
-    let mut router = server::router(state, &policy);
-    if let Some(console) = console {
+    if console.is_some() {
         tracing::info!("operators' console on, at /console (token required)");
-        router = router.merge(server::console::router(console, &policy.client_addresses));
     }
-    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = server::router(state, &policy, console)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

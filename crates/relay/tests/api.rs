@@ -66,7 +66,8 @@ async fn start(burst: u32) -> Relay {
         rate_limit_burst: NonZeroU32::new(burst).unwrap(),
         client_addresses: Default::default(),
     };
-    let app = router(state, &policy).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app =
+        router(state, &policy, None).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

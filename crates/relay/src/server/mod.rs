@@ -86,9 +86,14 @@ pub struct HttpPolicy {
 )]
 pub struct ApiDoc;
 
-/// The relay's router, with CORS and the per-client rate limit on `/v1/*`; every request's
-/// client is identified first ([`client::identify`]).
-pub fn router(state: AppState, policy: &HttpPolicy) -> Router {
+/// The relay's router, with CORS and the per-client rate limit on `/v1/*`, and the operators'
+/// console beside it when it is on (outside the CORS layer); every request's client is
+/// identified first ([`client::identify`]).
+pub fn router(
+    state: AppState,
+    policy: &HttpPolicy,
+    console: Option<console::ConsoleState>,
+) -> Router {
     let limiter = Arc::new(ClientRateLimit::new(
         policy.rate_limit_per_minute,
         policy.rate_limit_burst,
@@ -109,15 +114,18 @@ pub fn router(state: AppState, policy: &HttpPolicy) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
-        .with_state(SharedState::new(state))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::new(policy.client_addresses.clone()),
-            client::identify,
-        ));
-    match cors_layer(&policy.allowed_origins) {
+        .with_state(SharedState::new(state));
+    let mut router = match cors_layer(&policy.allowed_origins) {
         Some(cors) => router.layer(cors),
         None => router,
+    };
+    if let Some(console) = console {
+        router = router.merge(console::router(console));
     }
+    router.layer(axum::middleware::from_fn_with_state(
+        Arc::new(policy.client_addresses.clone()),
+        client::identify,
+    ))
 }
 
 /// CORS for the allowed origins; `None` when no origin is allowed (same-origin only).

@@ -27,7 +27,6 @@ use base64::Engine as _;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::client_address::ClientAddressPolicy;
 use crate::clock;
 use crate::delivery::Wakers;
 use crate::metrics::Metrics;
@@ -35,7 +34,7 @@ use crate::outbox::{Destination, Outbox};
 use auth::{ConsoleAuth, Proof};
 use overview::Overviews;
 
-use super::client::{self, Client};
+use super::client::Client;
 use super::error::ApiError;
 
 /// The page and its assets, compiled in: nothing is read from disk or fetched from elsewhere.
@@ -92,8 +91,9 @@ impl ConsoleState {
 
 type Shared = Arc<ConsoleState>;
 
-/// The console's routes, to merge beside the relay's API (outside its CORS layer).
-pub fn router(state: ConsoleState, client_addresses: &ClientAddressPolicy) -> Router {
+/// The console's routes, to merge beside the relay's API (outside its CORS layer; the
+/// relay's router identifies each request's client for them, [`super::client::identify`]).
+pub fn router(state: ConsoleState) -> Router {
     let state = Shared::new(state);
     let guarded = Router::new()
         .route("/console", get(page))
@@ -116,10 +116,6 @@ pub fn router(state: ConsoleState, client_addresses: &ClientAddressPolicy) -> Ro
         .merge(guarded)
         .with_state(state)
         .layer(axum::middleware::from_fn(harden))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::new(client_addresses.clone()),
-            client::identify,
-        ))
 }
 
 /// Lets through only requests that hold the token; for a POST authenticated by the session
