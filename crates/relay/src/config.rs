@@ -445,6 +445,23 @@ impl ServeConfig {
     }
 }
 
+/// The destinations `cibler` and `citrus` enable, each checked; refused, with `none_enabled`
+/// as the problem, when they enable neither.
+pub fn enabled_destinations(
+    cibler: &CiblerArgs,
+    citrus: &CitrusArgs,
+    none_enabled: &str,
+) -> Result<(Option<CiblerSettings>, Option<CitrusSettings>), ConfigError> {
+    let enabled = (cibler.validate()?, citrus.validate()?);
+    if enabled.0.is_none() && enabled.1.is_none() {
+        return refuse(
+            "ORDERSYNC_CIBLER_API_KEY / ORDERSYNC_CITRUS_API_KEY",
+            none_enabled,
+        );
+    }
+    Ok(enabled)
+}
+
 impl ServeArgs {
     /// Checks every setting; the first problem found is named.
     pub fn validate(self) -> Result<ServeConfig, ConfigError> {
@@ -455,14 +472,11 @@ impl ServeArgs {
                 "is required (or --signing-secret-file; --accept-unsigned only for a sandbox)",
             );
         }
-        let cibler = self.cibler.validate()?;
-        let citrus = self.citrus.validate()?;
-        if cibler.is_none() && citrus.is_none() {
-            return refuse(
-                "ORDERSYNC_CIBLER_API_KEY / ORDERSYNC_CITRUS_API_KEY",
-                "no destination is configured: give the credentials of CibleR, CitrusAd or both",
-            );
-        }
+        let (cibler, citrus) = enabled_destinations(
+            &self.cibler,
+            &self.citrus,
+            "no destination is configured: give the credentials of CibleR, CitrusAd or both",
+        )?;
         let delivery = self.delivery.validate()?;
         let retention = self.retention.validate()?;
         if crate::outbox::Backend::of(&self.storage.database_url).is_err() {

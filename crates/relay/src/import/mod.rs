@@ -63,7 +63,7 @@ use tokio::sync::mpsc;
 
 use crate::acceptance::{AcceptError, Acceptance, Destinations};
 use crate::clock;
-use crate::config::{CiblerArgs, CitrusArgs, ConfigError, StorageArgs};
+use crate::config::{enabled_destinations, CiblerArgs, CitrusArgs, ConfigError, StorageArgs};
 use crate::outbox::{self, Backend, Imported, NewCheckout, Outbox, StorageError};
 use lines::{Line, Lines};
 use progress::{Position, Progress};
@@ -204,23 +204,17 @@ pub async fn run(args: &ImportArgs, out: &mut impl Write) -> Result<Summary, Imp
 /// The destinations as the relay's own settings (the same flags and `ORDERSYNC_*` variables as
 /// `serve`) enable them: the per-destination rule depends on them.
 fn acceptance(cibler: &CiblerArgs, citrus: &CitrusArgs) -> Result<Acceptance, ConfigError> {
-    let destinations = Destinations {
-        cibler: cibler.validate()?,
-        citrus: citrus.validate()?,
-    };
-    if destinations.cibler.is_none() && destinations.citrus.is_none() {
-        return Err(ConfigError {
-            setting: "ORDERSYNC_CIBLER_API_KEY / ORDERSYNC_CITRUS_API_KEY",
-            problem: "no destination is configured: import with the relay's own settings (its \
-                      environment), so that orders are planned as the relay plans a hand-off"
-                .into(),
-        });
-    }
+    let (cibler, citrus) = enabled_destinations(
+        cibler,
+        citrus,
+        "no destination is configured: import with the relay's own settings (its environment), \
+         so that orders are planned as the relay plans a hand-off",
+    )?;
     // An import line carries no envelope and no token (`accept_record`): nothing to verify.
     Ok(Acceptance {
         verifier: None,
         accept_unsigned: false,
-        destinations,
+        destinations: Destinations { cibler, citrus },
     })
 }
 
