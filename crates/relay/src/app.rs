@@ -171,7 +171,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), AppError> {
             outbox.clone(),
             metrics.clone(),
             wakers.clone(),
-            enabled_destinations(&config),
+            config.enabled_destinations(),
         )
     });
 
@@ -224,18 +224,6 @@ pub async fn serve(config: ServeConfig) -> Result<(), AppError> {
     let _ = pruner.await;
     tracing::info!("relay stopped");
     Ok(())
-}
-
-/// The destinations this relay delivers to.
-fn enabled_destinations(config: &ServeConfig) -> Vec<Destination> {
-    let mut enabled = Vec::with_capacity(Destination::ALL.len());
-    if config.cibler.is_some() {
-        enabled.push(Destination::Cibler);
-    }
-    if config.citrus.is_some() {
-        enabled.push(Destination::Citrusad);
-    }
-    enabled
 }
 
 /// `verify ORDER_ID`: what CitrusAd holds for an order, beside the relay's own status.

@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 use ordersync_core::wire::{CiblerConfig, CitrusConfig};
 
 use crate::client_address::{ClientAddressPolicy, ForwardedHeader, TrustedProxies};
+use crate::outbox::Destination;
 
 /// RFC 7518 §3.2: an HS256 key MUST be at least as long as the hash output, 256 bits.
 pub const MIN_SIGNING_SECRET_BYTES: usize = 32;
@@ -424,6 +425,18 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// The destinations this relay delivers to.
+    pub fn enabled_destinations(&self) -> Vec<Destination> {
+        let mut enabled = Vec::with_capacity(Destination::ALL.len());
+        if self.cibler.is_some() {
+            enabled.push(Destination::Cibler);
+        }
+        if self.citrus.is_some() {
+            enabled.push(Destination::Citrusad);
+        }
+        enabled
+    }
+
     /// Every secret the relay holds, as configured (the forms they travel in are added by
     /// [`crate::redact::Redactor::for_config`]).
     pub fn secrets(&self) -> Vec<String> {
@@ -447,7 +460,7 @@ impl ServeConfig {
 
 /// The destinations `cibler` and `citrus` enable, each checked; refused, with `none_enabled`
 /// as the problem, when they enable neither.
-pub fn enabled_destinations(
+pub fn destination_settings(
     cibler: &CiblerArgs,
     citrus: &CitrusArgs,
     none_enabled: &str,
@@ -472,7 +485,7 @@ impl ServeArgs {
                 "is required (or --signing-secret-file; --accept-unsigned only for a sandbox)",
             );
         }
-        let (cibler, citrus) = enabled_destinations(
+        let (cibler, citrus) = destination_settings(
             &self.cibler,
             &self.citrus,
             "no destination is configured: give the credentials of CibleR, CitrusAd or both",

@@ -63,7 +63,7 @@ use tokio::sync::mpsc;
 
 use crate::acceptance::{AcceptError, Acceptance, Destinations};
 use crate::clock;
-use crate::config::{enabled_destinations, CiblerArgs, CitrusArgs, ConfigError, StorageArgs};
+use crate::config::{destination_settings, CiblerArgs, CitrusArgs, ConfigError, StorageArgs};
 use crate::outbox::{self, Backend, Imported, NewCheckout, Outbox, StorageError};
 use lines::{Line, Lines};
 use progress::{Position, Progress};
@@ -204,7 +204,7 @@ pub async fn run(args: &ImportArgs, out: &mut impl Write) -> Result<Summary, Imp
 /// The destinations as the relay's own settings (the same flags and `ORDERSYNC_*` variables as
 /// `serve`) enable them: the per-destination rule depends on them.
 fn acceptance(cibler: &CiblerArgs, citrus: &CitrusArgs) -> Result<Acceptance, ConfigError> {
-    let (cibler, citrus) = enabled_destinations(
+    let (cibler, citrus) = destination_settings(
         cibler,
         citrus,
         "no destination is configured: import with the relay's own settings (its environment), \
