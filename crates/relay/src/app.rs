@@ -13,7 +13,7 @@ use crate::clock;
 use crate::config::{CitrusArgs, ConfigError, DeliveryArgs, ServeConfig, StorageArgs};
 use crate::delivery::{self, Shared};
 use crate::metrics::Metrics;
-use crate::outbox::{self, DeadLetter, Destination, StorageError};
+use crate::outbox::{self, DeadLetter, DeadLetterAction, Destination, StorageError};
 use crate::redact::Redactor;
 use crate::retention::Pruner;
 use crate::server::console::ConsoleState;
@@ -349,26 +349,6 @@ pub async fn dead_letters_list(
     Ok(())
 }
 
-/// What `dead-letters` does to the dead deliveries it selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeadLetterAction {
-    /// Due again with a fresh retry budget.
-    Retry,
-    /// Given up: `skipped`, never sent; the order is then pruned at the retention like a
-    /// delivered one, its id remembered.
-    Discard,
-}
-
-impl DeadLetterAction {
-    /// The subcommand's name.
-    pub fn command(self) -> &'static str {
-        match self {
-            DeadLetterAction::Retry => "retry",
-            DeadLetterAction::Discard => "discard",
-        }
-    }
-}
-
 /// `dead-letters retry` / `discard`: acts on the dead rows selected (every one when neither an
 /// order nor a destination narrows it) and says how many.
 pub async fn dead_letters_act(
@@ -380,15 +360,16 @@ pub async fn dead_letters_act(
 ) -> Result<u64, AppError> {
     let outbox = outbox::open(&storage.database_url).await?;
     let now = clock::now_ms();
-    let (count, what) = match action {
-        DeadLetterAction::Retry => (
-            outbox.retry_dead(order_id, destination, now).await?,
-            "queued again; a running relay picks them up within its poll interval",
-        ),
-        DeadLetterAction::Discard => (
-            outbox.discard_dead(order_id, destination, now).await?,
-            "discarded; they will not be sent, and their orders are pruned at the retention",
-        ),
+    let count = action
+        .apply(outbox.as_ref(), order_id, destination, now)
+        .await?;
+    let what = match action {
+        DeadLetterAction::Retry => {
+            "queued again; a running relay picks them up within its poll interval"
+        }
+        DeadLetterAction::Discard => {
+            "discarded; they will not be sent, and their orders are pruned at the retention"
+        }
     };
     writeln!(out, "{count} dead deliveries {what}")
         .map_err(|e| AppError::Operator(e.to_string()))?;

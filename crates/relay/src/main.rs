@@ -4,9 +4,10 @@ use std::io::IsTerminal;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ordersync_relay::app::{self, DeadLetterAction};
+use ordersync_relay::app;
 use ordersync_relay::config::{CitrusArgs, DeliveryArgs, LogFormat, ServeArgs, StorageArgs};
 use ordersync_relay::import::ImportArgs;
+use ordersync_relay::outbox::DeadLetterAction;
 use ordersync_relay::outbox::Destination;
 
 // Each hand-off allocates and frees many short-lived buffers (body, claims, JSON, SQL

@@ -370,6 +370,41 @@ impl Recorded {
 }
 
 /// The durable outbox behind the relay. Every method is one transaction.
+/// What an operator does to dead deliveries (`dead-letters retry|discard`, the console).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadLetterAction {
+    /// Due again with a fresh retry budget.
+    Retry,
+    /// Given up: `skipped`, never sent; the order is then pruned at the retention like a
+    /// delivered one, its id remembered.
+    Discard,
+}
+
+impl DeadLetterAction {
+    /// The subcommand's name.
+    pub fn command(self) -> &'static str {
+        match self {
+            DeadLetterAction::Retry => "retry",
+            DeadLetterAction::Discard => "discard",
+        }
+    }
+
+    /// Acts on the dead deliveries selected (every one when neither an order nor a
+    /// destination narrows it); how many changed.
+    pub async fn apply(
+        self,
+        outbox: &dyn Outbox,
+        order_id: Option<&str>,
+        destination: Option<Destination>,
+        now_ms: i64,
+    ) -> Result<u64, StorageError> {
+        match self {
+            DeadLetterAction::Retry => outbox.retry_dead(order_id, destination, now_ms).await,
+            DeadLetterAction::Discard => outbox.discard_dead(order_id, destination, now_ms).await,
+        }
+    }
+}
+
 #[async_trait]
 pub trait Outbox: Send + Sync + 'static {
     /// Stores a checkout and its destinations once; returns `Existing` if the order id is

@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use crate::clock;
 use crate::delivery::Wakers;
 use crate::metrics::Metrics;
-use crate::outbox::{Destination, Outbox};
+use crate::outbox::{DeadLetterAction, Destination, Outbox};
 use auth::{ConsoleAuth, Proof};
 use overview::Overviews;
 
@@ -302,7 +302,7 @@ fn wants_secure_cookie(client: Client) -> bool {
 /// Which dead letter an operator acts on.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct DeadLetterAction {
+struct DeadLetterTarget {
     order_id: String,
     destination: String,
 }
@@ -315,21 +315,12 @@ struct ActionDone {
     changed: u64,
 }
 
-/// What an operator does to a dead letter.
-#[derive(Debug, Clone, Copy)]
-enum Act {
-    /// Due again with a fresh retry budget.
-    Retry,
-    /// Given up: never sent, pruned at the retention.
-    Discard,
-}
-
 async fn retry(State(state): State<Shared>, body: Bytes) -> Result<Json<ActionDone>, ApiError> {
-    act_on_dead_letter(&state, Act::Retry, &body).await
+    act_on_dead_letter(&state, DeadLetterAction::Retry, &body).await
 }
 
 async fn discard(State(state): State<Shared>, body: Bytes) -> Result<Json<ActionDone>, ApiError> {
-    act_on_dead_letter(&state, Act::Discard, &body).await
+    act_on_dead_letter(&state, DeadLetterAction::Discard, &body).await
 }
 
 /// Retries or discards one dead (order, destination), as `dead-letters retry|discard` does;
@@ -337,26 +328,19 @@ async fn discard(State(state): State<Shared>, body: Bytes) -> Result<Json<Action
 /// operator).
 async fn act_on_dead_letter(
     state: &ConsoleState,
-    act: Act,
+    act: DeadLetterAction,
     body: &[u8],
 ) -> Result<Json<ActionDone>, ApiError> {
     let (order_id, destination) = dead_letter_action(body)?;
-    let (order, now_ms) = (Some(order_id.as_str()), clock::now_ms());
-    let changed = match act {
-        Act::Retry => {
-            state
-                .outbox
-                .retry_dead(order, Some(destination), now_ms)
-                .await
-        }
-        Act::Discard => {
-            state
-                .outbox
-                .discard_dead(order, Some(destination), now_ms)
-                .await
-        }
-    }
-    .map_err(storage_unavailable)?;
+    let changed = act
+        .apply(
+            state.outbox.as_ref(),
+            Some(order_id.as_str()),
+            Some(destination),
+            clock::now_ms(),
+        )
+        .await
+        .map_err(storage_unavailable)?;
     if changed == 0 {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -366,7 +350,7 @@ async fn act_on_dead_letter(
     tracing::info!(
         order_id = order_id.as_str(),
         destination = destination.as_str(),
-        action = ?act,
+        action = act.command(),
         "console: dead letter acted on"
     );
     state.overviews.invalidate();
@@ -382,7 +366,7 @@ async fn act_on_dead_letter(
 const MAX_ORDER_ID_CHARS: usize = 256;
 
 fn dead_letter_action(body: &[u8]) -> Result<(String, Destination), ApiError> {
-    let action: DeadLetterAction = serde_json::from_slice(body).map_err(|e| {
+    let action: DeadLetterTarget = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("expected {{\"orderId\": \"...\", \"destination\": \"cibler\" or \"citrusad\"}}: {e}"),
