@@ -12,11 +12,10 @@ use wasm_bindgen::JsCast;
 
 #[wasm_bindgen]
 extern "C" {
-    /// `fetch(url, init)`: the page's current `fetch`. Called with the URL as a string and a
-    /// plain init object, as a page's own code calls it (a page's `fetch` wrapper may look at
-    /// the URL); gloo-net's `Request::send` passes a `Request` object and does not catch.
+    /// `fetch(request)`: the page's current `fetch` (gloo-net binds the same global, without
+    /// `catch`).
     #[wasm_bindgen(catch, js_name = fetch)]
-    fn fetch_global(url: &str, init: &Object) -> Result<JsValue, JsValue>;
+    fn fetch_global(request: &web_sys::Request) -> Result<JsValue, JsValue>;
 
     #[wasm_bindgen(catch, js_name = setTimeout)]
     fn set_timeout_global(
@@ -37,10 +36,10 @@ extern "C" {
     fn array_is_array(value: &JsValue) -> Result<bool, JsValue>;
 }
 
-/// `fetch(url, init)`'s promise; `None` when there is no `fetch`, it throws at once, or it
+/// `fetch(request)`'s promise; `None` when there is no `fetch`, it throws at once, or it
 /// returns something that is not a `Promise`.
-pub fn fetch(url: &str, init: &Object) -> Option<js_sys::Promise> {
-    fetch_global(url, init).ok()?.dyn_into().ok()
+pub fn fetch(request: &web_sys::Request) -> Option<js_sys::Promise> {
+    fetch_global(request).ok()?.dyn_into().ok()
 }
 
 /// Calls `handler(argument)` after `ms`; the timer's id, `None` when `setTimeout` fails.

@@ -1,15 +1,17 @@
-//! Sending: `fetch` with a timeout, `navigator.sendBeacon` where there is no `fetch`, and what
-//! an answer means.
+//! Sending: gloo-net's fetch `Request` with a timeout, `navigator.sendBeacon` where there is no
+//! `fetch`, and what an answer means.
 //!
-//! Requests go through the page's own `fetch` ([`crate::page::fetch`], which catches), not
-//! gloo-net's `Request::send`: that calls `fetch` with a `Request` object and without `catch`,
-//! and panics when the answer is not a `Response`; a page's `fetch` wrapper or polyfill may
-//! throw, look at the URL string, answer a plain object or never settle, and the module must
-//! still resolve every call to a report (tests/hostile.rs pins each of these).
+//! Requests are built with gloo-net's `RequestBuilder` and answers read through its `Response`;
+//! they are sent through the page's own `fetch` ([`crate::page::fetch`], which catches), not
+//! gloo-net's `Request::send`: that calls `fetch` without `catch` and panics when the answer is
+//! not a `Response`, and a page's `fetch` wrapper or polyfill may throw, answer a plain object or
+//! never settle, and the module must still resolve every call to a report (tests/hostile.rs
+//! pins each of these).
 //!
 //! Each request starts when [`post`] or [`get_pixel`] is called (so the order of requests is
 //! the order of calls), and [`Sending::outcome`] waits for its end.
 
+use gloo_net::http::{Request, RequestBuilder, Response};
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -31,8 +33,8 @@ pub const KEEPALIVE_MAX_BODY: usize = 60_000;
 /// How a request ended.
 #[derive(Debug)]
 pub enum Outcome {
-    /// `fetch` resolved to this object (a `Response`, or whatever a page's `fetch` answers).
-    Answered(JsValue),
+    /// `fetch` resolved to an object.
+    Answered(Answer),
     /// `fetch` rejected (network error, CORS, the abort signal) or resolved to a non-object.
     NetworkError,
     /// No answer within the timeout, not even to the abort signal.
@@ -69,7 +71,7 @@ impl Sending {
         }
         match result {
             Ok(value) if Object::is(&value, &late) => Outcome::TimedOut,
-            Ok(value) if value.is_object() => Outcome::Answered(value),
+            Ok(value) if value.is_object() => Outcome::Answered(Answer::from(value)),
             _ => Outcome::NetworkError,
         }
     }
@@ -80,21 +82,29 @@ impl Sending {
 /// both send `text/plain;charset=UTF-8`, a "simple" request with no CORS preflight, which the
 /// relay accepts as JSON.
 pub fn post(url: &str, body: &str, keepalive: bool) -> Sending {
-    let init = RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&JsValue::from_str(body));
-    if keepalive {
-        set_keepalive(&init);
-    }
-    fetch(url, init).unwrap_or_else(|| Sending::Done(beacon(url, body)))
+    let request = with_timeout(Request::post(url))
+        .body(body)
+        .ok()
+        .and_then(|request| {
+            if keepalive {
+                kept_alive(request)
+            } else {
+                Some(request)
+            }
+        });
+    request
+        .and_then(fetch)
+        .unwrap_or_else(|| Sending::Done(beacon(url, body)))
 }
 
 /// The third-o GET: `no-cors` (CitrusAd's answer is not needed, only the request), `keepalive`.
 pub fn get_pixel(url: &str) -> Sending {
-    let init = RequestInit::new();
-    init.set_mode(RequestMode::NoCors);
-    set_keepalive(&init);
-    fetch(url, init).unwrap_or(Sending::Done(Outcome::NoTransport))
+    with_timeout(Request::get(url).mode(RequestMode::NoCors))
+        .build()
+        .ok()
+        .and_then(kept_alive)
+        .and_then(fetch)
+        .unwrap_or(Sending::Done(Outcome::NoTransport))
 }
 
 /// `navigator.sendBeacon(url, body)`: [`Outcome::BeaconQueued`] when the browser took it.
@@ -109,18 +119,26 @@ pub fn beacon(url: &str, body: &str) -> Outcome {
     }
 }
 
-/// web-sys's `RequestInit` has no `keepalive` setter: set the dictionary member directly.
-fn set_keepalive(init: &RequestInit) {
-    let _ = Reflect::set(init, &JsValue::from_str("keepalive"), &JsValue::TRUE);
+/// `request` with `keepalive`, which neither gloo-net's `RequestBuilder` nor web-sys's
+/// `RequestInit` can set: a `web_sys::Request` made from the built one and an init that holds
+/// only `keepalive` (the fetch API's `new Request(request, { keepalive: true })`), wrapped back.
+fn kept_alive(request: Request) -> Option<Request> {
+    let init = RequestInit::new();
+    let _ = Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE);
+    web_sys::Request::new_with_request_and_init(&request.into(), &init)
+        .ok()
+        .map(Request::from)
 }
 
-/// Starts `fetch(url, init)` with an abort signal and a timer; `None` when there is no `fetch`
-/// to start.
-fn fetch(url: &str, init: RequestInit) -> Option<Sending> {
-    if let Some(signal) = timeout_signal() {
-        init.set_signal(Some(&signal));
-    }
-    let request = page::fetch(url, &init)?;
+/// The builder with an abort signal that ends the request after [`TIMEOUT_MS`], where the page
+/// has `AbortSignal.timeout` (the timer in [`fetch`] ends the wait in any case).
+fn with_timeout(builder: RequestBuilder) -> RequestBuilder {
+    builder.abort_signal(timeout_signal().as_ref())
+}
+
+/// Starts `fetch(request)` and a timer; `None` when there is no `fetch` to start.
+fn fetch(request: Request) -> Option<Sending> {
+    let request = page::fetch(&request.into())?;
     let late: JsValue = Object::new().into();
     let mut timer = None;
     let deadline = Promise::new(&mut |resolve: Function, _reject: Function| {
@@ -178,20 +196,14 @@ impl Verdict {
 /// The verdict on `outcome`. Every response body is cancelled but a refusal's when
 /// `read_refusal` (the caller then reads it with [`refused_field`]).
 pub fn verdict(outcome: &Outcome, read_refusal: bool) -> Verdict {
-    let response = match outcome {
-        Outcome::Answered(response) => response,
+    let answer = match outcome {
+        Outcome::Answered(answer) => answer,
         Outcome::NetworkError => return Verdict::Retry(None),
         Outcome::TimedOut => return Verdict::Late,
         Outcome::BeaconQueued => return Verdict::Beacon,
         Outcome::NoTransport => return Verdict::NoTransport,
     };
-    let status = Reflect::get(response, &JsValue::from_str("status"))
-        .ok()
-        .and_then(|status| status.as_f64())
-        .filter(|status| (0.0..65536.0).contains(status))
-        // In range, so the conversion is exact after truncation.
-        .map(|status| status as u16)
-        .unwrap_or(0);
+    let status = answer.status().unwrap_or(0);
     let verdict = match status {
         200..=299 => Verdict::Delivered(status),
         408 | 429 => Verdict::Retry(Some(status)),
@@ -199,20 +211,70 @@ pub fn verdict(outcome: &Outcome, read_refusal: bool) -> Verdict {
         _ => Verdict::Retry(Some(status)),
     };
     if !(read_refusal && matches!(verdict, Verdict::Refused(_))) {
-        release_body(response);
+        answer.release_body();
     }
     verdict
 }
 
-/// Cancels a response's body. Until it is read or cancelled, Chromium keeps counting a finished
-/// keepalive request against the 64 KiB of keepalive bodies a page may have in flight, and
-/// refuses later hand-offs with a network error.
-fn release_body(response: &JsValue) {
-    let Ok(body) = Reflect::get(response, &JsValue::from_str("body")) else {
-        return;
-    };
-    if let Some(cancelling) = page::call_method(&body, "cancel") {
-        ignore_rejection(&cancelling);
+/// What a page's `fetch` resolved to.
+#[derive(Debug)]
+pub enum Answer {
+    /// A `Response`, read through gloo-net.
+    Response(Response),
+    /// Any other object: a page's `fetch` wrapper or polyfill may answer a plain object such as
+    /// `{ status: 202 }`, whose getters may throw; it is read only through calls that catch.
+    Foreign(JsValue),
+}
+
+impl From<JsValue> for Answer {
+    fn from(value: JsValue) -> Answer {
+        match value.dyn_into::<web_sys::Response>() {
+            Ok(response) => Answer::Response(Response::from(response)),
+            Err(other) => Answer::Foreign(other),
+        }
+    }
+}
+
+impl Answer {
+    /// The HTTP status; `None` when a foreign answer has none that is a number in range.
+    fn status(&self) -> Option<u16> {
+        match self {
+            Answer::Response(response) => Some(response.status()),
+            Answer::Foreign(value) => Reflect::get(value, &JsValue::from_str("status"))
+                .ok()
+                .and_then(|status| status.as_f64())
+                .filter(|status| (0.0..65536.0).contains(status))
+                // In range, so the conversion is exact after truncation.
+                .map(|status| status as u16),
+        }
+    }
+
+    /// Cancels the body. Until it is read or cancelled, Chromium keeps counting a finished
+    /// keepalive request against the 64 KiB of keepalive bodies a page may have in flight, and
+    /// refuses later hand-offs with a network error.
+    fn release_body(&self) {
+        let cancelling = match self {
+            Answer::Response(response) => response.body().map(|body| body.cancel().into()),
+            Answer::Foreign(value) => Reflect::get(value, &JsValue::from_str("body"))
+                .ok()
+                .and_then(|body| page::call_method(&body, "cancel")),
+        };
+        if let Some(cancelling) = cancelling {
+            ignore_rejection(&cancelling);
+        }
+    }
+
+    /// The body parsed as JSON, `None` when it cannot be read or is not JSON.
+    async fn json(&self) -> Option<JsValue> {
+        match self {
+            Answer::Response(response) => js_sys::JSON::parse(&response.text().await.ok()?).ok(),
+            Answer::Foreign(value) => {
+                let reading = page::call_method(value, "json")?
+                    .dyn_into::<Promise>()
+                    .ok()?;
+                JsFuture::from(reading).await.ok()
+            }
+        }
     }
 }
 
@@ -230,17 +292,12 @@ pub fn ignore_rejection(value: &JsValue) {
 }
 
 /// The field the relay's refusal names (`{"error": {"field"}}`: its 400 for a checkout field
-/// the browser does not validate), or `None`.
+/// the browser does not validate), or `None`. Own properties only, as everything the module
+/// reads from the page.
 pub async fn refused_field(outcome: &Outcome) -> Option<String> {
-    let Outcome::Answered(response) = outcome else {
+    let Outcome::Answered(answer) = outcome else {
         return None;
     };
-    let reading = page::call_method(response, "json")?
-        .dyn_into::<Promise>()
-        .ok()?;
-    let body = JsFuture::from(reading).await.ok()?;
-    let error = Reflect::get(&body, &JsValue::from_str("error")).ok()?;
-    Reflect::get(&error, &JsValue::from_str("field"))
-        .ok()?
-        .as_string()
+    let body = answer.json().await?;
+    page::own_str(&page::own_str(&body, "error"), "field").as_string()
 }

@@ -265,6 +265,43 @@ async fn policy_always_sends_the_pixel_beside_the_relay() {
     assert_eq!(relay_posts(&requests).len(), 1);
 }
 
+/// What the module hands the page's `fetch`: `Request`s (gloo-net's), the hand-off a keepalive
+/// POST, the third-o GET a keepalive `no-cors` request, both with an abort signal.
+#[wasm_bindgen_test]
+async fn requests_reach_fetch_as_keepalive_requests() {
+    let id = order_id("keepalive");
+    run_js(
+        "window.__seen = []; window.__fetch = window.fetch;
+         window.fetch = (input, init) => {
+           window.__seen.push(input instanceof Request
+             ? { path: new URL(input.url).pathname, method: input.method, mode: input.mode,
+                 keepalive: input.keepalive, signal: input.signal instanceof AbortSignal }
+             : { notARequest: String(input) });
+           return window.__fetch(input, init);
+         };",
+    );
+    let report = report(options(&relay("ok"), &id, 1, "always")).await;
+    let seen = run_js("window.fetch = window.__fetch; return window.__seen;");
+    assert_eq!(text(&report, "relay.status"), "accepted");
+    assert_eq!(text(&report, "pixel.status"), "sent", "{}", show(&report));
+    let flag = |path: &str| at(&seen, path).as_bool();
+    assert_eq!(number(&seen, "length"), 2.0, "{}", show(&seen));
+    assert_eq!(
+        text(&seen, "0.path"),
+        "/r/ok/v1/checkouts",
+        "{}",
+        show(&seen)
+    );
+    assert_eq!(text(&seen, "0.method"), "POST");
+    assert_eq!(flag("0.keepalive"), Some(true), "0.keepalive");
+    assert_eq!(flag("0.signal"), Some(true), "0.signal");
+    assert_eq!(text(&seen, "1.path"), "/citrus/v1/resource/third-o");
+    assert_eq!(text(&seen, "1.method"), "GET");
+    assert_eq!(text(&seen, "1.mode"), "no-cors");
+    assert_eq!(flag("1.keepalive"), Some(true), "1.keepalive");
+    assert_eq!(flag("1.signal"), Some(true), "1.signal");
+}
+
 #[wasm_bindgen_test]
 async fn policy_fallback_sends_the_pixel_only_when_the_relay_is_unreachable() {
     run_js("localStorage.clear();");
@@ -811,7 +848,7 @@ async fn pagehide_sends_an_in_flight_hand_off_by_beacon() {
     // The queue's retry (no keepalive) hangs, as on a slow network, when the page is left.
     run_js(
         "window.__fetch = window.fetch;
-         window.fetch = (url, init) => String(url).includes('/r/ok/') ? new Promise(() => {}) : window.__fetch(url, init);",
+         window.fetch = (input, init) => String(input.url ?? input).includes('/r/ok/') ? new Promise(() => {}) : window.__fetch(input, init);",
     );
     let flushing = ordersync::flush_queue();
     run_js("window.dispatchEvent(new Event('pagehide'));");

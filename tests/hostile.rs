@@ -920,8 +920,9 @@ fn env_cases() -> Vec<EnvCase> {
         // (after the module's 10 s), and the hand-off stays queued for a later retry.
         EnvCase {
             name: "fetch never settles",
-            // Only the relay's requests hang: the test runner reports through fetch too.
-            setup: "const real = H.saved.fetch.value; H.fake((url, init) => String(url).includes('/r/ok/') ? new Promise(() => {}) : real(url, init));",
+            // Only the relay's requests hang: the test runner reports through fetch too. The
+            // module calls `fetch` with a `Request`, the runner with a URL.
+            setup: "const real = H.saved.fetch.value; H.fake((input, init) => String(input.url ?? input).includes('/r/ok/') ? new Promise(() => {}) : real(input, init));",
             teardown: "H.restore(); if (!String(localStorage.getItem('ordersync.pending')).includes('\\t' + id + '\\t')) throw new Error('the hand-off is not queued');",
             options: "return H.opts(id);",
             report: Sent("queued"),

@@ -34,9 +34,10 @@ try {
   const results = await page.evaluate(async ({ base, RUNS, WARMUP }) => {
     const issued = [];
     const realFetch = window.fetch.bind(window);
-    window.fetch = (url, init) => {
-      issued.push({ url: String(url), at: performance.now() });
-      return realFetch(url, init);
+    // The module calls fetch with a Request; the plain-fetch baseline with a URL.
+    window.fetch = (input, init) => {
+      issued.push({ url: String(input.url ?? input), at: performance.now() });
+      return realFetch(input, init);
     };
     const module = await import(`${base}/pkg/ordersync.js`);
     const initStart = performance.now();
