@@ -87,8 +87,8 @@ ensure_nginx() {
 # ---------------------------------------------------------------------------------------------
 
 # --- Benchmarks only (`scripts/setup.sh bench`; not part of `all`) -------------------------
-# The load generator (wrk, Debian), cargo-fuzz (crates.io; run with RUSTC_BOOTSTRAP=1 on the
-# stable toolchain), and schemathesis in a virtual environment at target/bench-venv, pinned by
+# The load generator (wrk, Debian), cargo-fuzz (crates.io; bench/fuzz.sh says how it runs on
+# the stable toolchain: fuzzing is a developer's tool, never part of a build), and schemathesis in a virtual environment at target/bench-venv, pinned by
 # bench/requirements.txt. See bench/README.md.
 CARGO_FUZZ_VERSION=0.13.2
 
