@@ -35,7 +35,7 @@ try {
     const match = line.match(/^(.*),(\d+),[\d.]+,[\d.]*,[\d.]*$/);
     return { name: match[1].replace(/^"|"$/g, "").replace(/""/g, '"'), bytes: Number(match[2]) };
   }).filter((row) => !row.name.startsWith('"function names"') && !row.name.startsWith("\"function names"));
-  const crates = ["ordersync_core", "ordersync", "serde_wasm_bindgen", "serde_core", "serde", "wasm_bindgen_futures",
+  const crates = ["ordersync_core", "ordersync", "gloo_net", "gloo_utils", "http", "serde_wasm_bindgen", "serde_core", "serde", "wasm_bindgen_futures",
     "js_sys", "web_sys", "wasm_bindgen", "base64", "lol_alloc", "hashbrown", "alloc", "core", "std"];
   const crateOf = (name) => {
     if (name.startsWith("function names")) return null;
