@@ -4,7 +4,7 @@
 //! together are checked once after, by each group's `validate`.
 
 mod setting;
-pub mod values;
+mod values;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -883,6 +883,23 @@ mod tests {
                 assert!(err.setting.starts_with(flag), "{flag} {value}: {err}");
             }
         }
+    }
+
+    #[test]
+    fn a_missing_api_key_is_named() {
+        let err = parse(&[
+            "--signing-secret",
+            SECRET,
+            "--cibler-customer-id",
+            "c1",
+            "--cibler-site-id",
+            "13",
+        ])
+        .unwrap_err();
+        assert_eq!(err.setting, "--cibler-api-key / ORDERSYNC_CIBLER_API_KEY");
+        let err = parse(&["--signing-secret", SECRET, "--citrus-team-id", "team"]).unwrap_err();
+        assert_eq!(err.setting, "--citrus-api-key / ORDERSYNC_CITRUS_API_KEY");
+        assert!(err.problem.contains("other CitrusAd settings"), "{err}");
     }
 
     #[test]
