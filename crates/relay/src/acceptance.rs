@@ -395,7 +395,7 @@ mod tests {
 
     fn cibler() -> CiblerSettings {
         CiblerSettings {
-            base_url: "http://127.0.0.1:1".into(),
+            base_url: "http://127.0.0.1:1".parse().unwrap(),
             customer_id: "c1".into(),
             order: CiblerConfig {
                 key: "xxxx".into(),
@@ -407,7 +407,7 @@ mod tests {
 
     fn citrus() -> CitrusSettings {
         CitrusSettings {
-            base_url: "http://127.0.0.1:1".into(),
+            base_url: "http://127.0.0.1:1".parse().unwrap(),
             api_key: "key".into(),
             auth_scheme: CitrusAuthScheme::Raw,
             order: CitrusConfig {

@@ -2,7 +2,6 @@
 //! `verify` and `dead-letters`.
 
 use std::io::Write;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpSocket};
@@ -142,7 +141,7 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
 /// Runs the relay until SIGTERM / SIGINT.
 pub async fn serve(config: ServeConfig) -> Result<(), AppError> {
     announce(&config);
-    let outbox = outbox::open_for_delivery(&config.database_url).await?;
+    let outbox = outbox::open_for_delivery(config.database_url.as_str()).await?;
     let metrics = Arc::new(Metrics::new());
     let redactor = Redactor::for_config(&config);
     let http = vendors::http_client(config.delivery.vendor_timeout)?;
@@ -194,9 +193,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), AppError> {
     };
     let policy = HttpPolicy {
         allowed_origins: config.allowed_origins.clone(),
-        rate_limit_per_minute: NonZeroU32::new(config.rate_limit_per_minute)
-            .unwrap_or(NonZeroU32::MIN),
-        rate_limit_burst: NonZeroU32::new(config.rate_limit_burst).unwrap_or(NonZeroU32::MIN),
+        rate_limit_per_minute: config.rate_limit_per_minute,
+        rate_limit_burst: config.rate_limit_burst,
         client_addresses: config.client_addresses.clone(),
     };
     let listener = listen(config.listen).map_err(|source| AppError::Listen {
@@ -235,7 +233,7 @@ pub async fn verify(
     out: &mut impl Write,
 ) -> Result<(), AppError> {
     let write_err = |e: std::io::Error| AppError::Operator(e.to_string());
-    let outbox = outbox::open(&storage.database_url).await?;
+    let outbox = outbox::open(storage.database_url.as_str()).await?;
     match outbox.status(order_id).await? {
         Some(status) => {
             writeln!(
@@ -315,7 +313,7 @@ pub async fn dead_letters_list(
     out: &mut impl Write,
 ) -> Result<(), AppError> {
     let write_err = |e: std::io::Error| AppError::Operator(e.to_string());
-    let outbox = outbox::open(&storage.database_url).await?;
+    let outbox = outbox::open(storage.database_url.as_str()).await?;
     let dead = outbox.dead_letters(limit).await?;
     if json {
         let text =
@@ -358,7 +356,7 @@ pub async fn dead_letters_act(
     destination: Option<Destination>,
     out: &mut impl Write,
 ) -> Result<u64, AppError> {
-    let outbox = outbox::open(&storage.database_url).await?;
+    let outbox = outbox::open(storage.database_url.as_str()).await?;
     let now = clock::now_ms();
     let count = action
         .apply(outbox.as_ref(), order_id, destination, now)

@@ -1,37 +1,27 @@
 //! The relay's settings: command-line flags, each also read from an `ORDERSYNC_*` environment
-//! variable, checked once at start so a misconfiguration fails at once with the setting's name.
+//! variable. Each value is parsed into its type by clap (the parsers are in [`values`]), so a
+//! wrong one fails at start with the setting's name; the rules that tie several settings
+//! together are checked once after, by each group's `validate`.
+
+mod setting;
+mod values;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use clap::builder::{BoolishValueParser, EnumValueParser};
 use clap::{Args, ValueEnum};
 use ordersync_core::wire::{CiblerConfig, CitrusConfig};
 
 use crate::client_address::{ClientAddressPolicy, ForwardedHeader, TrustedProxies};
 use crate::outbox::Destination;
+pub use setting::{name_of, named, ConfigError, Named};
+pub use values::{AllowedOrigins, BaseUrl, DatabaseUrl};
 
 /// RFC 7518 §3.2: an HS256 key MUST be at least as long as the hash output, 256 bits.
 pub const MIN_SIGNING_SECRET_BYTES: usize = 32;
-
-/// A setting that is missing or wrong, named as the operator would type it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{setting}: {problem}")]
-pub struct ConfigError {
-    pub setting: &'static str,
-    pub problem: String,
-}
-
-fn refuse<T>(setting: &'static str, problem: impl Into<String>) -> Result<T, ConfigError> {
-    Err(ConfigError {
-        setting,
-        problem: problem.into(),
-    })
-}
-
-fn parse_duration(text: &str) -> Result<Duration, humantime::DurationError> {
-    humantime::parse_duration(text)
-}
 
 /// Where the outbox lives.
 #[derive(Debug, Clone, Args)]
@@ -43,9 +33,10 @@ pub struct StorageArgs {
         long,
         env = "ORDERSYNC_DATABASE_URL",
         default_value = "sqlite://ordersync.db",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = named(values::database_url)
     )]
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
 }
 
 /// CibleR settings. CibleR is enabled when its API key or customer id is given.
@@ -55,20 +46,31 @@ pub struct CiblerArgs {
     #[arg(
         long,
         env = "ORDERSYNC_CIBLER_BASE_URL",
-        default_value = "https://prod.cibler.io"
+        default_value = "https://prod.cibler.io",
+        value_parser = named(str::parse::<BaseUrl>)
     )]
-    pub cibler_base_url: String,
+    pub cibler_base_url: BaseUrl,
     /// CibleR customer id (the `{customerId}` path segment).
-    #[arg(long, env = "ORDERSYNC_CIBLER_CUSTOMER_ID")]
+    #[arg(long, env = "ORDERSYNC_CIBLER_CUSTOMER_ID", value_parser = named(values::non_blank))]
     pub cibler_customer_id: Option<String>,
     /// CibleR API key (sent as `orderContext.key`). Secret.
-    #[arg(long, env = "ORDERSYNC_CIBLER_API_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ORDERSYNC_CIBLER_API_KEY",
+        hide_env_values = true,
+        value_parser = named(values::non_blank)
+    )]
     pub cibler_api_key: Option<String>,
     /// CibleR site id (`orderContext.siteId`, an integer).
-    #[arg(long, env = "ORDERSYNC_CIBLER_SITE_ID")]
-    pub cibler_site_id: Option<String>,
+    #[arg(long, env = "ORDERSYNC_CIBLER_SITE_ID", value_parser = named(values::site_id))]
+    pub cibler_site_id: Option<i64>,
     /// CibleR environment name (`orderContext.environnement`).
-    #[arg(long, env = "ORDERSYNC_CIBLER_ENVIRONMENT", default_value = "Prod")]
+    #[arg(
+        long,
+        env = "ORDERSYNC_CIBLER_ENVIRONMENT",
+        default_value = "Prod",
+        value_parser = named(values::non_blank)
+    )]
     pub cibler_environment: String,
 }
 
@@ -85,19 +87,30 @@ pub enum CitrusAuthScheme {
 #[derive(Debug, Clone, Args)]
 pub struct CitrusArgs {
     /// CitrusAd base URL (it differs per region and for staging).
-    #[arg(long, env = "ORDERSYNC_CITRUS_BASE_URL")]
-    pub citrus_base_url: Option<String>,
+    #[arg(long, env = "ORDERSYNC_CITRUS_BASE_URL", value_parser = named(str::parse::<BaseUrl>))]
+    pub citrus_base_url: Option<BaseUrl>,
     /// CitrusAd API key. Secret.
-    #[arg(long, env = "ORDERSYNC_CITRUS_API_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ORDERSYNC_CITRUS_API_KEY",
+        hide_env_values = true,
+        value_parser = named(values::non_blank)
+    )]
     pub citrus_api_key: Option<String>,
     /// CitrusAd team id (`teamId` of each order).
-    #[arg(long, env = "ORDERSYNC_CITRUS_TEAM_ID")]
+    #[arg(long, env = "ORDERSYNC_CITRUS_TEAM_ID", value_parser = named(values::non_blank))]
     pub citrus_team_id: Option<String>,
     /// Catalog id for line items that carry none of their own.
-    #[arg(long, env = "ORDERSYNC_CITRUS_CATALOG_ID")]
+    #[arg(long, env = "ORDERSYNC_CITRUS_CATALOG_ID", value_parser = named(values::non_blank))]
     pub citrus_catalog_id: Option<String>,
     /// Form of the `Authorization: Basic` header.
-    #[arg(long, env = "ORDERSYNC_CITRUS_AUTH_SCHEME", value_enum, default_value_t = CitrusAuthScheme::Raw)]
+    #[arg(
+        long,
+        env = "ORDERSYNC_CITRUS_AUTH_SCHEME",
+        value_enum,
+        value_parser = named(EnumValueParser::<CitrusAuthScheme>::new()),
+        default_value_t = CitrusAuthScheme::Raw
+    )]
     pub citrus_auth_scheme: CitrusAuthScheme,
 }
 
@@ -105,45 +118,45 @@ pub struct CitrusArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DeliveryArgs {
     /// How long to keep retrying one order (from acceptance) before it goes dead.
-    #[arg(long, env = "ORDERSYNC_RETRY_BUDGET", default_value = "24h", value_parser = parse_duration)]
+    #[arg(long, env = "ORDERSYNC_RETRY_BUDGET", default_value = "24h", value_parser = named(values::positive_duration))]
     pub retry_budget: Duration,
     /// First backoff ceiling; doubles per attempt (full jitter: a random wait up to it).
-    #[arg(long, env = "ORDERSYNC_BACKOFF_BASE", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, env = "ORDERSYNC_BACKOFF_BASE", default_value = "1s", value_parser = named(values::positive_duration))]
     pub backoff_base: Duration,
     /// Largest backoff ceiling.
-    #[arg(long, env = "ORDERSYNC_BACKOFF_CAP", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, env = "ORDERSYNC_BACKOFF_CAP", default_value = "10m", value_parser = named(values::duration))]
     pub backoff_cap: Duration,
     /// How long a CitrusAd worker waits for more orders to fill a batch.
-    #[arg(long, env = "ORDERSYNC_BATCH_LINGER", default_value = "200ms", value_parser = parse_duration)]
+    #[arg(long, env = "ORDERSYNC_BATCH_LINGER", default_value = "200ms", value_parser = named(values::duration))]
     pub batch_linger: Duration,
     /// Most orders in one CitrusAd `POST /v1/orders` (at most 100).
-    #[arg(long, env = "ORDERSYNC_CITRUS_BATCH_SIZE", default_value_t = 100)]
-    pub citrus_batch_size: u32,
+    #[arg(long, env = "ORDERSYNC_CITRUS_BATCH_SIZE", default_value = "100", value_parser = named(values::citrus_batch_size))]
+    pub citrus_batch_size: NonZeroU32,
     /// Parallel CibleR requests.
-    #[arg(long, env = "ORDERSYNC_CIBLER_CONCURRENCY", default_value_t = 8)]
-    pub cibler_concurrency: u32,
+    #[arg(long, env = "ORDERSYNC_CIBLER_CONCURRENCY", default_value = "8", value_parser = named(values::cibler_concurrency))]
+    pub cibler_concurrency: NonZeroU32,
     /// Parallel CitrusAd batches. One by default: a batch carries up to 100 orders, so one in
     /// flight keeps up with any shop unless the vendor is slow; more in flight also means more
     /// delivery work competing with hand-offs during a burst (BENCHMARKS.md, Delivery).
-    #[arg(long, env = "ORDERSYNC_CITRUS_CONCURRENCY", default_value_t = 1)]
-    pub citrus_concurrency: u32,
+    #[arg(long, env = "ORDERSYNC_CITRUS_CONCURRENCY", default_value = "1", value_parser = named(values::citrus_concurrency))]
+    pub citrus_concurrency: NonZeroU32,
     /// How long a worker holds claimed rows; a crashed relay's rows are retried after it.
-    #[arg(long, env = "ORDERSYNC_LEASE_DURATION", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = "ORDERSYNC_LEASE_DURATION", default_value = "60s", value_parser = named(values::duration))]
     pub lease_duration: Duration,
     /// How often idle workers look for due rows (new checkouts wake them at once).
-    #[arg(long, env = "ORDERSYNC_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, env = "ORDERSYNC_POLL_INTERVAL", default_value = "1s", value_parser = named(values::positive_duration))]
     pub poll_interval: Duration,
     /// Timeout of one vendor request.
-    #[arg(long, env = "ORDERSYNC_VENDOR_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "ORDERSYNC_VENDOR_TIMEOUT", default_value = "10s", value_parser = named(values::positive_duration))]
     pub vendor_timeout: Duration,
     /// Consecutive failed requests (network error, timeout, 429, 5xx) to one vendor after which
     /// its circuit opens: one order at a time is sent as a probe until the vendor answers, then
     /// every order waiting for it is due at once. 0: never open.
-    #[arg(long, env = "ORDERSYNC_CIRCUIT_THRESHOLD", default_value_t = 5)]
+    #[arg(long, env = "ORDERSYNC_CIRCUIT_THRESHOLD", default_value = "5", value_parser = named(values::whole_number))]
     pub circuit_threshold: u32,
     /// Longest wait between two probes of an open circuit (the first waits --backoff-base or
     /// this, whichever is shorter; each failed probe doubles it).
-    #[arg(long, env = "ORDERSYNC_CIRCUIT_PROBE_MAX", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "ORDERSYNC_CIRCUIT_PROBE_MAX", default_value = "30s", value_parser = named(values::positive_duration))]
     pub circuit_probe_max: Duration,
 }
 
@@ -154,14 +167,14 @@ pub struct RetentionArgs {
     /// How long a finished order (delivered to every enabled destination, or given up with
     /// `dead-letters discard`) is kept after it finished; then it is removed and only its
     /// order id is remembered. Waiting and dead orders are never removed.
-    #[arg(long, env = "ORDERSYNC_RETENTION", default_value = "30days", value_parser = parse_duration)]
+    #[arg(long, env = "ORDERSYNC_RETENTION", default_value = "30days", value_parser = named(values::positive_duration))]
     pub retention: Duration,
     /// How long the relay remembers an order id, from acceptance, so a repeat hand-off (a
     /// re-import, a late replay) is never delivered twice. At least --retention.
-    #[arg(long, env = "ORDERSYNC_ORDER_ID_MEMORY", default_value = "400days", value_parser = parse_duration)]
+    #[arg(long, env = "ORDERSYNC_ORDER_ID_MEMORY", default_value = "400days", value_parser = named(values::duration))]
     pub order_id_memory: Duration,
     /// How often the relay looks for orders to prune and order ids to forget.
-    #[arg(long, env = "ORDERSYNC_PRUNE_INTERVAL", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, env = "ORDERSYNC_PRUNE_INTERVAL", default_value = "10m", value_parser = named(values::positive_duration))]
     pub prune_interval: Duration,
 }
 
@@ -175,23 +188,12 @@ pub struct RetentionSettings {
 
 impl RetentionArgs {
     pub fn validate(&self) -> Result<RetentionSettings, ConfigError> {
-        for (value, setting) in [
-            (self.retention, "--retention / ORDERSYNC_RETENTION"),
-            (
-                self.prune_interval,
-                "--prune-interval / ORDERSYNC_PRUNE_INTERVAL",
-            ),
-        ] {
-            if value.is_zero() {
-                return refuse(setting, "must be greater than zero");
-            }
-        }
         if self.order_id_memory < self.retention {
-            return refuse(
-                "--order-id-memory / ORDERSYNC_ORDER_ID_MEMORY",
+            return Err(ConfigError::of::<Self>(
+                "order_id_memory",
                 "must not be shorter than --retention: an order id must be remembered at least \
                  as long as its order is kept",
-            );
+            ));
         }
         Ok(RetentionSettings {
             retention: self.retention,
@@ -204,25 +206,36 @@ impl RetentionArgs {
 /// Limits of the public HTTP endpoint.
 #[derive(Debug, Clone, Args)]
 pub struct HttpArgs {
-    /// Largest accepted request body, in bytes.
-    #[arg(long, env = "ORDERSYNC_MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    /// Largest accepted request body, in bytes (at least 1024).
+    #[arg(long, env = "ORDERSYNC_MAX_BODY_BYTES", default_value = "1048576", value_parser = named(values::body_bytes))]
     pub max_body_bytes: usize,
     /// Sustained requests per minute allowed from one client address.
-    #[arg(long, env = "ORDERSYNC_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
-    pub rate_limit_per_minute: u32,
+    #[arg(long, env = "ORDERSYNC_RATE_LIMIT_PER_MINUTE", default_value = "600", value_parser = named(values::positive_count))]
+    pub rate_limit_per_minute: NonZeroU32,
     /// Requests one client may send at once above the sustained rate.
-    #[arg(long, env = "ORDERSYNC_RATE_LIMIT_BURST", default_value_t = 60)]
-    pub rate_limit_burst: u32,
+    #[arg(long, env = "ORDERSYNC_RATE_LIMIT_BURST", default_value = "60", value_parser = named(values::positive_count))]
+    pub rate_limit_burst: NonZeroU32,
     /// Clock skew tolerated on a token's `exp`.
-    #[arg(long, env = "ORDERSYNC_TOKEN_LEEWAY", default_value = "0s", value_parser = parse_duration)]
+    #[arg(long, env = "ORDERSYNC_TOKEN_LEEWAY", default_value = "0s", value_parser = named(values::duration))]
     pub token_leeway: Duration,
     /// Comma-separated addresses and CIDR ranges of the reverse proxies in front of the relay
     /// (`127.0.0.1,10.0.0.0/8`). From these peers the client's address is read from
     /// `--forwarded-header`; from any other peer that header is ignored. None by default.
-    #[arg(long, env = "ORDERSYNC_TRUSTED_PROXIES", default_value = "")]
+    #[arg(
+        long,
+        env = "ORDERSYNC_TRUSTED_PROXIES",
+        default_value = "",
+        value_parser = named(str::parse::<TrustedProxies>)
+    )]
     pub trusted_proxies: TrustedProxies,
     /// The header the trusted proxies write the client's address into.
-    #[arg(long, env = "ORDERSYNC_FORWARDED_HEADER", value_enum, default_value_t = ForwardedHeader::XForwardedFor)]
+    #[arg(
+        long,
+        env = "ORDERSYNC_FORWARDED_HEADER",
+        value_enum,
+        value_parser = named(EnumValueParser::<ForwardedHeader>::new()),
+        default_value_t = ForwardedHeader::XForwardedFor
+    )]
     pub forwarded_header: ForwardedHeader,
 }
 
@@ -235,7 +248,7 @@ pub struct ConsoleArgs {
         long,
         env = "ORDERSYNC_CONSOLE",
         action = clap::ArgAction::SetTrue,
-        value_parser = clap::builder::BoolishValueParser::new()
+        value_parser = named(BoolishValueParser::new())
     )]
     pub console: bool,
     /// File holding the console's access token: at least 32 bytes of printable ASCII, one
@@ -266,42 +279,37 @@ impl std::fmt::Debug for ConsoleSettings {
 impl ConsoleArgs {
     /// `None` when the console is off. A token file without `--console` leaves it off.
     pub fn validate(&self) -> Result<Option<ConsoleSettings>, ConfigError> {
-        const SETTING: &str = "--console-token-file / ORDERSYNC_CONSOLE_TOKEN_FILE";
         if !self.console {
             return Ok(None);
         }
+        let refused = |problem: &str| Err(ConfigError::of::<Self>("console_token_file", problem));
         let Some(path) = &self.console_token_file else {
-            return refuse(
-                SETTING,
-                "is required with --console: every console page asks for that token",
-            );
+            return refused("is required with --console: every console page asks for that token");
         };
-        let bytes = read_secret_file(path, SETTING)?;
+        let bytes = read_secret_file::<Self>(path, "console_token_file")?;
         let Ok(token) = String::from_utf8(bytes) else {
-            return refuse(SETTING, "must be printable ASCII");
+            return refused("must be printable ASCII");
         };
         if !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return refuse(
-                SETTING,
+            return refused(
                 "must be printable ASCII without spaces (it travels in an HTTP header)",
             );
         }
         if token.len() < MIN_CONSOLE_TOKEN_BYTES {
-            return refuse(
-                SETTING,
-                format!(
-                    "must be at least {MIN_CONSOLE_TOKEN_BYTES} bytes, too long to guess                      (e.g. `head -c 32 /dev/urandom | base64`)"
-                ),
-            );
+            return refused(&format!(
+                "must be at least {MIN_CONSOLE_TOKEN_BYTES} bytes, too long to guess \
+                 (e.g. `head -c 32 /dev/urandom | base64`)"
+            ));
         }
         Ok(Some(ConsoleSettings { token }))
     }
 }
 
-/// Reads a secret from a file; one trailing newline (`\n` or `\r\n`) is not part of it.
-fn read_secret_file(path: &std::path::Path, setting: &'static str) -> Result<Vec<u8>, ConfigError> {
+/// Reads a secret from the file the setting `id` of `A` names; one trailing newline (`\n` or
+/// `\r\n`) is not part of it.
+fn read_secret_file<A: Args>(path: &Path, id: &str) -> Result<Vec<u8>, ConfigError> {
     let mut bytes = std::fs::read(path)
-        .or_else(|e| refuse(setting, format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| ConfigError::of::<A>(id, format!("cannot read {}: {e}", path.display())))?;
     if bytes.ends_with(b"\n") {
         bytes.pop();
         if bytes.ends_with(b"\r") {
@@ -322,7 +330,12 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "ORDERSYNC_LISTEN", default_value = "127.0.0.1:8787")]
+    #[arg(
+        long,
+        env = "ORDERSYNC_LISTEN",
+        default_value = "127.0.0.1:8787",
+        value_parser = named(str::parse::<SocketAddr>)
+    )]
     pub listen: SocketAddr,
     #[command(flatten)]
     pub storage: StorageArgs,
@@ -342,8 +355,13 @@ pub struct ServeArgs {
     pub accept_unsigned: bool,
     /// Comma-separated browser origins allowed to call the relay (CORS), e.g.
     /// `https://shop.example`; `*` allows any. Empty: same-origin only.
-    #[arg(long, env = "ORDERSYNC_ALLOWED_ORIGINS", value_delimiter = ',')]
-    pub allowed_origins: Vec<String>,
+    #[arg(
+        long,
+        env = "ORDERSYNC_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        value_parser = named(str::parse::<AllowedOrigins>)
+    )]
+    pub allowed_origins: Vec<AllowedOrigins>,
     #[command(flatten)]
     pub cibler: CiblerArgs,
     #[command(flatten)]
@@ -357,14 +375,20 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub console: ConsoleArgs,
     /// Log format.
-    #[arg(long, env = "ORDERSYNC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(
+        long,
+        env = "ORDERSYNC_LOG_FORMAT",
+        value_enum,
+        value_parser = named(EnumValueParser::<LogFormat>::new()),
+        default_value_t = LogFormat::Text
+    )]
     pub log_format: LogFormat,
 }
 
 /// CibleR, ready to use.
 #[derive(Debug, Clone)]
 pub struct CiblerSettings {
-    pub base_url: String,
+    pub base_url: BaseUrl,
     pub customer_id: String,
     pub order: CiblerConfig,
 }
@@ -372,18 +396,10 @@ pub struct CiblerSettings {
 /// CitrusAd, ready to use.
 #[derive(Debug, Clone)]
 pub struct CitrusSettings {
-    pub base_url: String,
+    pub base_url: BaseUrl,
     pub api_key: String,
     pub auth_scheme: CitrusAuthScheme,
     pub order: CitrusConfig,
-}
-
-/// Which browser origins may call the relay.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AllowedOrigins {
-    None,
-    Any,
-    List(Vec<String>),
 }
 
 /// Validated delivery timing.
@@ -393,9 +409,9 @@ pub struct DeliverySettings {
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
     pub batch_linger: Duration,
-    pub citrus_batch_size: u32,
-    pub cibler_concurrency: u32,
-    pub citrus_concurrency: u32,
+    pub citrus_batch_size: NonZeroU32,
+    pub cibler_concurrency: NonZeroU32,
+    pub citrus_concurrency: NonZeroU32,
     pub lease_duration: Duration,
     pub poll_interval: Duration,
     pub vendor_timeout: Duration,
@@ -407,7 +423,7 @@ pub struct DeliverySettings {
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub listen: SocketAddr,
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub signing_secret: Option<Vec<u8>>,
     pub accept_unsigned: bool,
     pub allowed_origins: AllowedOrigins,
@@ -416,8 +432,8 @@ pub struct ServeConfig {
     pub delivery: DeliverySettings,
     pub retention: RetentionSettings,
     pub max_body_bytes: usize,
-    pub rate_limit_per_minute: u32,
-    pub rate_limit_burst: u32,
+    pub rate_limit_per_minute: NonZeroU32,
+    pub rate_limit_burst: NonZeroU32,
     pub token_leeway: Duration,
     pub client_addresses: ClientAddressPolicy,
     /// The operators' console, when it is on.
@@ -447,7 +463,7 @@ impl ServeConfig {
         if let Some(cibler) = &self.cibler {
             out.push(cibler.order.key.clone());
         }
-        out.extend(database_passwords(&self.database_url));
+        out.extend(database_passwords(self.database_url.as_str()));
         if let Some(console) = &self.console {
             out.push(console.token.clone());
         }
@@ -467,59 +483,44 @@ pub fn destination_settings(
 ) -> Result<(Option<CiblerSettings>, Option<CitrusSettings>), ConfigError> {
     let enabled = (cibler.validate()?, citrus.validate()?);
     if enabled.0.is_none() && enabled.1.is_none() {
-        return refuse(
-            "ORDERSYNC_CIBLER_API_KEY / ORDERSYNC_CITRUS_API_KEY",
-            none_enabled,
+        let setting = format!(
+            "{} or {}",
+            name_of::<CiblerArgs>("cibler_api_key"),
+            name_of::<CitrusArgs>("citrus_api_key")
         );
+        return Err(ConfigError {
+            setting,
+            problem: none_enabled.to_owned(),
+        });
     }
     Ok(enabled)
 }
 
 impl ServeArgs {
-    /// Checks every setting; the first problem found is named.
+    /// Checks the rules between settings; the first problem found is named.
     pub fn validate(self) -> Result<ServeConfig, ConfigError> {
         let signing_secret = self.signing_secret()?;
         if signing_secret.is_none() && !self.accept_unsigned {
-            return refuse(
-                "--signing-secret / ORDERSYNC_SIGNING_SECRET",
+            return Err(ConfigError::of::<Self>(
+                "signing_secret",
                 "is required (or --signing-secret-file; --accept-unsigned only for a sandbox)",
-            );
+            ));
         }
         let (cibler, citrus) = destination_settings(
             &self.cibler,
             &self.citrus,
             "no destination is configured: give the credentials of CibleR, CitrusAd or both",
         )?;
-        let delivery = self.delivery.validate()?;
-        let retention = self.retention.validate()?;
-        if crate::outbox::Backend::of(&self.storage.database_url).is_err() {
-            return refuse(
-                "--database-url / ORDERSYNC_DATABASE_URL",
-                "must be sqlite://PATH or postgres://USER@HOST:PORT/DATABASE",
-            );
-        }
-        if self.http.max_body_bytes < 1024 {
-            return refuse(
-                "--max-body-bytes / ORDERSYNC_MAX_BODY_BYTES",
-                "must be at least 1024",
-            );
-        }
-        if self.http.rate_limit_per_minute == 0 || self.http.rate_limit_burst == 0 {
-            return refuse(
-                "--rate-limit-per-minute / --rate-limit-burst",
-                "must be greater than zero",
-            );
-        }
         Ok(ServeConfig {
             listen: self.listen,
             database_url: self.storage.database_url,
             signing_secret,
             accept_unsigned: self.accept_unsigned,
-            allowed_origins: allowed_origins(&self.allowed_origins)?,
+            allowed_origins: self.allowed_origins.into_iter().collect(),
             cibler,
             citrus,
-            delivery,
-            retention,
+            delivery: self.delivery.validate()?,
+            retention: self.retention.validate()?,
             max_body_bytes: self.http.max_body_bytes,
             rate_limit_per_minute: self.http.rate_limit_per_minute,
             rate_limit_burst: self.http.rate_limit_burst,
@@ -535,23 +536,21 @@ impl ServeArgs {
     fn signing_secret(&self) -> Result<Option<Vec<u8>>, ConfigError> {
         let secret = match (&self.signing_secret, &self.signing_secret_file) {
             (Some(secret), _) => secret.as_bytes().to_vec(),
-            (None, Some(path)) => read_secret_file(
-                path,
-                "--signing-secret-file / ORDERSYNC_SIGNING_SECRET_FILE",
-            )?,
+            (None, Some(path)) => read_secret_file::<Self>(path, "signing_secret_file")?,
             (None, None) => return Ok(None),
         };
         if secret.len() < MIN_SIGNING_SECRET_BYTES {
-            return refuse(
-                "--signing-secret / ORDERSYNC_SIGNING_SECRET",
+            return Err(ConfigError::of::<Self>(
+                "signing_secret",
                 "must be at least 32 bytes (RFC 7518 §3.2: an HS256 key is at least 256 bits)",
-            );
+            ));
         }
         Ok(Some(secret))
     }
 }
 
 impl CiblerArgs {
+    /// `None` when no identifying CibleR setting is given; else every required one must be.
     pub fn validate(&self) -> Result<Option<CiblerSettings>, ConfigError> {
         let given = self.cibler_api_key.is_some()
             || self.cibler_customer_id.is_some()
@@ -559,40 +558,16 @@ impl CiblerArgs {
         if !given {
             return Ok(None);
         }
-        let key = required(
-            &self.cibler_api_key,
-            "--cibler-api-key / ORDERSYNC_CIBLER_API_KEY",
-            "CibleR",
-        )?;
-        let customer_id = required(
-            &self.cibler_customer_id,
-            "--cibler-customer-id / ORDERSYNC_CIBLER_CUSTOMER_ID",
-            "CibleR",
-        )?;
-        let site_id_text = required(
-            &self.cibler_site_id,
-            "--cibler-site-id / ORDERSYNC_CIBLER_SITE_ID",
-            "CibleR",
-        )?;
-        let site_id = site_id_text.trim().parse::<i64>().or_else(|_| {
-            refuse(
-                "--cibler-site-id / ORDERSYNC_CIBLER_SITE_ID",
-                "must be an integer (CibleR's siteId)",
-            )
-        })?;
-        let environment = non_blank(
-            &self.cibler_environment,
-            "--cibler-environment / ORDERSYNC_CIBLER_ENVIRONMENT",
-        )?;
+        let key = required::<Self, _>(&self.cibler_api_key, "cibler_api_key", "CibleR")?;
+        let customer_id =
+            required::<Self, _>(&self.cibler_customer_id, "cibler_customer_id", "CibleR")?;
+        let site_id = required::<Self, _>(&self.cibler_site_id, "cibler_site_id", "CibleR")?;
         Ok(Some(CiblerSettings {
-            base_url: base_url(
-                &self.cibler_base_url,
-                "--cibler-base-url / ORDERSYNC_CIBLER_BASE_URL",
-            )?,
+            base_url: self.cibler_base_url.clone(),
             customer_id,
             order: CiblerConfig {
                 key,
-                environment,
+                environment: self.cibler_environment.clone(),
                 site_id,
             },
         }))
@@ -600,6 +575,7 @@ impl CiblerArgs {
 }
 
 impl CitrusArgs {
+    /// `None` when no identifying CitrusAd setting is given; else every required one must be.
     pub fn validate(&self) -> Result<Option<CitrusSettings>, ConfigError> {
         let given = self.citrus_api_key.is_some()
             || self.citrus_team_id.is_some()
@@ -607,32 +583,15 @@ impl CitrusArgs {
         if !given {
             return Ok(None);
         }
-        let api_key = required(
-            &self.citrus_api_key,
-            "--citrus-api-key / ORDERSYNC_CITRUS_API_KEY",
-            "CitrusAd",
-        )?;
-        let base = required(
-            &self.citrus_base_url,
-            "--citrus-base-url / ORDERSYNC_CITRUS_BASE_URL",
-            "CitrusAd",
-        )?;
-        let optional = |value: &Option<String>, setting| {
-            value.as_deref().map(|v| non_blank(v, setting)).transpose()
-        };
+        let api_key = required::<Self, _>(&self.citrus_api_key, "citrus_api_key", "CitrusAd")?;
+        let base_url = required::<Self, _>(&self.citrus_base_url, "citrus_base_url", "CitrusAd")?;
         Ok(Some(CitrusSettings {
-            base_url: base_url(&base, "--citrus-base-url / ORDERSYNC_CITRUS_BASE_URL")?,
+            base_url,
             api_key,
             auth_scheme: self.citrus_auth_scheme,
             order: CitrusConfig {
-                team_id: optional(
-                    &self.citrus_team_id,
-                    "--citrus-team-id / ORDERSYNC_CITRUS_TEAM_ID",
-                )?,
-                catalog_id: optional(
-                    &self.citrus_catalog_id,
-                    "--citrus-catalog-id / ORDERSYNC_CITRUS_CATALOG_ID",
-                )?,
+                team_id: self.citrus_team_id.clone(),
+                catalog_id: self.citrus_catalog_id.clone(),
             },
         }))
     }
@@ -640,58 +599,19 @@ impl CitrusArgs {
 
 impl DeliveryArgs {
     pub fn validate(&self) -> Result<DeliverySettings, ConfigError> {
-        let positive = |value: Duration, setting: &'static str| {
-            if value.is_zero() {
-                refuse(setting, "must be greater than zero")
-            } else {
-                Ok(value)
-            }
-        };
-        positive(self.retry_budget, "--retry-budget / ORDERSYNC_RETRY_BUDGET")?;
-        positive(self.backoff_base, "--backoff-base / ORDERSYNC_BACKOFF_BASE")?;
-        positive(
-            self.poll_interval,
-            "--poll-interval / ORDERSYNC_POLL_INTERVAL",
-        )?;
-        positive(
-            self.vendor_timeout,
-            "--vendor-timeout / ORDERSYNC_VENDOR_TIMEOUT",
-        )?;
         if self.backoff_cap < self.backoff_base {
-            return refuse(
-                "--backoff-cap / ORDERSYNC_BACKOFF_CAP",
+            return Err(ConfigError::of::<Self>(
+                "backoff_cap",
                 "must not be smaller than --backoff-base",
-            );
-        }
-        positive(
-            self.circuit_probe_max,
-            "--circuit-probe-max / ORDERSYNC_CIRCUIT_PROBE_MAX",
-        )?;
-        if !(1..=100).contains(&self.citrus_batch_size) {
-            return refuse(
-                "--citrus-batch-size / ORDERSYNC_CITRUS_BATCH_SIZE",
-                "must be between 1 and 100 (CitrusAd takes at most 100 orders per request)",
-            );
-        }
-        if !(1..=256).contains(&self.cibler_concurrency) {
-            return refuse(
-                "--cibler-concurrency / ORDERSYNC_CIBLER_CONCURRENCY",
-                "must be between 1 and 256",
-            );
-        }
-        if !(1..=64).contains(&self.citrus_concurrency) {
-            return refuse(
-                "--citrus-concurrency / ORDERSYNC_CITRUS_CONCURRENCY",
-                "must be between 1 and 64",
-            );
+            ));
         }
         // A lease that can run out while a request is still in flight would let a second
         // worker send the same order again.
         if self.lease_duration <= self.vendor_timeout * 2 + self.batch_linger {
-            return refuse(
-                "--lease-duration / ORDERSYNC_LEASE_DURATION",
+            return Err(ConfigError::of::<Self>(
+                "lease_duration",
                 "must be longer than twice --vendor-timeout plus --batch-linger",
-            );
+            ));
         }
         Ok(DeliverySettings {
             retry_budget: self.retry_budget,
@@ -730,65 +650,19 @@ fn database_passwords(database_url: &str) -> Vec<String> {
     }
 }
 
-fn required(
-    value: &Option<String>,
-    setting: &'static str,
+/// The value of the setting `id` of `vendor`'s group `A`, required once any other setting of
+/// that vendor is given.
+fn required<A: Args, T: Clone>(
+    value: &Option<T>,
+    id: &str,
     vendor: &str,
-) -> Result<String, ConfigError> {
-    match value {
-        Some(v) => non_blank(v, setting),
-        None => refuse(
-            setting,
+) -> Result<T, ConfigError> {
+    value.clone().ok_or_else(|| {
+        ConfigError::of::<A>(
+            id,
             format!("is required when other {vendor} settings are given"),
-        ),
-    }
-}
-
-fn non_blank(value: &str, setting: &'static str) -> Result<String, ConfigError> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return refuse(setting, "must not be empty");
-    }
-    Ok(trimmed.to_owned())
-}
-
-/// An absolute http(s) URL without a trailing slash.
-fn base_url(value: &str, setting: &'static str) -> Result<String, ConfigError> {
-    let trimmed = value.trim().trim_end_matches('/');
-    ordersync_core::third_o::check_base_url(trimmed)
-        .map(str::to_owned)
-        .or_else(|e| refuse(setting, e.message()))
-}
-
-fn allowed_origins(values: &[String]) -> Result<AllowedOrigins, ConfigError> {
-    const SETTING: &str = "--allowed-origins / ORDERSYNC_ALLOWED_ORIGINS";
-    let origins: Vec<&str> = values
-        .iter()
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-        .collect();
-    if origins.is_empty() {
-        return Ok(AllowedOrigins::None);
-    }
-    if origins.contains(&"*") {
-        return Ok(AllowedOrigins::Any);
-    }
-    let mut list = Vec::with_capacity(origins.len());
-    for origin in origins {
-        let rest = origin
-            .strip_prefix("https://")
-            .or_else(|| origin.strip_prefix("http://"));
-        match rest {
-            Some(host) if !host.is_empty() && !host.contains('/') => list.push(origin.to_owned()),
-            _ => {
-                return refuse(
-                    SETTING,
-                    format!("{origin:?} is not an origin like https://shop.example[:port]"),
-                )
-            }
-        }
-    }
-    Ok(AllowedOrigins::List(list))
+        )
+    })
 }
 
 #[cfg(test)]
@@ -804,13 +678,16 @@ mod tests {
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
+    /// The configuration `args` give, or the first setting refused: by its value parser (inside
+    /// clap) or by a rule between settings (`validate`).
     fn parse(args: &[&str]) -> Result<ServeConfig, ConfigError> {
         let mut argv = vec!["relay"];
         argv.extend_from_slice(args);
-        Harness::try_parse_from(argv)
-            .expect("arguments parse")
-            .serve
-            .validate()
+        let harness = Harness::try_parse_from(argv).map_err(|refused| {
+            ConfigError::from_clap(&refused)
+                .unwrap_or_else(|| panic!("not a setting's refusal: {refused}"))
+        })?;
+        harness.serve.validate()
     }
 
     fn cibler() -> Vec<&'static str> {
@@ -830,7 +707,7 @@ mod tests {
         args.extend(cibler());
         let config = parse(&args).unwrap();
         let cibler = config.cibler.unwrap();
-        assert_eq!(cibler.base_url, "https://prod.cibler.io");
+        assert_eq!(cibler.base_url.as_str(), "https://prod.cibler.io");
         assert_eq!(cibler.order.site_id, 13);
         assert_eq!(cibler.order.environment, "Prod");
         assert!(config.citrus.is_none());
@@ -993,10 +870,10 @@ mod tests {
             parse(&args)
         };
         let config = with("--citrus-concurrency", "2").unwrap();
-        assert_eq!(config.delivery.citrus_concurrency, 2);
-        assert_eq!(config.delivery.cibler_concurrency, 8);
+        assert_eq!(config.delivery.citrus_concurrency.get(), 2);
+        assert_eq!(config.delivery.cibler_concurrency.get(), 8);
         let defaults = with("--cibler-concurrency", "8").unwrap();
-        assert_eq!(defaults.delivery.citrus_concurrency, 1);
+        assert_eq!(defaults.delivery.citrus_concurrency.get(), 1);
         for (flag, too_many) in [
             ("--citrus-concurrency", "65"),
             ("--cibler-concurrency", "257"),
@@ -1006,6 +883,96 @@ mod tests {
                 assert!(err.setting.starts_with(flag), "{flag} {value}: {err}");
             }
         }
+    }
+
+    #[test]
+    fn a_missing_api_key_is_named() {
+        let err = parse(&[
+            "--signing-secret",
+            SECRET,
+            "--cibler-customer-id",
+            "c1",
+            "--cibler-site-id",
+            "13",
+        ])
+        .unwrap_err();
+        assert_eq!(err.setting, "--cibler-api-key / ORDERSYNC_CIBLER_API_KEY");
+        let err = parse(&["--signing-secret", SECRET, "--citrus-team-id", "team"]).unwrap_err();
+        assert_eq!(err.setting, "--citrus-api-key / ORDERSYNC_CITRUS_API_KEY");
+        assert!(err.problem.contains("other CitrusAd settings"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_customer_id_or_an_unreadable_secret_file_is_named() {
+        let err = parse(&[
+            "--signing-secret",
+            SECRET,
+            "--cibler-api-key",
+            "k-1234",
+            "--cibler-site-id",
+            "13",
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.setting,
+            "--cibler-customer-id / ORDERSYNC_CIBLER_CUSTOMER_ID"
+        );
+        assert!(err
+            .problem
+            .contains("is required when other CibleR settings"));
+        let mut args = vec!["--signing-secret-file", "/nonexistent/secret"];
+        args.extend(cibler());
+        let err = parse(&args).unwrap_err();
+        assert_eq!(
+            err.setting,
+            "--signing-secret-file / ORDERSYNC_SIGNING_SECRET_FILE"
+        );
+        assert!(err.problem.contains("cannot read"), "{err}");
+    }
+
+    #[test]
+    fn http_limits_are_checked_and_named() {
+        let with = |flag: &'static str, value: &'static str| {
+            let mut args = vec!["--signing-secret", SECRET, flag, value];
+            args.extend(cibler());
+            parse(&args)
+        };
+        for (flag, value, reason) in [
+            ("--max-body-bytes", "1023", "at least 1024"),
+            ("--rate-limit-per-minute", "0", "greater than zero"),
+            ("--rate-limit-burst", "0", "greater than zero"),
+        ] {
+            let err = with(flag, value).unwrap_err();
+            let variable = format!("ORDERSYNC_{}", flag[2..].replace('-', "_").to_uppercase());
+            assert_eq!(err.setting, format!("{flag} / {variable}"));
+            assert!(err.problem.contains(reason), "{err}");
+        }
+        let config = with("--rate-limit-burst", "7").unwrap();
+        assert_eq!(config.rate_limit_burst.get(), 7);
+        assert_eq!(config.rate_limit_per_minute.get(), 600);
+        assert_eq!(config.max_body_bytes, 1_048_576);
+    }
+
+    /// `--help` and every refusal leave these values out (`setting::refusal`).
+    #[test]
+    fn secrets_hide_their_values() {
+        use clap::CommandFactory;
+        let command = Harness::command();
+        for id in [
+            "signing_secret",
+            "cibler_api_key",
+            "citrus_api_key",
+            "database_url",
+        ] {
+            let arg = command
+                .get_arguments()
+                .find(|arg| arg.get_id() == id)
+                .unwrap();
+            assert!(arg.is_hide_env_values_set(), "{id}");
+        }
+        let err = parse(&["--citrus-api-key", " "]).unwrap_err();
+        assert_eq!(err.setting, "--citrus-api-key / ORDERSYNC_CITRUS_API_KEY");
+        assert_eq!(err.problem, "must not be empty");
     }
 
     #[test]
@@ -1030,7 +997,7 @@ mod tests {
         ])
         .unwrap();
         let citrus = config.citrus.unwrap();
-        assert_eq!(citrus.base_url, "http://127.0.0.1:9");
+        assert_eq!(citrus.base_url.as_str(), "http://127.0.0.1:9");
         assert_eq!(citrus.auth_scheme, CitrusAuthScheme::Base64);
         assert_eq!(citrus.order.team_id.as_deref(), Some("team"));
         let err = parse(&[

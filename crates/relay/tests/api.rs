@@ -36,7 +36,7 @@ async fn start(burst: u32) -> Relay {
             accept_unsigned: false,
             destinations: Destinations {
                 cibler: Some(CiblerSettings {
-                    base_url: "http://127.0.0.1:9".into(),
+                    base_url: "http://127.0.0.1:9".parse().unwrap(),
                     customer_id: "cust".into(),
                     order: CiblerConfig {
                         key: CIBLER_KEY.into(),
@@ -45,7 +45,7 @@ async fn start(burst: u32) -> Relay {
                     },
                 }),
                 citrus: Some(CitrusSettings {
-                    base_url: "http://127.0.0.1:9".into(),
+                    base_url: "http://127.0.0.1:9".parse().unwrap(),
                     api_key: CITRUS_KEY.into(),
                     auth_scheme: CitrusAuthScheme::Raw,
                     order: CitrusConfig {

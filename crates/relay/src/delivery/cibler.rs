@@ -58,7 +58,7 @@ impl Requests for CiblerWorker {
 
     /// `--cibler-concurrency`.
     fn places(&self) -> usize {
-        self.shared.settings.cibler_concurrency as usize
+        self.shared.settings.cibler_concurrency.get() as usize
     }
 
     async fn claim(&self, free: usize, shutdown: &watch::Receiver<bool>) -> Claimed<Self::Ended> {

@@ -49,7 +49,7 @@ impl CitrusWorker {
     /// Claims a batch: whatever is due now, plus what arrives during the linger. True with a
     /// circuit's probe (one order, no linger).
     async fn claim_batch(&self, shutdown: &watch::Receiver<bool>) -> (Vec<ClaimedDelivery>, bool) {
-        let size = self.shared.settings.citrus_batch_size;
+        let size = self.shared.settings.citrus_batch_size.get();
         let (mut claimed, probe) = self.shared.claim_allowed(Destination::Citrusad, size).await;
         let linger = self.shared.settings.batch_linger;
         if probe || claimed.is_empty() || claimed.len() as u32 >= size || linger.is_zero() {
@@ -215,7 +215,7 @@ impl Requests for CitrusWorker {
 
     /// `--citrus-concurrency`.
     fn places(&self) -> usize {
-        self.shared.settings.citrus_concurrency as usize
+        self.shared.settings.citrus_concurrency.get() as usize
     }
 
     /// One batch per claim, whatever the free places: a claim that fills its batch says more
@@ -223,7 +223,7 @@ impl Requests for CitrusWorker {
     async fn claim(&self, _free: usize, shutdown: &watch::Receiver<bool>) -> Claimed<()> {
         let (claimed, probe) = self.claim_batch(shutdown).await;
         let orders = claimed.len();
-        let full = orders == self.shared.settings.citrus_batch_size as usize;
+        let full = orders == self.shared.settings.citrus_batch_size.get() as usize;
         let sendable = self.shared.unless_stopping(claimed, shutdown).await;
         let requests: Vec<Task<()>> = if sendable.is_empty() {
             Vec::new()

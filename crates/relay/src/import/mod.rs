@@ -171,14 +171,14 @@ pub struct Summary {
 /// summary on `out` (progress and refusals go to standard error).
 pub async fn run(args: &ImportArgs, out: &mut impl Write) -> Result<Summary, ImportError> {
     let acceptance = Arc::new(acceptance(&args.cibler, &args.citrus)?);
-    let backend = Backend::of(&args.storage.database_url).map_err(ImportError::Open)?;
+    let backend = args.storage.database_url.backend();
     let input = Input::of(&args.file);
     let refused_path = args
         .refused
         .clone()
         .unwrap_or_else(|| refused::default_path(input.path()));
     let reader = input.open()?;
-    let outbox = outbox::open(&args.storage.database_url)
+    let outbox = outbox::open(args.storage.database_url.as_str())
         .await
         .map_err(ImportError::Open)?;
     let storing = Storing {
