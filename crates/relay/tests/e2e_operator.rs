@@ -68,3 +68,55 @@ fn a_dead_letter_is_listed_retried_after_the_fix_and_delivered() {
         format!("Basic {CITRUS_KEY}")
     );
 }
+
+/// An order that cannot be built for a vendor is never sent: here its stored checkout was
+/// damaged by hand while it waited out an outage. It goes dead with the reason and no vendor
+/// status or answer (it never reached a vendor), and the vendors never see it.
+#[test]
+fn an_order_that_cannot_be_sent_goes_dead_with_its_reason_and_no_vendor_answer() {
+    let sandbox = Sandbox::start(&[]);
+    sandbox.set_faults(serde_json::json!({"outage": true}));
+    let mut relay = Relay::start(&sandbox, RelayOptions::default());
+    assert_eq!(relay.hand_off(&checkout(985101), None).status, 202);
+    relay.wait_state("985101", "cibler", "retrying");
+    relay.wait_state("985101", "citrusad", "retrying");
+    assert!(relay.terminate(), "a graceful stop");
+
+    let connection = rusqlite::Connection::open(relay.database_path()).expect("the outbox");
+    let damaged = connection
+        .execute(
+            "UPDATE orders SET checkout_json = '{\"orderId\": \"985101\"' WHERE order_id = '985101'",
+            [],
+        )
+        .expect("damage the stored checkout");
+    assert_eq!(damaged, 1);
+    drop(connection);
+
+    sandbox.set_faults(serde_json::json!({}));
+    sandbox.clear();
+    relay.restart();
+    relay.wait_state("985101", "cibler", "dead");
+    relay.wait_state("985101", "citrusad", "dead");
+    let status = relay.status("985101");
+    for destination in ["cibler", "citrusad"] {
+        let entry = destination_entry(&status.body, destination).expect("an entry");
+        let error = entry["lastError"].as_str().unwrap_or_default();
+        assert!(
+            error.starts_with("stored checkout unreadable"),
+            "{destination}: {entry}"
+        );
+        assert!(
+            !error.contains("HTTP"),
+            "never sent: no HTTP status: {entry}"
+        );
+    }
+    let to_vendors = sandbox.requests();
+    assert!(
+        !to_vendors.iter().any(|r| r.to_string().contains("985101")),
+        "sent to a vendor: {to_vendors:?}"
+    );
+
+    let (ok, listed, err) = relay.operator(&["dead-letters", "list"], &[]);
+    assert!(ok, "{err}");
+    assert!(listed.contains("stored checkout unreadable"), "{listed}");
+}

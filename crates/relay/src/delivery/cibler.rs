@@ -36,9 +36,8 @@ async fn deliver(
     let attempt = match checkout_from_json(&claimed.checkout_json) {
         Ok(checkout) => client.send(&checkout, claimed.cookie_id.as_deref()).await,
         // Only a hand-edited database gets here: keep the row, dead, for the operator.
-        Err(e) => Attempt::Rejected {
-            status: 0,
-            body: format!("stored checkout unreadable: {e}"),
+        Err(e) => Attempt::NotSent {
+            reason: format!("stored checkout unreadable: {e}"),
         },
     };
     let latency = started.elapsed();

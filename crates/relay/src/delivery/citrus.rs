@@ -76,9 +76,8 @@ impl CitrusWorker {
                     checkout,
                 }),
                 Err(e) => {
-                    let attempt = Attempt::Rejected {
-                        status: 0,
-                        body: format!("stored checkout unreadable: {e}"),
+                    let attempt = Attempt::NotSent {
+                        reason: format!("stored checkout unreadable: {e}"),
                     };
                     self.finish(&row, attempt, Duration::ZERO).await;
                 }
@@ -96,9 +95,8 @@ impl CitrusWorker {
                 Ok(_) => sendable.push(ready),
                 Err(e) => {
                     // Acceptance refuses these; only a changed configuration gets here.
-                    let attempt = Attempt::Rejected {
-                        status: 0,
-                        body: format!("not sent: {e}"),
+                    let attempt = Attempt::NotSent {
+                        reason: format!("not sent: {e}"),
                     };
                     self.finish(&ready.claimed, attempt, Duration::ZERO).await;
                 }

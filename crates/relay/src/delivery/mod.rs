@@ -149,14 +149,12 @@ impl Shared {
     async fn observe(&self, destination: Destination, attempt: &Attempt) {
         let circuit = self.circuit(destination);
         let answered = match attempt {
-            Attempt::Delivered { .. } => true,
-            Attempt::Rejected { status, .. } if *status != 0 => true,
-            // Refused before any request (status 0): says nothing about the vendor.
-            Attempt::Rejected { .. } => {
+            Attempt::Delivered { .. } | Attempt::Rejected { .. } => true,
+            Attempt::Retryable { .. } => false,
+            Attempt::NotSent { .. } => {
                 circuit.probe_unused(Instant::now());
                 return;
             }
-            Attempt::Retryable { .. } => false,
         };
         let name = destination.as_str();
         match circuit.record(answered, Instant::now()) {
@@ -212,10 +210,15 @@ impl Shared {
                 let body = self.redactor.redact(&body);
                 Outcome::Dead {
                     error: vendors::summary(status, &body),
-                    vendor_status: (status != 0).then_some(status),
+                    vendor_status: Some(status),
                     vendor_response: Some(body),
                 }
             }
+            Attempt::NotSent { reason } => Outcome::Dead {
+                error: self.redactor.redact(&reason),
+                vendor_status: None,
+                vendor_response: None,
+            },
             Attempt::Retryable {
                 error,
                 status,

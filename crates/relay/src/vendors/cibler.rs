@@ -29,16 +29,14 @@ impl CiblerClient {
         }
     }
 
-    /// Sends one order. A checkout CibleR cannot take (order id not a Long) is `Rejected`
-    /// without a request; acceptance refuses those, so it only happens to rows stored by an
-    /// older configuration.
+    /// Sends one order. A checkout CibleR cannot take (order id not a Long) is `NotSent`;
+    /// acceptance refuses those, so it only happens to rows stored by an older configuration.
     pub async fn send(&self, checkout: &Checkout, cookie_id: Option<&str>) -> Attempt {
         let order = match CiblerOrder::new(checkout, &self.settings.order, cookie_id) {
             Ok(order) => order,
             Err(e) => {
-                return Attempt::Rejected {
-                    status: 0,
-                    body: format!("not sent: {e}"),
+                return Attempt::NotSent {
+                    reason: format!("not sent: {e}"),
                 }
             }
         };

@@ -18,7 +18,7 @@ pub use citrus::CitrusClient;
 /// How much of a vendor's answer is kept (for the operator and the logs).
 pub const MAX_KEPT_BODY_BYTES: usize = 4096;
 
-/// How one request to a vendor ended.
+/// How one attempt to deliver an order to a vendor ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Attempt {
     /// 2xx.
@@ -31,17 +31,10 @@ pub enum Attempt {
     },
     /// The vendor refused it; retrying the same request would not help.
     Rejected { status: u16, body: String },
-}
-
-impl Attempt {
-    /// The metrics / log label.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Attempt::Delivered { .. } => "delivered",
-            Attempt::Retryable { .. } => "retryable",
-            Attempt::Rejected { .. } => "rejected",
-        }
-    }
+    /// No request was made: the order cannot be built for this vendor (a stored checkout that
+    /// no longer reads, or one the current configuration cannot send). Retrying cannot help,
+    /// and it says nothing about the vendor.
+    NotSent { reason: String },
 }
 
 /// Builds the shared HTTP client: rustls, no redirects, a timeout per request.
