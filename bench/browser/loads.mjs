@@ -1,7 +1,7 @@
 // ordersync over real page loads in headless Chromium, beside the floor: a plain `fetch` of
 // the same hand-off.
 //
-//   node bench/browser/loads.mjs [--loads 50] [--quick]
+//   node bench/browser/loads.mjs [--loads 50] [--quick] [--js-flags "--no-wasm-lazy-compilation"]
 //
 // Each load is a fresh navigation of a confirmation page served over loopback. Two kinds:
 // "first visit" (a new browser context per load: empty HTTP cache, no compiled-code cache)
@@ -19,6 +19,9 @@
 // gets the warmer network stack. Endpoints: a stand-in relay answering 202 and a third-o
 // endpoint answering 200, on the same loopback server (bench/browser/peers-harness.mjs).
 // Needs pkg/ built (npm run build). --quick: 3 loads of each kind (the smoke run).
+// --js-flags: V8 flags for a diagnostic run (with --no-wasm-lazy-compilation V8 compiles every
+// wasm function during init() instead of on its first call, which shows how much of a first
+// visit's reportOrder is compiling the code it runs).
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
@@ -28,6 +31,7 @@ import { startServer, launchChromium, stats, machine, argValue } from "./peers-h
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const QUICK = process.argv.includes("--quick");
 const LOADS = Number(argValue("--loads", QUICK ? 3 : 50));
+const JS_FLAGS = argValue("--js-flags", null);
 
 for (const f of ["pkg/ordersync.js", "pkg/ordersync_bg.wasm"]) {
   if (!existsSync(path.join(ROOT, f))) {
@@ -107,7 +111,7 @@ const server = await startServer({
   pages: new Map([["/confirm.html", PAGE]]),
   files: (p) => (p.startsWith("/pkg/") ? path.join(ROOT, p) : null),
 });
-const browser = await launchChromium();
+const browser = await launchChromium(JS_FLAGS ? [`--js-flags=${JS_FLAGS}`] : []);
 const samples = { first: [], repeat: [] };
 const problems = [];
 
@@ -145,7 +149,7 @@ try {
 } catch {
   // not a git checkout
 }
-console.log(`Chromium ${browser.version()} headless, ${machine()}, ${LOADS} loads of each kind, ${started.toISOString()}, tree ${head} (pkg/ as built)`);
+console.log(`Chromium ${browser.version()} headless${JS_FLAGS ? ` (--js-flags=${JS_FLAGS})` : ""}, ${machine()}, ${LOADS} loads of each kind, ${started.toISOString()}, tree ${head} (pkg/ as built)`);
 const metrics = [
   ["importMs", "import(\"/pkg/ordersync.js\") (JS glue)"],
   ["initMs", "init() (fetch + compile + instantiate .wasm)"],

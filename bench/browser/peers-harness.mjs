@@ -80,11 +80,12 @@ export async function startServer({ files, pages = new Map() }) {
 }
 
 /** Headless Chromium with the flags DESIGN.md measured on this machine. */
-export function launchChromium() {
+/** Headless Chromium with DESIGN.md's flags, plus `extraArgs` (a diagnostic's `--js-flags`). */
+export function launchChromium(extraArgs = []) {
   return chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-      "--disable-sync", "--no-first-run", "--disable-quic"],
+      "--disable-sync", "--no-first-run", "--disable-quic", ...extraArgs],
   });
 }
 
