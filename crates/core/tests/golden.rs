@@ -10,6 +10,10 @@ use ordersync_core::wire::{CiblerConfig, CiblerOrder, CitrusConfig, CitrusOrder,
 use ordersync_core::Checkout;
 use serde_json::{json, Value};
 
+#[path = "seed_examples/checkouts.rs"]
+mod seed;
+use seed::*;
+
 fn checkout(value: Value) -> Checkout {
     checkout_from_json(&value.to_string()).expect("the example checkout validates")
 }
@@ -59,95 +63,30 @@ fn cibler_config() -> CiblerConfig {
     }
 }
 
-fn cibler_checkout(order_id: u64, total_spent: &str, taxes: &str, discount: &str) -> Checkout {
-    checkout(json!({
-        "orderId": order_id,
-        "email": "test@gmail.com",
-        "country": "CH / FRA",
-        "customerGuid": "bbc47c1f-020e-4885-a01d-53f5921a7210",
-        "sessionId": "any-session",
-        "totalSpent": serde_json::from_str::<Value>(total_spent).unwrap(),
-        "taxes": serde_json::from_str::<Value>(taxes).unwrap(),
-        "shippingCost": 0.00,
-        "giftCode": "MANO66FZC4F4RTZ",
-        "discountAmount": serde_json::from_str::<Value>(discount).unwrap(),
-        "items": []
-    }))
-}
-
-/// A seed request example, exactly as `seed_examples/` holds it.
-fn seed_example(text: &str) -> Value {
-    serde_json::from_str(text).expect("a seed example is valid JSON")
-}
-
-const CIBLER_DEPOSIT: &str = include_str!("seed_examples/cibler-deposit-150chf.json");
-const CIBLER_ACTIVATION: &str = include_str!("seed_examples/cibler-bonus-activation-20chf.json");
-const CITRUS_SINGLE_ITEM: &str = include_str!("seed_examples/citrus-single-item.json");
-const CITRUS_MULTI_ITEM: &str = include_str!("seed_examples/citrus-multi-item.json");
-const CITRUS_MULTIPLE_ORDERS: &str = include_str!("seed_examples/citrus-multiple-orders.json");
-const CITRUS_MARKETPLACE: &str = include_str!("seed_examples/citrus-marketplace.json");
-
 #[test]
 fn cibler_150chf_deposit_with_30chf_bonus_code() {
-    let c = cibler_checkout(234567865, "150.0", "20.00", "30.00");
+    let c = checkout(cibler_checkout(234567865, "150.0", "20.00", "30.00"));
     let config = cibler_config();
-    let body = CiblerOrder::new(&c, &config, Some("CIB1.395406195.1569857337")).unwrap();
+    let body = CiblerOrder::new(&c, &config, Some(COOKIE)).unwrap();
     assert_same_json(&body, seed_example(CIBLER_DEPOSIT));
 }
 
 #[test]
 fn cibler_20chf_bonus_code_activation() {
-    let c = cibler_checkout(234567866, "0.0", "0.00", "20.00");
+    let c = checkout(cibler_checkout(234567866, "0.0", "0.00", "20.00"));
     let config = cibler_config();
-    let body = CiblerOrder::new(&c, &config, Some("CIB1.395406195.1569857337")).unwrap();
+    let body = CiblerOrder::new(&c, &config, Some(COOKIE)).unwrap();
     assert_same_json(&body, seed_example(CIBLER_ACTIVATION));
 }
 
 #[test]
 fn cibler_money_is_written_with_two_decimals() {
-    let c = cibler_checkout(234567865, "150.0", "20.00", "30.00");
+    let c = checkout(cibler_checkout(234567865, "150.0", "20.00", "30.00"));
     let config = cibler_config();
-    let body = CiblerOrder::new(&c, &config, Some("CIB1.395406195.1569857337")).unwrap();
+    let body = CiblerOrder::new(&c, &config, Some(COOKIE)).unwrap();
     let text = serde_json::to_string(&body).unwrap();
     assert!(text.contains(r#""totalSpent":150.00"#), "{text}");
     assert!(text.contains(r#""shippingCost":0.00"#), "{text}");
-}
-
-const SEED_ITEM: &str = r#"{
-    "gtin": "9891998566P",
-    "quantity": 3,
-    "regularUnitPrice": 1.00,
-    "totalOrderItemPriceAfterDiscounts": 3.00,
-    "catalogId": "6adb93d0-7he4-4d4e-9b47-e5d3714c976a",
-    "citrusDiscountAmount": 0.0,
-    "substitutedFor": null,
-    "sellerId": "seller_id_601_64"
-}"#;
-
-fn seed_item() -> Value {
-    serde_json::from_str(SEED_ITEM).unwrap()
-}
-
-fn seed_item_without_seller() -> Value {
-    let mut item = seed_item();
-    item.as_object_mut().unwrap().remove("sellerId");
-    item
-}
-
-fn citrus_checkout(customer_id: &str, session_id: &str, id: &str, items: Vec<Value>) -> Checkout {
-    checkout(json!({
-        "orderId": id,
-        "orderDate": "2021-12-02T15:00:00Z",
-        "email": "shopper@example.com",
-        "country": "AU",
-        "customerGuid": "guid-not-used-when-customerId-given",
-        "customerId": customer_id,
-        "sessionId": session_id,
-        "totalSpent": 3.00,
-        "taxes": 0,
-        "shippingCost": 0,
-        "items": items
-    }))
 }
 
 fn citrus_config(team_id: &str) -> CitrusConfig {
@@ -158,11 +97,15 @@ fn citrus_config(team_id: &str) -> CitrusConfig {
 }
 
 const TEAM: &str = "9f48572c-0a5b-4997-9a0e-ed74f4d32dc6";
-const ORDER: &str = "3h30e938-c158-4d78-a0af-b48bbwfrcss4";
 
 /// The checkout behind the seed's first order (customer `npc-s243-ir`), with these items.
 fn single_order_checkout(items: Vec<Value>) -> Checkout {
-    citrus_checkout("npc-s243-ir", "5cat7-9964-4f", ORDER, items)
+    checkout(citrus_checkout(
+        "npc-s243-ir",
+        "5cat7-9964-4f",
+        CITRUS_ORDER_ID,
+        items,
+    ))
 }
 
 fn body_for(checkouts: &[(Checkout, CitrusConfig)]) -> CitrusOrders<'_> {
@@ -208,16 +151,16 @@ fn citrus_multiple_orders_in_one_batch() {
     let second_id = "i32dm3e4-c158-43d78-43ww32x-m2ide3e3";
     let checkouts = [
         (
-            citrus_checkout("npc-s243-ir", "5cat7-9964-4f", ORDER, vec![seed_item()]),
+            single_order_checkout(vec![seed_item()]),
             citrus_config(TEAM),
         ),
         (
-            citrus_checkout(
+            checkout(citrus_checkout(
                 "rw3-v3ag-ol0",
                 "2m342-2dfe-0f",
                 second_id,
                 vec![seed_item()],
-            ),
+            )),
             citrus_config(second_team),
         ),
     ];
@@ -274,7 +217,7 @@ fn cibler_refuses_an_order_id_that_is_not_a_long() {
 
 #[test]
 fn cibler_sends_an_empty_cookie_id_when_the_shopper_had_none() {
-    let c = cibler_checkout(1, "1", "0", "0");
+    let c = checkout(cibler_checkout(1, "1", "0", "0"));
     let config = cibler_config();
     let body = serde_json::to_value(CiblerOrder::new(&c, &config, None).unwrap()).unwrap();
     assert_eq!(body["orderContext"]["cookieId"], json!(""));

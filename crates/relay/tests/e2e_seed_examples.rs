@@ -15,41 +15,9 @@ use std::time::Duration;
 use common::*;
 use serde_json::{json, Value};
 
-const COOKIE: &str = "CIB1.395406195.1569857337";
-
-const CIBLER_DEPOSIT: &str =
-    include_str!("../../core/tests/seed_examples/cibler-deposit-150chf.json");
-const CIBLER_ACTIVATION: &str =
-    include_str!("../../core/tests/seed_examples/cibler-bonus-activation-20chf.json");
-const CITRUS_SINGLE_ITEM: &str =
-    include_str!("../../core/tests/seed_examples/citrus-single-item.json");
-const CITRUS_MULTI_ITEM: &str =
-    include_str!("../../core/tests/seed_examples/citrus-multi-item.json");
-const CITRUS_MULTIPLE_ORDERS: &str =
-    include_str!("../../core/tests/seed_examples/citrus-multiple-orders.json");
-const CITRUS_MARKETPLACE: &str =
-    include_str!("../../core/tests/seed_examples/citrus-marketplace.json");
-
-/// A seed request example, exactly as `seed_examples/` holds it.
-fn seed_example(text: &str) -> Value {
-    serde_json::from_str(text).expect("a seed example is valid JSON")
-}
-
-fn cibler_checkout(order_id: u64, total_spent: &str, taxes: &str, discount: &str) -> Value {
-    json!({
-        "orderId": order_id,
-        "email": "test@gmail.com",
-        "country": "CH / FRA",
-        "customerGuid": "bbc47c1f-020e-4885-a01d-53f5921a7210",
-        "sessionId": "any-session",
-        "totalSpent": serde_json::from_str::<Value>(total_spent).unwrap(),
-        "taxes": serde_json::from_str::<Value>(taxes).unwrap(),
-        "shippingCost": 0.00,
-        "giftCode": "MANO66FZC4F4RTZ",
-        "discountAmount": serde_json::from_str::<Value>(discount).unwrap(),
-        "items": []
-    })
-}
+#[path = "../../core/tests/seed_examples/checkouts.rs"]
+mod seed;
+use seed::*;
 
 #[test]
 fn both_cibler_examples_arrive_exactly_as_the_seed_shows() {
@@ -99,44 +67,6 @@ fn both_cibler_examples_arrive_exactly_as_the_seed_shows() {
         relay.wait_state(&order_id.to_string(), "cibler", "delivered");
     }
     relay.assert_no_secret_in_logs();
-}
-
-/// The item every CitrusAd example uses, as printed.
-fn seed_item() -> Value {
-    json!({
-        "gtin": "9891998566P",
-        "quantity": 3,
-        "regularUnitPrice": 1.00,
-        "totalOrderItemPriceAfterDiscounts": 3.00,
-        "catalogId": "6adb93d0-7he4-4d4e-9b47-e5d3714c976a",
-        "citrusDiscountAmount": 0.0,
-        "substitutedFor": null,
-        "sellerId": "seller_id_601_64"
-    })
-}
-
-fn seed_item_without_seller() -> Value {
-    let mut item = seed_item();
-    item.as_object_mut().unwrap().remove("sellerId");
-    item
-}
-
-const ORDER_ID: &str = "3h30e938-c158-4d78-a0af-b48bbwfrcss4";
-
-fn citrus_checkout(customer: &str, session: &str, id: &str, items: Vec<Value>) -> Value {
-    json!({
-        "orderId": id,
-        "orderDate": "2021-12-02T15:00:00Z",
-        "email": "shopper@example.com",
-        "country": "AU",
-        "customerGuid": "guid-not-sent-to-citrusad",
-        "customerId": customer,
-        "sessionId": session,
-        "totalSpent": 3.00,
-        "taxes": 0,
-        "shippingCost": 0,
-        "items": items
-    })
 }
 
 /// Hands off `checkouts` to a fresh CitrusAd-only relay and returns the one `POST /v1/orders`
@@ -196,7 +126,7 @@ fn citrus_single_item_order_arrives_exactly_as_the_seed_shows() {
     let body = deliver_to_citrus(&[citrus_checkout(
         "npc-s243-ir",
         "5cat7-9964-4f",
-        ORDER_ID,
+        CITRUS_ORDER_ID,
         items,
     )]);
     assert_eq!(body, seed_example(CITRUS_SINGLE_ITEM));
@@ -208,7 +138,7 @@ fn citrus_multi_item_order_arrives_exactly_as_the_seed_shows() {
     let body = deliver_to_citrus(&[citrus_checkout(
         "npc-s243-ir",
         "5cat7-9964-4f",
-        ORDER_ID,
+        CITRUS_ORDER_ID,
         items,
     )]);
     assert_eq!(body, seed_example(CITRUS_MULTI_ITEM));
@@ -220,7 +150,7 @@ fn citrus_marketplace_order_arrives_exactly_as_the_seed_shows() {
     let body = deliver_to_citrus(&[citrus_checkout(
         "npc-s243-ir",
         "5cat7-9964-4f",
-        ORDER_ID,
+        CITRUS_ORDER_ID,
         items,
     )]);
     assert_eq!(body, seed_example(CITRUS_MARKETPLACE));
@@ -231,7 +161,12 @@ fn citrus_marketplace_order_arrives_exactly_as_the_seed_shows() {
 fn citrus_multiple_orders_arrive_in_one_batch_in_order_as_the_seed_shows() {
     let second_id = "i32dm3e4-c158-43d78-43ww32x-m2ide3e3";
     let body = deliver_to_citrus(&[
-        citrus_checkout("npc-s243-ir", "5cat7-9964-4f", ORDER_ID, vec![seed_item()]),
+        citrus_checkout(
+            "npc-s243-ir",
+            "5cat7-9964-4f",
+            CITRUS_ORDER_ID,
+            vec![seed_item()],
+        ),
         citrus_checkout(
             "rw3-v3ag-ol0",
             "2m342-2dfe-0f",
