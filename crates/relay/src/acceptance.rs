@@ -283,8 +283,8 @@ fn not_json(line: &str) -> String {
 /// Read from the core's JSON reader rather than by `#[derive(Deserialize)]` with
 /// `deny_unknown_fields`, for two things the relay's 400 must do: name a duplicated member
 /// (serde's derive reports `duplicate field` only as message text, at the object's path, as
-/// `serde_path_to_error` shows), and hand the checkout on as the core's `Input` with its number
-/// literals exactly as written, which a serde round trip through `Value` or `f64` would not keep.
+/// `serde_path_to_error` shows); and the checkout inside must be read by that reader in any case
+/// (number literals exactly as written, duplicate keys refused), so one pass reads both.
 #[derive(Debug, Clone, Default)]
 struct Envelope {
     token: Option<String>,
