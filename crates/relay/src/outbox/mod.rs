@@ -12,6 +12,7 @@ pub mod console;
 pub mod postgres;
 pub mod retention;
 pub mod sqlite;
+mod stored;
 
 use std::fmt;
 use std::str::FromStr;
@@ -298,6 +299,12 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
+    /// The SQLite outbox's read connections could not be had or used.
+    #[error("storage read connection: {0}")]
+    ReadPool(String),
+    /// A `sqlite://` URL this outbox cannot open (never quoted: only the problem).
+    #[error("unsupported SQLite database URL: {0}")]
+    SqliteUrl(&'static str),
     /// Holds only the URL's scheme: the rest may carry a password.
     #[error(
         "unsupported database URL scheme {0:?}: use sqlite://PATH or postgres://HOST/DATABASE"
@@ -602,17 +609,22 @@ impl Backend {
     /// Which backend `database_url` names; the error keeps only the scheme (a URL may hold a
     /// password).
     pub fn of(database_url: &str) -> Result<Backend, StorageError> {
-        let scheme = database_url
-            .split_once(':')
-            .map_or(database_url, |(scheme, _)| scheme);
-        match scheme {
-            "sqlite" => Ok(Backend::Sqlite),
-            "postgres" | "postgresql" => Ok(Backend::Postgres),
-            _ => Err(StorageError::UnsupportedUrl(
-                scheme.chars().take(32).collect(),
-            )),
+        match database_url.split_once(':').map(|(scheme, _)| scheme) {
+            Some("sqlite") => Ok(Backend::Sqlite),
+            Some("postgres" | "postgresql") => Ok(Backend::Postgres),
+            _ => Err(StorageError::UnsupportedUrl(scheme_of(database_url))),
         }
     }
+}
+
+/// A database URL's scheme, shortened, for an error message (the rest may carry a password).
+fn scheme_of(database_url: &str) -> String {
+    database_url
+        .split_once(':')
+        .map_or(database_url, |(scheme, _)| scheme)
+        .chars()
+        .take(32)
+        .collect()
 }
 
 /// Opens the outbox for the relay that will serve and deliver from it.

@@ -3,8 +3,9 @@
 //!
 //! Every write goes through one writer thread ([`writer`], SQL in [`writes`]) that owns the
 //! only writing connection and commits the writes arriving close together in one transaction
-//! (group commit); reads (status, dead letters, depth, readiness; SQL in [`reads`]) use a
-//! separate async pool, which WAL lets run beside the writer without ever taking the write lock.
+//! (group commit); reads (status, dead letters, depth, readiness; SQL in [`reads`]) use a pool
+//! of read-only connections ([`Readers`]), which WAL lets run beside the writer without ever
+//! taking the write lock. Both are rusqlite: one driver for the whole SQLite outbox.
 
 mod checkpointer;
 mod console;
@@ -17,13 +18,13 @@ mod serve_lock;
 mod writer;
 mod writes;
 
-use std::str::FromStr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use deadpool_sqlite::{Hook, HookError, Runtime};
 use rusqlite::Connection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use serve_lock::ServeLock;
 pub use writer::GroupCommit;
@@ -39,18 +40,18 @@ use super::{
 /// The outbox in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteOutbox {
-    /// Read-only use: never writes, so never waits on the write lock.
-    readers: SqlitePool,
+    /// Read-only connections: they never write, so never wait on the write lock.
+    readers: deadpool_sqlite::Pool,
     writer: Writer,
     /// Held by the relay that serves this file ([`SqliteOutbox::open_to_serve`]).
     serving: Option<Arc<ServeLock>>,
     /// The database file (its size, and its WAL's beside it, is the outbox's size on disk).
-    path: std::path::PathBuf,
+    path: PathBuf,
 }
 
 /// Connections for reads. Status and metrics reads are short; more would only compete with
 /// the writer for the 2 cores.
-const READ_CONNECTIONS: u32 = 4;
+const READ_CONNECTIONS: usize = 4;
 
 impl SqliteOutbox {
     /// Opens (creating if needed) the database a `sqlite://PATH` URL names and applies the
@@ -69,8 +70,7 @@ impl SqliteOutbox {
         policy: GroupCommit,
         reclaim: SpaceReclaim,
     ) -> Result<Self, StorageError> {
-        let options = SqliteConnectOptions::from_str(database_url)?;
-        let path = options.get_filename().to_owned();
+        let path = file_of(database_url)?;
         let opened = path.clone();
         // The writing connection creates the file and its schema before anything else opens it.
         let (writing, checkpointer) = tokio::task::spawn_blocking(move || {
@@ -79,14 +79,7 @@ impl SqliteOutbox {
         })
         .await
         .map_err(|error| StorageError::Corrupt(format!("opening the outbox: {error}")))??;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(READ_CONNECTIONS)
-            .connect_with(
-                options
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .busy_timeout(BUSY_TIMEOUT),
-            )
-            .await?;
+        let readers = read_pool(&path)?;
         Ok(Self {
             readers,
             writer: Writer::spawn(writing, policy, checkpointer)?,
@@ -100,8 +93,7 @@ impl SqliteOutbox {
     /// written before the relay pruned (without incremental auto-vacuum) is rewritten once so
     /// that pruning can give its space back ([`SpaceReclaim::Enable`]).
     pub async fn open_to_serve(database_url: &str) -> Result<Self, StorageError> {
-        let options = SqliteConnectOptions::from_str(database_url)?;
-        let lock = ServeLock::acquire(options.get_filename())?;
+        let lock = ServeLock::acquire(&file_of(database_url)?)?;
         let mut outbox =
             Self::open_as(database_url, GroupCommit::default(), SpaceReclaim::Enable).await?;
         outbox.serving = Some(Arc::new(lock));
@@ -132,7 +124,23 @@ impl SqliteOutbox {
 
     /// Closes the read connections. The writer stops once every handle to it is dropped.
     pub async fn close(&self) {
-        self.readers.close().await;
+        self.readers.close();
+    }
+
+    /// Runs `read` on a read connection, on a blocking thread (rusqlite is synchronous).
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let connection = self
+            .readers
+            .get()
+            .await
+            .map_err(|error| StorageError::ReadPool(error.to_string()))?;
+        connection
+            .interact(move |connection| read(connection))
+            .await
+            .map_err(|error| StorageError::ReadPool(error.to_string()))?
     }
 
     async fn changed(&self, write: Write) -> Result<u64, StorageError> {
@@ -146,6 +154,54 @@ impl SqliteOutbox {
 /// How long a statement waits for a lock another process holds (an operator command writing
 /// the same file): this process's own writes never wait on each other.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The file a `sqlite://PATH` URL names (`sqlite:PATH` too; percent-escapes decoded, so a path
+/// may hold `?` or `#`). Query parameters are refused rather than ignored: the relay sets the
+/// connection's modes itself (WAL, `synchronous=FULL`, read-only readers).
+fn file_of(database_url: &str) -> Result<PathBuf, StorageError> {
+    let written = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .ok_or_else(|| StorageError::UnsupportedUrl(super::scheme_of(database_url)))?;
+    if written.contains('?') {
+        return Err(StorageError::SqliteUrl(
+            "query parameters are not supported (the relay sets its own connection modes)",
+        ));
+    }
+    if written.is_empty() || written == ":memory:" {
+        return Err(StorageError::SqliteUrl(
+            "needs a file path: the outbox must outlive the process",
+        ));
+    }
+    let path = percent_encoding::percent_decode_str(written)
+        .decode_utf8()
+        .map_err(|_| StorageError::SqliteUrl("the path is not UTF-8 once percent-decoded"))?;
+    Ok(PathBuf::from(path.into_owned()))
+}
+
+/// The pool of read connections: opened read-only (so a read can never write, nor wait on
+/// the write lock), with the writer's busy timeout for a lock another process holds.
+fn read_pool(path: &std::path::Path) -> Result<deadpool_sqlite::Pool, StorageError> {
+    let make = |error: &dyn std::fmt::Display| StorageError::ReadPool(error.to_string());
+    deadpool_sqlite::Config::new(path)
+        .builder(Runtime::Tokio1)
+        .map_err(|error| make(&error))?
+        .max_size(READ_CONNECTIONS)
+        .post_create(Hook::async_fn(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .interact(|connection| {
+                        connection.busy_timeout(BUSY_TIMEOUT)?;
+                        connection.pragma_update(None, "query_only", true)
+                    })
+                    .await
+                    .map_err(|error| HookError::message(error.to_string()))?
+                    .map_err(HookError::Backend)
+            })
+        }))
+        .build()
+        .map_err(|error| make(&error))
+}
 
 /// Whether opening a file may switch it to incremental auto-vacuum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,13 +372,14 @@ impl Outbox for SqliteOutbox {
     }
 
     async fn status(&self, order_id: &str) -> Result<Option<OrderStatus>, StorageError> {
-        let mut connection = self.readers.acquire().await?;
-        reads::status(&mut connection, order_id).await
+        let order_id = order_id.to_owned();
+        self.read(move |connection| reads::status(connection, &order_id))
+            .await
     }
 
     async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>, StorageError> {
-        let mut connection = self.readers.acquire().await?;
-        reads::dead_letters(&mut connection, limit).await
+        self.read(move |connection| reads::dead_letters(connection, limit))
+            .await
     }
 
     async fn retry_dead(
@@ -348,13 +405,12 @@ impl Outbox for SqliteOutbox {
     }
 
     async fn depth(&self) -> Result<Vec<DepthRow>, StorageError> {
-        let mut connection = self.readers.acquire().await?;
-        reads::depth(&mut connection).await
+        self.read(reads::depth).await
     }
 
     async fn ping(&self) -> Result<(), StorageError> {
-        sqlx::query("SELECT 1").execute(&self.readers).await?;
-        Ok(())
+        self.read(|connection| Ok(connection.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
     }
 
     async fn discard_dead(
@@ -400,8 +456,9 @@ impl Outbox for SqliteOutbox {
     }
 
     async fn pruned(&self, order_id: &str) -> Result<Option<PrunedOrder>, StorageError> {
-        let mut connection = self.readers.acquire().await?;
-        reads::pruned(&mut connection, order_id).await
+        let order_id = order_id.to_owned();
+        self.read(move |connection| reads::pruned(connection, &order_id))
+            .await
     }
 
     async fn reclaim_space(&self, max_pages: u32) -> Result<u64, StorageError> {
@@ -433,8 +490,10 @@ impl Outbox for SqliteOutbox {
     }
 
     async fn known(&self, order_ids: &[String]) -> Result<Vec<bool>, StorageError> {
-        let mut connection = self.readers.acquire().await?;
-        let known = reads::known(&mut connection, order_ids).await?;
+        let asked = order_ids.to_vec();
+        let known = self
+            .read(move |connection| reads::known(connection, &asked))
+            .await?;
         Ok(order_ids.iter().map(|id| known.contains(id)).collect())
     }
 
@@ -457,8 +516,8 @@ impl Outbox for SqliteOutbox {
         &self,
         now_ms: i64,
     ) -> Result<Vec<DeliveredRecently>, StorageError> {
-        let mut connection = self.readers.acquire().await?;
-        console::delivered_recently(&mut connection, now_ms).await
+        self.read(move |connection| console::delivered_recently(connection, now_ms))
+            .await
     }
 
     async fn latest_orders(
@@ -466,12 +525,52 @@ impl Outbox for SqliteOutbox {
         limit: u32,
         order_id_prefix: Option<&str>,
     ) -> Result<Vec<OrderStatus>, StorageError> {
-        let mut connection = self.readers.acquire().await?;
-        console::latest_orders(&mut connection, limit, order_id_prefix).await
+        let prefix = order_id_prefix.map(str::to_owned);
+        self.read(move |connection| console::latest_orders(connection, limit, prefix.as_deref()))
+            .await
     }
 
     async fn activity(&self, since_ms: i64) -> Result<Vec<MinuteActivity>, StorageError> {
-        let mut connection = self.readers.acquire().await?;
-        console::activity(&mut connection, since_ms).await
+        self.read(move |connection| console::activity(connection, since_ms))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sqlite_url_names_its_file() {
+        assert_eq!(
+            file_of("sqlite://ordersync.db").unwrap(),
+            PathBuf::from("ordersync.db")
+        );
+        assert_eq!(
+            file_of("sqlite:///var/lib/ordersync/outbox.db").unwrap(),
+            PathBuf::from("/var/lib/ordersync/outbox.db")
+        );
+        assert_eq!(
+            file_of("sqlite:outbox.db").unwrap(),
+            PathBuf::from("outbox.db")
+        );
+        assert_eq!(
+            file_of("sqlite://a%3Fb.db").unwrap(),
+            PathBuf::from("a?b.db")
+        );
+    }
+
+    #[test]
+    fn a_sqlite_url_it_cannot_honour_is_refused() {
+        for url in ["sqlite://outbox.db?mode=ro", "sqlite::memory:", "sqlite://"] {
+            assert!(
+                matches!(file_of(url), Err(StorageError::SqliteUrl(_))),
+                "{url}"
+            );
+        }
+        assert!(matches!(
+            file_of("postgres://host/db"),
+            Err(StorageError::UnsupportedUrl(_))
+        ));
     }
 }

@@ -10,15 +10,14 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use sqlx::sqlite::SqliteConnection;
-use sqlx::Row;
+use rusqlite::{params, Connection, Params};
 
 use super::super::console::{
     add_to_minute, prefix_upper_bound, Counted, DeliveredRecently, MinuteActivity, DAY_MS, HOUR_MS,
     MINUTE_MS,
 };
-use super::super::{Destination, OrderStatus, StorageError};
-use super::reads::{destination_status, STATUS_COLUMNS};
+use super::super::{stored, Destination, OrderStatus, StorageError};
+use super::reads::{order_status, STATUS_COLUMNS};
 
 /// Per destination, the deliveries since ?1 (an hour ago) and since ?2 (a day ago).
 static DELIVERED_RECENTLY: LazyLock<String> = LazyLock::new(|| {
@@ -34,22 +33,22 @@ static DELIVERED_RECENTLY: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {} FROM orders", columns.join(", "))
 });
 
-pub(super) async fn delivered_recently(
-    connection: &mut SqliteConnection,
+pub(super) fn delivered_recently(
+    connection: &Connection,
     now_ms: i64,
 ) -> Result<Vec<DeliveredRecently>, StorageError> {
-    let row = sqlx::query(DELIVERED_RECENTLY.as_str())
-        .bind(now_ms - HOUR_MS)
-        .bind(now_ms - DAY_MS)
-        .fetch_one(connection)
-        .await?;
+    let mut statement = connection.prepare_cached(DELIVERED_RECENTLY.as_str())?;
+    let mut rows = statement.query(params![now_ms - HOUR_MS, now_ms - DAY_MS])?;
+    let row = rows
+        .next()?
+        .ok_or_else(|| StorageError::Corrupt("an aggregate returned no row".into()))?;
     Destination::ALL
         .into_iter()
         .map(|destination| {
             Ok(DeliveredRecently {
                 destination,
-                last_hour: row.try_get::<i64, _>(format!("{destination}_hour").as_str())? as u64,
-                last_day: row.try_get::<i64, _>(format!("{destination}_day").as_str())? as u64,
+                last_hour: stored::row_count(row.get(format!("{destination}_hour").as_str())?)?,
+                last_day: stored::row_count(row.get(format!("{destination}_day").as_str())?)?,
             })
         })
         .collect()
@@ -83,51 +82,38 @@ static SEARCH_TO_THE_END: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-pub(super) async fn latest_orders(
-    connection: &mut SqliteConnection,
+pub(super) fn latest_orders(
+    connection: &Connection,
     limit: u32,
     order_id_prefix: Option<&str>,
 ) -> Result<Vec<OrderStatus>, StorageError> {
-    let limit = i64::from(limit);
-    let rows = match order_id_prefix.filter(|prefix| !prefix.is_empty()) {
-        None => {
-            sqlx::query(LATEST.as_str())
-                .bind(limit)
-                .fetch_all(connection)
-                .await?
-        }
+    match order_id_prefix.filter(|prefix| !prefix.is_empty()) {
+        None => orders(connection, LATEST.as_str(), params![limit]),
         // The ids starting with `prefix` are one range of the primary key.
         Some(prefix) => match prefix_upper_bound(prefix) {
-            Some(upper) => {
-                sqlx::query(SEARCH.as_str())
-                    .bind(limit)
-                    .bind(prefix)
-                    .bind(upper)
-                    .fetch_all(connection)
-                    .await?
-            }
-            None => {
-                sqlx::query(SEARCH_TO_THE_END.as_str())
-                    .bind(limit)
-                    .bind(prefix)
-                    .fetch_all(connection)
-                    .await?
-            }
+            Some(upper) => orders(connection, SEARCH.as_str(), params![limit, prefix, upper]),
+            None => orders(
+                connection,
+                SEARCH_TO_THE_END.as_str(),
+                params![limit, prefix],
+            ),
         },
-    };
-    rows.iter()
-        .map(|row| {
-            let accepted_at_ms: i64 = row.try_get("accepted_at")?;
-            Ok(OrderStatus {
-                order_id: row.try_get("order_id")?,
-                accepted_at_ms,
-                destinations: Destination::ALL
-                    .into_iter()
-                    .map(|destination| destination_status(row, destination, accepted_at_ms))
-                    .collect::<Result<_, _>>()?,
-            })
-        })
-        .collect()
+    }
+}
+
+/// The orders `query` selects (`order_id` and [`STATUS_COLUMNS`]), in its order.
+fn orders(
+    connection: &Connection,
+    query: &str,
+    params: impl Params,
+) -> Result<Vec<OrderStatus>, StorageError> {
+    let mut statement = connection.prepare_cached(query)?;
+    let mut rows = statement.query(params)?;
+    let mut orders = Vec::new();
+    while let Some(row) = rows.next()? {
+        orders.push(order_status(row, row.get("order_id")?)?);
+    }
+    Ok(orders)
 }
 
 /// Orders accepted per minute since ?1.
@@ -163,8 +149,8 @@ static DELIVERED_PER_MINUTE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-pub(super) async fn activity(
-    connection: &mut SqliteConnection,
+pub(super) fn activity(
+    connection: &Connection,
     since_ms: i64,
 ) -> Result<Vec<MinuteActivity>, StorageError> {
     let mut buckets = BTreeMap::new();
@@ -172,13 +158,11 @@ pub(super) async fn activity(
         (ACCEPTED_PER_MINUTE.as_str(), Counted::Accepted),
         (DELIVERED_PER_MINUTE.as_str(), Counted::Delivered),
     ] {
-        let rows = sqlx::query(query)
-            .bind(since_ms)
-            .fetch_all(&mut *connection)
-            .await?;
-        for row in &rows {
-            let n = row.try_get::<i64, _>("n")? as u64;
-            add_to_minute(&mut buckets, row.try_get("minute")?, counted, n);
+        let mut statement = connection.prepare_cached(query)?;
+        let mut rows = statement.query(params![since_ms])?;
+        while let Some(row) = rows.next()? {
+            let n = stored::row_count(row.get("n")?)?;
+            add_to_minute(&mut buckets, row.get("minute")?, counted, n);
         }
     }
     Ok(buckets.into_values().collect())

@@ -1,15 +1,15 @@
-//! The SQL of the SQLite outbox's reads (status, dead letters, depth), on the async read pool:
-//! WAL lets them run beside the writer thread ([`super::writer`]) without taking the write lock.
+//! The SQL of the SQLite outbox's reads (status, dead letters, depth), each run on a read
+//! connection of the pool: WAL lets them run beside the writer thread ([`super::writer`])
+//! without taking the write lock.
 
 use std::fmt::Write as _;
 use std::sync::LazyLock;
 
-use sqlx::sqlite::{SqliteConnection, SqliteRow};
-use sqlx::Row;
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::super::{
-    DeadLetter, DeliveryState, DepthRow, Destination, DestinationStatus, OrderStatus, PrunedOrder,
-    StorageError,
+    stored, DeadLetter, DeliveryState, DepthRow, Destination, DestinationStatus, OrderStatus,
+    PrunedOrder, StorageError,
 };
 use super::schema::column;
 
@@ -35,46 +35,49 @@ static STATUS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-pub(super) async fn status(
-    connection: &mut SqliteConnection,
+pub(super) fn status(
+    connection: &Connection,
     order_id: &str,
 ) -> Result<Option<OrderStatus>, StorageError> {
-    let Some(row) = sqlx::query(STATUS.as_str())
-        .bind(order_id)
-        .fetch_optional(&mut *connection)
-        .await?
-    else {
+    let mut statement = connection.prepare_cached(STATUS.as_str())?;
+    let mut rows = statement.query(params![order_id])?;
+    let Some(row) = rows.next()? else {
         return Ok(None);
     };
-    let accepted_at_ms: i64 = row.try_get("accepted_at")?;
-    Ok(Some(OrderStatus {
-        order_id: order_id.to_owned(),
+    order_status(row, order_id.to_owned()).map(Some)
+}
+
+/// An order's status from a row holding [`STATUS_COLUMNS`].
+pub(super) fn order_status(row: &Row<'_>, order_id: String) -> Result<OrderStatus, StorageError> {
+    let accepted_at_ms: i64 = row.get("accepted_at")?;
+    Ok(OrderStatus {
+        order_id,
         accepted_at_ms,
         destinations: Destination::ALL
             .into_iter()
-            .map(|destination| destination_status(&row, destination, accepted_at_ms))
+            .map(|destination| destination_status(row, destination, accepted_at_ms))
             .collect::<Result<_, _>>()?,
-    }))
+    })
 }
 
-pub(super) fn destination_status(
-    row: &SqliteRow,
+fn destination_status(
+    row: &Row<'_>,
     destination: Destination,
     accepted_at_ms: i64,
 ) -> Result<DestinationStatus, StorageError> {
     let field = |name: &str| column(destination, name);
-    let state: DeliveryState = row.try_get::<String, _>(field("state").as_str())?.parse()?;
+    let state: DeliveryState = row.get::<_, String>(field("state").as_str())?.parse()?;
     let waiting = matches!(state, DeliveryState::Pending | DeliveryState::Retrying);
     Ok(DestinationStatus {
         destination,
         state,
-        attempts: row.try_get::<i64, _>(field("attempts").as_str())? as u32,
-        last_error: row.try_get(field("last_error").as_str())?,
+        attempts: stored::attempts(row.get(field("attempts").as_str())?)?,
+        last_error: row.get(field("last_error").as_str())?,
         created_at_ms: accepted_at_ms,
-        updated_at_ms: row.try_get(field("updated_at").as_str())?,
-        delivered_at_ms: row.try_get(field("delivered_at").as_str())?,
+        updated_at_ms: row.get(field("updated_at").as_str())?,
+        delivered_at_ms: row.get(field("delivered_at").as_str())?,
         next_attempt_at_ms: waiting
-            .then(|| row.try_get(field("next_attempt_at").as_str()))
+            .then(|| row.get(field("next_attempt_at").as_str()))
             .transpose()?,
     })
 }
@@ -99,85 +102,78 @@ static DEAD_LETTERS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-pub(super) async fn dead_letters(
-    connection: &mut SqliteConnection,
+pub(super) fn dead_letters(
+    connection: &Connection,
     limit: u32,
 ) -> Result<Vec<DeadLetter>, StorageError> {
-    let rows = sqlx::query(DEAD_LETTERS.as_str())
-        .bind(i64::from(limit))
-        .fetch_all(connection)
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(DeadLetter {
-                order_id: row.try_get("order_id")?,
-                destination: row.try_get::<String, _>("destination")?.parse()?,
-                attempts: row.try_get::<i64, _>("attempts")? as u32,
-                error: row.try_get("last_error")?,
-                vendor_status: row
-                    .try_get::<Option<i64>, _>("vendor_status")?
-                    .map(|s| s as u16),
-                vendor_response: row.try_get("vendor_response")?,
-                updated_at_ms: row.try_get("updated_at")?,
-            })
-        })
-        .collect()
+    let mut statement = connection.prepare_cached(DEAD_LETTERS.as_str())?;
+    let mut rows = statement.query(params![limit])?;
+    let mut dead = Vec::new();
+    while let Some(row) = rows.next()? {
+        dead.push(DeadLetter {
+            order_id: row.get("order_id")?,
+            destination: row.get::<_, String>("destination")?.parse()?,
+            attempts: stored::attempts(row.get("attempts")?)?,
+            error: row.get("last_error")?,
+            vendor_status: stored::vendor_status(row.get("vendor_status")?)?,
+            vendor_response: row.get("vendor_response")?,
+            updated_at_ms: row.get("updated_at")?,
+        });
+    }
+    Ok(dead)
 }
 
-pub(super) async fn depth(
-    connection: &mut SqliteConnection,
-) -> Result<Vec<DepthRow>, StorageError> {
-    let rows = sqlx::query("SELECT destination, state, n FROM delivery_counts WHERE n > 0")
-        .fetch_all(connection)
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(DepthRow {
-                destination: row.try_get::<String, _>("destination")?.parse()?,
-                state: row.try_get::<String, _>("state")?.parse()?,
-                count: row.try_get::<i64, _>("n")? as u64,
-            })
-        })
-        .collect()
+pub(super) fn depth(connection: &Connection) -> Result<Vec<DepthRow>, StorageError> {
+    let mut statement = connection
+        .prepare_cached("SELECT destination, state, n FROM delivery_counts WHERE n > 0")?;
+    let mut rows = statement.query([])?;
+    let mut depth = Vec::new();
+    while let Some(row) = rows.next()? {
+        depth.push(DepthRow {
+            destination: row.get::<_, String>("destination")?.parse()?,
+            state: row.get::<_, String>("state")?.parse()?,
+            count: stored::row_count(row.get("n")?)?,
+        });
+    }
+    Ok(depth)
 }
 
 /// What is remembered of a pruned order ([`super::pruning`]).
-pub(super) async fn pruned(
-    connection: &mut SqliteConnection,
+pub(super) fn pruned(
+    connection: &Connection,
     order_id: &str,
 ) -> Result<Option<PrunedOrder>, StorageError> {
-    let Some(row) = sqlx::query(
-        "SELECT accepted_at, delivered_at, pruned_at FROM pruned_orders WHERE order_id = ?",
-    )
-    .bind(order_id)
-    .fetch_optional(connection)
-    .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(PrunedOrder {
-        order_id: order_id.to_owned(),
-        accepted_at_ms: row.try_get("accepted_at")?,
-        delivered_at_ms: row.try_get("delivered_at")?,
-        pruned_at_ms: row.try_get("pruned_at")?,
-    }))
+    let mut statement = connection.prepare_cached(
+        "SELECT accepted_at, delivered_at, pruned_at FROM pruned_orders WHERE order_id = ?1",
+    )?;
+    let pruned = statement
+        .query_row(params![order_id], |row| {
+            Ok(PrunedOrder {
+                order_id: order_id.to_owned(),
+                accepted_at_ms: row.get("accepted_at")?,
+                delivered_at_ms: row.get("delivered_at")?,
+                pruned_at_ms: row.get("pruned_at")?,
+            })
+        })
+        .optional()?;
+    Ok(pruned)
 }
 
 /// Which of `order_ids` the outbox knows, stored or pruned and remembered: one statement
 /// for the whole list (passed as one JSON array), each id looked up through a primary key.
-pub(super) async fn known(
-    connection: &mut SqliteConnection,
+pub(super) fn known(
+    connection: &Connection,
     order_ids: &[String],
 ) -> Result<std::collections::HashSet<String>, StorageError> {
     let asked = serde_json::to_string(order_ids)
         .map_err(|error| StorageError::Corrupt(format!("order ids as JSON: {error}")))?;
-    let rows = sqlx::query_scalar(
+    let mut statement = connection.prepare_cached(
         "SELECT asked.value FROM json_each(?1) AS asked \
          WHERE EXISTS (SELECT 1 FROM orders WHERE order_id = asked.value) \
             OR EXISTS (SELECT 1 FROM pruned_orders WHERE order_id = asked.value)",
-    )
-    .bind(asked)
-    .fetch_all(connection)
-    .await?;
-    Ok(rows.into_iter().collect())
+    )?;
+    let known = statement
+        .query_map(params![asked], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(known)
 }
