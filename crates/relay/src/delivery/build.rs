@@ -7,14 +7,14 @@
 use ordersync_core::wire::{checkout_from_json, CiblerOrder, CitrusOrder};
 use ordersync_core::Checkout;
 
-use super::classify::Attempt;
+use super::classify::{Attempt, NotSent};
 use crate::config::{CiblerSettings, CitrusSettings};
 use crate::outbox::ClaimedDelivery;
 
 /// The checkout stored with a claimed row, read back.
 pub fn checkout(claimed: &ClaimedDelivery) -> Result<Checkout, Attempt> {
     checkout_from_json(&claimed.checkout_json).map_err(|e| Attempt::NotSent {
-        reason: format!("stored checkout unreadable: {e}"),
+        reason: NotSent::Unreadable(e.to_string()),
     })
 }
 
@@ -80,6 +80,6 @@ fn citrus_order<'a>(
 
 fn not_sent(e: impl std::fmt::Display) -> Attempt {
     Attempt::NotSent {
-        reason: format!("not sent: {e}"),
+        reason: NotSent::Unbuildable(e.to_string()),
     }
 }

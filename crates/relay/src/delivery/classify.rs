@@ -21,10 +21,11 @@ pub const MAX_KEPT_BODY_BYTES: usize = 4096;
 pub enum Attempt {
     /// 2xx.
     Delivered { status: u16, body: String },
-    /// Worth another try later.
+    /// Worth another try later. `body` is the vendor's answer when one came.
     Retryable {
-        error: String,
+        error: DeliveryError,
         status: Option<u16>,
+        body: Option<String>,
         retry_after: Option<Duration>,
     },
     /// The vendor refused it; retrying the same request would not help.
@@ -32,7 +33,48 @@ pub enum Attempt {
     /// No request was made: the order cannot be built for this vendor (a stored checkout that
     /// no longer reads, or one the current configuration cannot send). Retrying cannot help,
     /// and it says nothing about the vendor.
-    NotSent { reason: String },
+    NotSent { reason: NotSent },
+}
+
+/// What went wrong with an attempt, as the outbox keeps it (`last_error`): what happened, never
+/// the vendor's answer body, which is kept apart (`vendor_response`). The text can then be
+/// shown whole wherever an order's status is: a body may echo personal data (an email) that
+/// anyone knowing an order id should not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// The vendor answered with a status other than 2xx.
+    #[error("HTTP {0}")]
+    Status(u16),
+    /// No answer came (`kind`: timeout, connection error, ...); `detail` is the innermost
+    /// cause, when there is one.
+    #[error("{kind}{}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    NoAnswer {
+        kind: &'static str,
+        detail: Option<String>,
+    },
+    /// CitrusAd answered 2xx for a batch without an entry for this order.
+    #[error("CitrusAd's answer did not include this order")]
+    NotConfirmed,
+    /// The retry policy gave up; `last` is the final attempt's error.
+    #[error("retry budget exhausted after {attempts} attempts; last: {last}")]
+    BudgetExhausted {
+        attempts: u32,
+        last: Box<DeliveryError>,
+    },
+    #[error(transparent)]
+    NotSent(#[from] NotSent),
+}
+
+/// Why an order was not sent (see [`Attempt::NotSent`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotSent {
+    /// The stored checkout no longer reads (only a hand-edited database gets one).
+    #[error("stored checkout unreadable: {0}")]
+    Unreadable(String),
+    /// The checkout reads, but the vendor's request cannot be built from it with the current
+    /// configuration.
+    #[error("not sent: {0}")]
+    Unbuildable(String),
 }
 
 /// Classifies a request's result: the vendor's answer, or why none came.
@@ -59,8 +101,9 @@ fn classify_answer(answer: Answer) -> Attempt {
         || status.is_server_error()
     {
         Attempt::Retryable {
-            error: summary(code, &body),
+            error: DeliveryError::Status(code),
             status: Some(code),
+            body: Some(body),
             retry_after: retry_after(&headers, SystemTime::now()),
         }
     } else {
@@ -81,32 +124,18 @@ fn classify_error(error: &reqwest::Error) -> Attempt {
     };
     // The innermost cause says most ("connection closed before message completed"); the
     // URL is left out (not secret, but long and the same for every attempt).
-    let mut detail = String::new();
+    let mut detail = None;
     let mut cause = std::error::Error::source(error);
     while let Some(inner) = cause {
-        detail = inner.to_string();
+        detail = Some(inner.to_string()).filter(|text| !text.is_empty());
         cause = inner.source();
     }
     Attempt::Retryable {
-        error: if detail.is_empty() {
-            kind.to_owned()
-        } else {
-            format!("{kind}: {detail}")
-        },
+        error: DeliveryError::NoAnswer { kind, detail },
         status: None,
+        body: None,
         retry_after: None,
     }
-}
-
-/// `HTTP 503: <first part of the body>`.
-pub fn summary(status: u16, body: &str) -> String {
-    let mut text = format!("HTTP {status}");
-    let trimmed = body.trim();
-    if !trimmed.is_empty() {
-        text.push_str(": ");
-        text.extend(trimmed.chars().take(200));
-    }
-    text
 }
 
 /// `Retry-After` as delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
@@ -200,8 +229,9 @@ fn per_order_answer(status: u16, entry: Option<&serde_json::Value>, order_id: &s
             }
         }
         None => Attempt::Retryable {
-            error: "CitrusAd's answer did not include this order".into(),
+            error: DeliveryError::NotConfirmed,
             status: Some(status),
+            body: None,
             retry_after: None,
         },
     }
@@ -257,6 +287,47 @@ mod tests {
         assert!(matches!(c(302, None), Attempt::Rejected { .. }));
     }
 
+    /// The stored error says what happened; the vendor's answer is kept apart, also when the
+    /// attempt is retried.
+    #[test]
+    fn errors_name_what_happened_without_the_answer() {
+        let answer = classify_answer(Answer {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            headers: HeaderMap::new(),
+            body: r#"{"email":"a@b.c"}"#.into(),
+        });
+        let Attempt::Retryable { error, body, .. } = answer else {
+            panic!("a 503 is retried")
+        };
+        assert_eq!(error.to_string(), "HTTP 503");
+        assert_eq!(body.as_deref(), Some(r#"{"email":"a@b.c"}"#));
+        let texts = [
+            DeliveryError::NoAnswer {
+                kind: "timeout",
+                detail: None,
+            },
+            DeliveryError::NoAnswer {
+                kind: "connection error",
+                detail: Some("connection refused".into()),
+            },
+            DeliveryError::BudgetExhausted {
+                attempts: 3,
+                last: Box::new(error),
+            },
+            NotSent::Unreadable("EOF while parsing".into()).into(),
+        ]
+        .map(|error| error.to_string());
+        assert_eq!(
+            texts,
+            [
+                "timeout",
+                "connection error: connection refused",
+                "retry budget exhausted after 3 attempts; last: HTTP 503",
+                "stored checkout unreadable: EOF while parsing",
+            ]
+        );
+    }
+
     #[test]
     fn retry_after_reads_seconds_and_dates() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
@@ -289,11 +360,6 @@ mod tests {
             panic!()
         };
         assert!(body.len() <= MAX_KEPT_BODY_BYTES + 3);
-        assert_eq!(summary(400, "  "), "HTTP 400");
-        assert_eq!(
-            summary(400, "{\"message\":\"bad\"}"),
-            "HTTP 400: {\"message\":\"bad\"}"
-        );
     }
 
     #[tokio::test]
@@ -313,12 +379,15 @@ mod tests {
         let Attempt::Retryable {
             error,
             status,
+            body,
             retry_after,
         } = classify_error(&error)
         else {
             panic!("a refused connection must be retried");
         };
+        let error = error.to_string();
         assert!(error.starts_with("connection error: "), "{error}");
+        assert_eq!(body, None);
         assert!(!error.contains("127.0.0.1"), "{error}");
         assert_eq!((status, retry_after), (None, None));
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::circuit::{Change, Circuits};
-use super::classify::{summary, Attempt};
+use super::classify::{Attempt, DeliveryError};
 use super::retry::{Decision, Jitter, RetryPolicy};
 use crate::clock;
 use crate::metrics::Metrics;
@@ -104,30 +104,32 @@ impl Recorder {
         ended: RequestEnd,
     ) -> Outcome {
         let failed_attempts = claimed.attempts + 1;
+        // The error's text names no secret, but a connection error's detail is the HTTP
+        // stack's: redacted like the answers, to be sure.
+        let error = |error: DeliveryError| self.redactor.redact(&error.to_string());
+        let answer = |body: String| self.redactor.redact(&body);
         let outcome = match attempt {
             Attempt::Delivered { status, body } => Outcome::Delivered {
                 vendor_status: status,
-                vendor_response: Some(self.redactor.redact(&body)),
+                vendor_response: Some(answer(body)),
             },
-            Attempt::Rejected { status, body } => {
-                let body = self.redactor.redact(&body);
-                Outcome::Dead {
-                    error: summary(status, &body),
-                    vendor_status: Some(status),
-                    vendor_response: Some(body),
-                }
-            }
+            Attempt::Rejected { status, body } => Outcome::Dead {
+                error: error(DeliveryError::Status(status)),
+                vendor_status: Some(status),
+                vendor_response: Some(answer(body)),
+            },
             Attempt::NotSent { reason } => Outcome::Dead {
-                error: self.redactor.redact(&reason),
+                error: error(reason.into()),
                 vendor_status: None,
                 vendor_response: None,
             },
             Attempt::Retryable {
-                error,
+                error: last,
                 status,
+                body,
                 retry_after,
             } => {
-                let error = self.redactor.redact(&error);
+                let vendor_response = body.map(answer);
                 match self.policy.decide(
                     failed_attempts,
                     claimed.budget_started_at,
@@ -137,15 +139,17 @@ impl Recorder {
                 ) {
                     Decision::RetryAt(next_attempt_at) => Outcome::Retry {
                         next_attempt_at,
-                        error,
+                        error: error(last),
                         vendor_status: status,
+                        vendor_response,
                     },
                     Decision::GiveUp => Outcome::Dead {
-                        error: format!(
-                            "retry budget exhausted after {failed_attempts} attempts; last: {error}"
-                        ),
+                        error: error(DeliveryError::BudgetExhausted {
+                            attempts: failed_attempts,
+                            last: Box::new(last),
+                        }),
                         vendor_status: status,
-                        vendor_response: None,
+                        vendor_response,
                     },
                 }
             }
@@ -175,6 +179,7 @@ impl Recorder {
                 next_attempt_at,
                 error,
                 vendor_status,
+                ..
             } => tracing::warn!(
                 order_id,
                 destination,
