@@ -189,11 +189,11 @@
     count.textContent = format(total);
     count.classList.toggle("bad", total > 0);
     const rows = deadLetters.map((dead) => {
-      // The error usually quotes the vendor's answer already: shown once, as the answer.
-      const quotes = dead.vendorResponse && dead.error?.includes(dead.vendorResponse);
+      // A refusal's error is its status alone ("HTTP 400"): shown once, as the status.
+      const onlyTheStatus = dead.vendorStatus && dead.error === `HTTP ${dead.vendorStatus}`;
       const answer = el("div", "answer", [
         dead.vendorStatus ? el("span", "status", `HTTP ${dead.vendorStatus} `) : null,
-        quotes ? null : el("span", "error", dead.error ?? ""),
+        onlyTheStatus ? null : el("span", "error", dead.error ?? ""),
         dead.vendorResponse ? el("pre", "mono", dead.vendorResponse) : null,
       ]);
       const retry = el("button", "quiet", "Retry");

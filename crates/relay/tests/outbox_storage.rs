@@ -269,6 +269,7 @@ mod cases {
             next_attempt_at: 5_000,
             error: "HTTP 503".into(),
             vendor_status: Some(503),
+            vendor_response: None,
         };
         assert!(outbox
             .record(Destination::Cibler, "9", "w", retry, 10)
@@ -405,6 +406,7 @@ mod cases {
             next_attempt_at: 9_000,
             error: "CitrusAd's answer did not include this order".into(),
             vendor_status: Some(200),
+            vendor_response: None,
         };
         let held = outbox
             .record_all(
@@ -465,6 +467,7 @@ mod cases {
             next_attempt_at,
             error: "503".into(),
             vendor_status: Some(503),
+            vendor_response: None,
         }
     }
 
@@ -577,6 +580,7 @@ mod cases {
             next_attempt_at: 5,
             error: "HTTP 503".into(),
             vendor_status: Some(503),
+            vendor_response: None,
         };
         let dead = Outcome::Dead {
             error: "HTTP 400".into(),
@@ -790,6 +794,7 @@ mod cases {
             next_attempt_at: 50_000,
             error: "HTTP 503".into(),
             vendor_status: Some(503),
+            vendor_response: None,
         }
     }
 
@@ -1413,10 +1418,156 @@ CREATE INDEX ordersync_deliveries_dead ON ordersync_deliveries (updated_at, orde
     WHERE state = 'dead';
 ";
 
+/// Delivery errors as relays before structured errors wrote them, the vendor's answer inside
+/// the error text (`HTTP 400: <answer>`): written through the outbox, which stores any text.
+mod errors_written_with_answers {
+    use super::*;
+    use ordersync_relay::outbox::DeadLetterAction;
+
+    pub const ORDERS: [&str; 5] = ["refused", "exhausted", "discarded", "retrying", "timeout"];
+
+    pub async fn write(outbox: &dyn Outbox) {
+        for id in ORDERS {
+            outbox
+                .insert(checkout(id, InitialState::Pending), 0)
+                .await
+                .unwrap();
+        }
+        let claimed = outbox
+            .claim_due(Destination::Cibler, 10, "old", LEASE, 0)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), ORDERS.len());
+        let dead = |error: &str, status: u16, answer: Option<&str>| Outcome::Dead {
+            error: error.into(),
+            vendor_status: Some(status),
+            vendor_response: answer.map(Into::into),
+        };
+        let retry = |error: &str, status: Option<u16>| Outcome::Retry {
+            next_attempt_at: 50_000,
+            error: error.into(),
+            vendor_status: status,
+            vendor_response: None,
+        };
+        let outcomes = [
+            dead(
+                r#"HTTP 400: {"email":"a@b.c"}"#,
+                400,
+                Some(r#"{"email":"a@b.c","field":"email"}"#),
+            ),
+            dead(
+                "retry budget exhausted after 3 attempts; last: HTTP 503: down for maintenance",
+                503,
+                None,
+            ),
+            dead(
+                "retry budget exhausted after 3 attempts; last: HTTP 502: bad gateway",
+                502,
+                None,
+            ),
+            retry("HTTP 429: slow down", Some(429)),
+            retry("timeout", None),
+        ];
+        for (id, outcome) in ORDERS.into_iter().zip(outcomes) {
+            assert!(outbox
+                .record(Destination::Cibler, id, "old", outcome, 10)
+                .await
+                .unwrap());
+        }
+        DeadLetterAction::Discard
+            .apply(outbox, Some("discarded"), Some(Destination::Cibler), 20)
+            .await
+            .unwrap();
+    }
+
+    /// After the migration: each error says what happened up to the status, and the answer is
+    /// the vendor's response (a refusal's full one kept as it was).
+    pub async fn assert_cut(outbox: &dyn Outbox) {
+        let mut errors = Vec::new();
+        for id in ORDERS {
+            let status = outbox.status(id).await.unwrap().unwrap();
+            errors.push(status.destinations[0].last_error.clone().unwrap());
+        }
+        assert_eq!(
+            errors,
+            [
+                "HTTP 400",
+                "retry budget exhausted after 3 attempts; last: HTTP 503",
+                "discarded by an operator after: retry budget exhausted after 3 attempts; \
+                 last: HTTP 502",
+                "HTTP 429",
+                "timeout",
+            ]
+        );
+        // The retrying order's answer was kept too: it shows once the order is dead.
+        let claimed = outbox
+            .claim_due(Destination::Cibler, 10, "new", LEASE, 50_000)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 2, "the two retrying orders");
+        let dead = Outcome::Dead {
+            error: "HTTP 400".into(),
+            vendor_status: Some(400),
+            vendor_response: None,
+        };
+        assert!(outbox
+            .record(Destination::Cibler, "retrying", "new", dead, 50_001)
+            .await
+            .unwrap());
+        let answers: Vec<_> = outbox
+            .dead_letters(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.order_id, d.error.unwrap(), d.vendor_response))
+            .collect();
+        let answer = |id: &str, error: &str, response: &str| {
+            (id.to_owned(), error.to_owned(), Some(response.to_owned()))
+        };
+        assert_eq!(
+            BTreeSet::from_iter(answers),
+            BTreeSet::from([
+                answer(
+                    "refused",
+                    "HTTP 400",
+                    r#"{"email":"a@b.c","field":"email"}"#
+                ),
+                answer(
+                    "exhausted",
+                    "retry budget exhausted after 3 attempts; last: HTTP 503",
+                    "down for maintenance"
+                ),
+                answer("retrying", "HTTP 400", "slow down"),
+            ])
+        );
+    }
+}
+
 /// SQLite only: durability settings, and a restarted relay (the only process on its file)
 /// frees a crashed predecessor's leases at once.
 mod sqlite_only {
     use super::*;
+
+    /// A file whose errors hold the vendor's answer (written before this version, which marks
+    /// its files with `user_version` 1): cut once, when the file is opened.
+    #[tokio::test]
+    async fn errors_holding_the_vendors_answer_are_cut_when_the_file_opens() {
+        let fresh = Fresh::sqlite();
+        let path = std::path::PathBuf::from(fresh.url.trim_start_matches("sqlite://"));
+        {
+            let outbox = SqliteOutbox::open(&fresh.url).await.unwrap();
+            assert_eq!(common::sqlite_pragma(&path, "user_version"), 1);
+            errors_written_with_answers::write(&outbox).await;
+            outbox.close().await;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        connection.execute_batch("PRAGMA user_version = 0").unwrap();
+        drop(connection);
+        let outbox = SqliteOutbox::open(&fresh.url).await.unwrap();
+        assert_eq!(common::sqlite_pragma(&path, "user_version"), 1);
+        errors_written_with_answers::assert_cut(&outbox).await;
+    }
 
     #[tokio::test]
     async fn durability_pragmas_are_in_force() {
@@ -2031,6 +2182,21 @@ mod sqlite_only {
 mod postgres_only {
     use super::*;
 
+    /// A database whose errors hold the vendor's answer (written before migration 3): cut by
+    /// the migration.
+    #[tokio::test]
+    async fn migration_3_cuts_errors_holding_the_vendors_answer() {
+        let fresh = Fresh::postgres();
+        let outbox = PostgresOutbox::open(&fresh.url).await.unwrap();
+        errors_written_with_answers::write(&outbox).await;
+        let Keep::Database(database) = &fresh._keep else {
+            unreachable!()
+        };
+        database.psql("DELETE FROM ordersync_schema_migrations WHERE version = 3");
+        assert_eq!(outbox.migrate().await.unwrap(), 1);
+        errors_written_with_answers::assert_cut(&outbox).await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn several_instances_starting_at_once_migrate_once() {
         let fresh = Fresh::postgres();
@@ -2045,7 +2211,7 @@ mod postgres_only {
             start.await.unwrap().expect("every instance starts");
         }
         let outbox = PostgresOutbox::open(&fresh.url).await.unwrap();
-        assert_eq!(outbox.schema_versions().await.unwrap(), vec![1, 2]);
+        assert_eq!(outbox.schema_versions().await.unwrap(), vec![1, 2, 3]);
         assert_eq!(outbox.migrate().await.unwrap(), 0, "nothing left to apply");
         outbox
             .insert(checkout("m", InitialState::Pending), 0)
@@ -2067,7 +2233,7 @@ mod postgres_only {
                 error,
                 StorageError::SchemaTooNew {
                     found: 99,
-                    known: 2
+                    known: 3
                 }
             ),
             "{error}"
@@ -2151,7 +2317,7 @@ mod postgres_only {
             .lines()
             .map(str::to_owned)
             .collect();
-        assert_eq!(versions, ["1", "2"]);
+        assert_eq!(versions, ["1", "2", "3"]);
         assert_eq!(
             depth_of(&outbox).await,
             [

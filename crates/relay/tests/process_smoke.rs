@@ -473,6 +473,13 @@ async fn a_spent_retry_budget_makes_a_dead_letter_that_the_operator_can_retry() 
     assert!(listed
         .iter()
         .all(|d| d["orderId"] == "777" && d["vendorStatus"] == 503));
+    // The error says what happened; the vendor's last answer (a retryable one) is kept apart.
+    for dead in &listed {
+        let error = dead["error"].as_str().unwrap();
+        assert!(error.ends_with("; last: HTTP 503"), "{dead}");
+        let answer = dead["vendorResponse"].as_str().unwrap_or_default();
+        assert!(answer.contains("Service unavailable"), "{dead}");
+    }
 
     // The outage ends; the operator queues the order again and the running relay delivers it.
     set_faults(json!({})).await;

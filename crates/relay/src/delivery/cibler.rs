@@ -3,14 +3,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ordersync_core::wire::checkout_from_json;
 use tokio::sync::watch;
 use tokio::task::JoinError;
 
+use super::classify::{classify, Attempt};
 use super::window::{Claimed, Requests, Task};
-use super::{RequestEnd, Shared};
+use super::{build, RequestEnd, Shared};
 use crate::outbox::{ClaimedDelivery, Destination, Outcome};
-use crate::vendors::{Attempt, CiblerClient};
+use crate::vendors::CiblerClient;
 
 pub struct CiblerWorker {
     shared: Shared,
@@ -26,24 +26,34 @@ impl CiblerWorker {
     }
 }
 
-/// Sends one claimed order; returns it with what happened and how long it took.
+/// One claimed order through the stages: build, send, classify, then its outcome (recorded
+/// with the others that ended together, [`record`]). Returns it with its outcome and how long
+/// the request took.
 async fn deliver(
     shared: Shared,
     client: Arc<CiblerClient>,
     claimed: ClaimedDelivery,
 ) -> (ClaimedDelivery, Outcome, Duration) {
     let started = Instant::now();
-    let attempt = match checkout_from_json(&claimed.checkout_json) {
-        Ok(checkout) => client.send(&checkout, claimed.cookie_id.as_deref()).await,
-        // Only a hand-edited database gets here: keep the row, dead, for the operator.
-        Err(e) => Attempt::NotSent {
-            reason: format!("stored checkout unreadable: {e}"),
-        },
-    };
+    let attempt = send(&client, &claimed).await;
     let latency = started.elapsed();
-    shared.observe(Destination::Cibler, &attempt).await;
-    let outcome = shared.outcome(&claimed, attempt, latency, RequestEnd::now());
+    shared.record.observe(Destination::Cibler, &attempt).await;
+    let outcome = shared
+        .record
+        .outcome(&claimed, attempt, latency, RequestEnd::now());
     (claimed, outcome, latency)
+}
+
+/// Builds the order's request and sends it; what the answer means.
+async fn send(client: &CiblerClient, claimed: &ClaimedDelivery) -> Attempt {
+    let checkout = match build::checkout(claimed) {
+        Ok(checkout) => checkout,
+        Err(not_sent) => return not_sent,
+    };
+    match build::cibler_order(&checkout, client.settings(), claimed.cookie_id.as_deref()) {
+        Ok(order) => classify(client.send(&order).await),
+        Err(not_sent) => not_sent,
+    }
 }
 
 /// One request per order.
@@ -61,14 +71,11 @@ impl Requests for CiblerWorker {
     }
 
     async fn claim(&self, free: usize, shutdown: &watch::Receiver<bool>) -> Claimed<Self::Ended> {
-        let (claimed, probe) = self
-            .shared
-            .claim_allowed(Destination::Cibler, free as u32)
-            .await;
-        let orders = claimed.len();
-        let requests: Vec<Task<_>> = self
-            .shared
-            .unless_stopping(claimed, shutdown)
+        let claims = &self.shared.claims;
+        let claim = claims.allowed(Destination::Cibler, free as u32).await;
+        let orders = claim.rows.len();
+        let requests: Vec<Task<_>> = claims
+            .unless_stopping(claim.rows, shutdown)
             .await
             .into_iter()
             .map(|row| Box::pin(deliver(self.shared.clone(), self.client.clone(), row)) as Task<_>)
@@ -77,7 +84,7 @@ impl Requests for CiblerWorker {
             filled: orders == free && !requests.is_empty(),
             requests,
             orders,
-            probe,
+            probe: claim.probe,
         }
     }
 
@@ -114,5 +121,5 @@ async fn record(
         .zip(results)
         .map(|(claimed, (outcome, latency))| (claimed, outcome, latency))
         .collect();
-    shared.finish_all(finished).await;
+    shared.record.all(finished).await;
 }

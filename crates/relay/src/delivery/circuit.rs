@@ -12,8 +12,28 @@
 //! circuit, and the worker then makes every order waiting for that vendor due at once. Several
 //! relay instances each keep their own circuit.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::outbox::Destination;
+
+/// One circuit per destination, shared by what claims (the permit) and what records (each
+/// request's result).
+#[derive(Debug, Clone)]
+pub struct Circuits(Arc<[Circuit; 2]>);
+
+impl Circuits {
+    pub fn new(threshold: u32, first_wait: Duration, probe_max: Duration) -> Self {
+        Circuits(Arc::new(
+            Destination::ALL.map(|_| Circuit::new(threshold, first_wait, probe_max)),
+        ))
+    }
+
+    /// `destination`'s circuit (they are kept in [`Destination::ALL`]'s order).
+    pub fn of(&self, destination: Destination) -> &Circuit {
+        &self.0[destination as usize]
+    }
+}
 
 /// What a worker may claim now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -191,7 +191,10 @@ pub enum Outcome {
         next_attempt_at: i64,
         error: String,
         vendor_status: Option<u16>,
+        /// The vendor's answer, when one came (`None` keeps the one stored before).
+        vendor_response: Option<String>,
     },
+    /// `error` says what happened, without the vendor's answer (that is `vendor_response`).
     Dead {
         error: String,
         vendor_status: Option<u16>,
@@ -352,12 +355,13 @@ impl Recorded {
                 next_attempt_at,
                 error,
                 vendor_status,
+                vendor_response,
             } => Recorded {
                 state: DeliveryState::Retrying,
                 next_attempt_at,
                 error: Some(error),
                 vendor_status: vendor_status.map(i32::from),
-                vendor_response: None,
+                vendor_response,
                 delivered_at: None,
             },
             Outcome::Dead {

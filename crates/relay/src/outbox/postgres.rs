@@ -100,6 +100,24 @@ CREATE INDEX ordersync_checkouts_remembered ON ordersync_checkouts (accepted_at)
     WHERE pruned_at IS NOT NULL;
 "#,
     },
+    Migration {
+        version: 3,
+        description: "delivery errors without the vendor's answer",
+        sql: r#"
+-- Earlier versions stored 'HTTP 400: <the vendor's answer>' as the error (also inside
+-- 'retry budget exhausted ...; last: HTTP 503: ...' and 'discarded by an operator after: ...').
+-- The error keeps the text up to the status; the answer goes to vendor_response unless that
+-- already holds one (a refusal's full answer). Positions are 1-based: the status is at
+-- at + 5, its ': ' at at + 8, the answer from at + 10.
+UPDATE ordersync_deliveries AS d SET
+    vendor_response = COALESCE(d.vendor_response, substr(d.last_error, e.at + 10)),
+    last_error = substr(d.last_error, 1, e.at + 7)
+FROM (SELECT destination, order_id, strpos(last_error, 'HTTP ') AS at
+      FROM ordersync_deliveries WHERE last_error LIKE '%HTTP %') AS e
+WHERE e.destination = d.destination AND e.order_id = d.order_id AND e.at > 0
+    AND substr(d.last_error, e.at + 5, 5) ~ '^[0-9]{3}: $';
+"#,
+    },
 ];
 
 struct Migration {

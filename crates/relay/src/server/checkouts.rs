@@ -89,8 +89,9 @@ pub struct DestinationView {
     pub destination: Destination,
     pub state: DeliveryState,
     pub attempts: u32,
-    /// The last failure, without the vendor's answer body (the operator sees that with
-    /// `ordersync-relay dead-letters list`).
+    /// The last failure: what happened (`HTTP 400`, `timeout`, ...), never the vendor's answer
+    /// body, which the outbox keeps apart (the operator sees it with `ordersync-relay
+    /// dead-letters list` and in the console).
     pub last_error: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -104,29 +105,12 @@ impl From<&DestinationStatus> for DestinationView {
             destination: d.destination,
             state: d.state,
             attempts: d.attempts,
-            last_error: d.last_error.as_deref().map(public_error),
+            last_error: d.last_error.clone(),
             created_at: clock::ms_to_rfc3339(d.created_at_ms),
             updated_at: clock::ms_to_rfc3339(d.updated_at_ms),
             delivered_at: d.delivered_at_ms.map(clock::ms_to_rfc3339),
             next_attempt_at: d.next_attempt_at_ms.map(clock::ms_to_rfc3339),
         }
-    }
-}
-
-/// The error summary without the vendor's body text after `HTTP nnn`, which may echo
-/// personal data (an email) that anyone knowing an order id should not read.
-pub fn public_error(error: &str) -> String {
-    match error.find("HTTP ") {
-        Some(start) => {
-            let status_end = start
-                + 5
-                + error[start + 5..]
-                    .chars()
-                    .take_while(char::is_ascii_digit)
-                    .count();
-            error[..status_end].to_owned()
-        }
-        None => error.to_owned(),
     }
 }
 
@@ -341,20 +325,5 @@ fn pruned_answer(pruned: &PrunedOrder) -> StatusAnswer {
         accepted_at: clock::ms_to_rfc3339(pruned.accepted_at_ms),
         destinations: Vec::new(),
         pruned: Some(PrunedView::of(pruned)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn public_errors_drop_the_vendor_body() {
-        assert_eq!(public_error("HTTP 400: {\"email\":\"a@b.c\"}"), "HTTP 400");
-        assert_eq!(
-            public_error("retry budget exhausted after 3 attempts; last: HTTP 503: down"),
-            "retry budget exhausted after 3 attempts; last: HTTP 503"
-        );
-        assert_eq!(public_error("timeout"), "timeout");
     }
 }

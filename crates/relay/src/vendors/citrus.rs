@@ -6,7 +6,7 @@ use base64::Engine;
 use ordersync_core::wire::{CitrusOrder, CitrusOrders};
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 
-use super::{classify, classify_error, Attempt};
+use super::Answer;
 use crate::config::{CitrusAuthScheme, CitrusSettings};
 
 /// The `Authorization` header value for `key`.
@@ -15,14 +15,6 @@ pub fn authorization_value(key: &str, scheme: CitrusAuthScheme) -> String {
         CitrusAuthScheme::Raw => format!("Basic {key}"),
         CitrusAuthScheme::Base64 => format!("Basic {}", STANDARD.encode(format!("{key}:"))),
     }
-}
-
-/// A batch's answer: the request-level outcome and, on 2xx, the `orders` array CitrusAd
-/// returned (same order as sent), when it was readable.
-#[derive(Debug, Clone)]
-pub struct BatchAttempt {
-    pub attempt: Attempt,
-    pub answered_orders: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,10 +45,10 @@ impl CitrusClient {
     }
 
     /// `POST /v1/orders` with these orders (at most 100; the caller batches).
-    pub async fn send_batch(&self, orders: Vec<CitrusOrder<'_>>) -> BatchAttempt {
+    pub async fn send_batch(&self, orders: Vec<CitrusOrder<'_>>) -> Result<Answer, reqwest::Error> {
         let body =
             serde_json::to_vec(&CitrusOrders { orders }).expect("CitrusAd orders always serialize");
-        let result = self
+        let response = self
             .http
             .post(format!("{}/v1/orders", self.settings.base_url))
             .header(ACCEPT, "application/json")
@@ -64,27 +56,8 @@ impl CitrusClient {
             .header(AUTHORIZATION, self.authorization.clone())
             .body(body)
             .send()
-            .await;
-        let response = match result {
-            Ok(response) => response,
-            Err(e) => {
-                return BatchAttempt {
-                    attempt: classify_error(&e),
-                    answered_orders: None,
-                }
-            }
-        };
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        let answered_orders = status
-            .is_success()
-            .then(|| answered_orders(&text))
-            .flatten();
-        BatchAttempt {
-            attempt: classify(status, &headers, text),
-            answered_orders,
-        }
+            .await?;
+        Ok(Answer::read(response).await)
     }
 
     /// `GET /v1/orders/{id}`: the status and body CitrusAd answers.
@@ -102,15 +75,6 @@ impl CitrusClient {
             .await?;
         let status = response.status().as_u16();
         Ok((status, response.text().await?))
-    }
-}
-
-/// The `orders` array of a 2xx answer, if the answer has one.
-fn answered_orders(text: &str) -> Option<Vec<serde_json::Value>> {
-    let value: serde_json::Value = serde_json::from_str(text).ok()?;
-    match value.get("orders")? {
-        serde_json::Value::Array(orders) => Some(orders.clone()),
-        _ => None,
     }
 }
 
@@ -134,15 +98,5 @@ mod tests {
             authorization_value("abc", CitrusAuthScheme::Base64),
             "Basic YWJjOg=="
         );
-    }
-
-    #[test]
-    fn answered_orders_are_read_when_present() {
-        assert_eq!(
-            answered_orders(r#"{"orders":[{"id":"a"},{"id":"b"}]}"#).map(|o| o.len()),
-            Some(2)
-        );
-        assert_eq!(answered_orders("{}"), None);
-        assert_eq!(answered_orders("not json"), None);
     }
 }

@@ -1,40 +1,39 @@
-//! HTTP clients for the two vendors, and how their answers are classified.
-//!
-//! Classification (the retry policy's input): 2xx delivered; 408, 429, 5xx, timeouts and
-//! connection errors are worth retrying (with `Retry-After` when the vendor sends one); any
-//! other answer (other 4xx, and 3xx since redirects are not followed for a POST) is final.
+//! HTTP clients for the two vendors: the delivery's *send* stage. A client sends the request
+//! it is given and hands back the vendor's answer as received ([`Answer`]); what the answer
+//! means for the order is the *classify* stage's business ([`crate::delivery::classify`]).
 
 pub mod cibler;
 pub mod citrus;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
 pub use cibler::CiblerClient;
 pub use citrus::CitrusClient;
 
-/// How much of a vendor's answer is kept (for the operator and the logs).
-pub const MAX_KEPT_BODY_BYTES: usize = 4096;
+/// A vendor's HTTP answer, unclassified.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
 
-/// How one attempt to deliver an order to a vendor ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Attempt {
-    /// 2xx.
-    Delivered { status: u16, body: String },
-    /// Worth another try later.
-    Retryable {
-        error: String,
-        status: Option<u16>,
-        retry_after: Option<Duration>,
-    },
-    /// The vendor refused it; retrying the same request would not help.
-    Rejected { status: u16, body: String },
-    /// No request was made: the order cannot be built for this vendor (a stored checkout that
-    /// no longer reads, or one the current configuration cannot send). Retrying cannot help,
-    /// and it says nothing about the vendor.
-    NotSent { reason: String },
+impl Answer {
+    /// Reads a response through. The status decides; an unreadable answer body only loses
+    /// the detail.
+    async fn read(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap_or_default();
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
 }
 
 /// Builds the shared HTTP client: rustls, no redirects, a timeout per request.
@@ -52,202 +51,4 @@ pub fn http_client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
 pub fn install_crypto_provider() {
     // Err means one is installed already, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// Classifies an HTTP answer.
-pub fn classify(status: StatusCode, headers: &HeaderMap, body: String) -> Attempt {
-    let code = status.as_u16();
-    let body = truncate(body);
-    if status.is_success() {
-        Attempt::Delivered { status: code, body }
-    } else if status == StatusCode::TOO_MANY_REQUESTS
-        || status == StatusCode::REQUEST_TIMEOUT
-        || status.is_server_error()
-    {
-        Attempt::Retryable {
-            error: summary(code, &body),
-            status: Some(code),
-            retry_after: retry_after(headers, SystemTime::now()),
-        }
-    } else {
-        Attempt::Rejected { status: code, body }
-    }
-}
-
-/// Classifies a request that got no HTTP answer.
-pub fn classify_error(error: &reqwest::Error) -> Attempt {
-    let kind = if error.is_timeout() {
-        "timeout"
-    } else if error.is_connect() {
-        "connection error"
-    } else if error.is_body() || error.is_decode() {
-        "error reading the answer"
-    } else {
-        "request error"
-    };
-    // The innermost cause says most ("connection closed before message completed"); the
-    // URL is left out (not secret, but long and the same for every attempt).
-    let mut detail = String::new();
-    let mut cause = std::error::Error::source(error);
-    while let Some(inner) = cause {
-        detail = inner.to_string();
-        cause = inner.source();
-    }
-    Attempt::Retryable {
-        error: if detail.is_empty() {
-            kind.to_owned()
-        } else {
-            format!("{kind}: {detail}")
-        },
-        status: None,
-        retry_after: None,
-    }
-}
-
-/// `HTTP 503: <first part of the body>`.
-pub fn summary(status: u16, body: &str) -> String {
-    let mut text = format!("HTTP {status}");
-    let trimmed = body.trim();
-    if !trimmed.is_empty() {
-        text.push_str(": ");
-        text.extend(trimmed.chars().take(200));
-    }
-    text
-}
-
-/// `Retry-After` as delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
-pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = httpdate::parse_http_date(value).ok()?;
-    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-fn truncate(mut body: String) -> String {
-    if body.len() > MAX_KEPT_BODY_BYTES {
-        let mut cut = MAX_KEPT_BODY_BYTES;
-        while !body.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        body.truncate(cut);
-        body.push('…');
-    }
-    body
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use reqwest::header::HeaderValue;
-
-    fn headers(retry: Option<&str>) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        if let Some(v) = retry {
-            h.insert(RETRY_AFTER, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
-
-    #[test]
-    fn statuses_are_classified() {
-        let c = |code: u16, retry: Option<&str>| {
-            classify(
-                StatusCode::from_u16(code).unwrap(),
-                &headers(retry),
-                "x".into(),
-            )
-        };
-        assert!(matches!(
-            c(200, None),
-            Attempt::Delivered { status: 200, .. }
-        ));
-        assert!(matches!(c(204, None), Attempt::Delivered { .. }));
-        assert!(matches!(
-            c(429, Some("7")),
-            Attempt::Retryable { status: Some(429), retry_after: Some(d), .. } if d == Duration::from_secs(7)
-        ));
-        assert!(matches!(
-            c(429, None),
-            Attempt::Retryable {
-                retry_after: None,
-                ..
-            }
-        ));
-        assert!(matches!(c(500, None), Attempt::Retryable { .. }));
-        assert!(matches!(c(503, None), Attempt::Retryable { .. }));
-        assert!(matches!(c(408, None), Attempt::Retryable { .. }));
-        assert!(matches!(
-            c(400, None),
-            Attempt::Rejected { status: 400, .. }
-        ));
-        assert!(matches!(c(401, None), Attempt::Rejected { .. }));
-        assert!(matches!(c(404, None), Attempt::Rejected { .. }));
-        assert!(matches!(c(302, None), Attempt::Rejected { .. }));
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(
-            retry_after(&headers(Some("120")), now),
-            Some(Duration::from_secs(120))
-        );
-        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(
-            retry_after(&headers(Some(&later)), now),
-            Some(Duration::from_secs(30))
-        );
-        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
-        assert_eq!(
-            retry_after(&headers(Some(&earlier)), now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(retry_after(&headers(Some("soon")), now), None);
-        assert_eq!(retry_after(&headers(None), now), None);
-    }
-
-    #[test]
-    fn long_bodies_are_cut_on_a_char_boundary() {
-        let body = "é".repeat(MAX_KEPT_BODY_BYTES);
-        let Attempt::Rejected { body, .. } =
-            classify(StatusCode::BAD_REQUEST, &HeaderMap::new(), body)
-        else {
-            panic!()
-        };
-        assert!(body.len() <= MAX_KEPT_BODY_BYTES + 3);
-        assert_eq!(summary(400, "  "), "HTTP 400");
-        assert_eq!(
-            summary(400, "{\"message\":\"bad\"}"),
-            "HTTP 400: {\"message\":\"bad\"}"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_refused_connection_is_retryable_and_says_why() {
-        // Bind then drop a listener: its port is free, so the connection is refused.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let client = http_client(Duration::from_secs(2)).unwrap();
-        let error = client
-            .get(format!("http://127.0.0.1:{port}/"))
-            .send()
-            .await
-            .unwrap_err();
-        let Attempt::Retryable {
-            error,
-            status,
-            retry_after,
-        } = classify_error(&error)
-        else {
-            panic!("a refused connection must be retried");
-        };
-        assert!(error.starts_with("connection error: "), "{error}");
-        assert!(!error.contains("127.0.0.1"), "{error}");
-        assert_eq!((status, retry_after), (None, None));
-    }
 }

@@ -99,6 +99,7 @@ pub(super) fn apply(connection: &mut Connection) -> Result<(), StorageError> {
         )
     };
     let counted_before = table_exists("delivery_counts")?;
+    let version: i32 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     let two_tables_before = table_exists("deliveries")?;
     transaction.execute_batch(&orders())?;
     transaction.execute_batch(COUNTS)?;
@@ -109,6 +110,10 @@ pub(super) fn apply(connection: &mut Connection) -> Result<(), StorageError> {
     if !counted_before || two_tables_before {
         // Counted once from what the file holds; the writer keeps the counts since.
         transaction.execute_batch(&recount())?;
+    }
+    if version < ERRORS_WITHOUT_ANSWERS {
+        transaction.execute_batch(&errors_without_answers())?;
+        transaction.pragma_update(None, "user_version", ERRORS_WITHOUT_ANSWERS)?;
     }
     transaction.commit()?;
     Ok(())
@@ -147,6 +152,29 @@ fn from_two_tables() -> String {
         "INSERT INTO orders ({columns}) SELECT {values} FROM checkouts AS c{joins};\n\
          DROP TABLE deliveries;\nDROP TABLE checkouts;\n"
     )
+}
+
+/// The file's `user_version` from which a delivery error no longer holds the vendor's answer
+/// ([`errors_without_answers`]). Files of earlier versions are at 0.
+const ERRORS_WITHOUT_ANSWERS: i32 = 1;
+
+/// Rewrites the delivery errors stored by earlier versions, `HTTP 400: <the vendor's answer>`
+/// (also inside `retry budget exhausted ...; last: HTTP 503: ...` and `discarded by an
+/// operator after: ...`), as this version stores them: the text up to the status, the answer
+/// in `vendor_response` unless that already holds one (a refusal's full answer). The error is
+/// then what happened, without the personal data an answer may echo, wherever it is shown.
+fn errors_without_answers() -> String {
+    let mut sql = String::new();
+    for d in Destination::ALL {
+        let error = format!("{d}_last_error");
+        // 1-based: the status is at `at + 5`, its ": " at `at + 8`, the answer from `at + 10`.
+        let at = format!("instr({error}, 'HTTP ')");
+        let _ = writeln!(
+            sql,
+            "UPDATE orders SET                {d}_vendor_response = COALESCE({d}_vendor_response, substr({error}, {at} + 10)),                {error} = substr({error}, 1, {at} + 7)              WHERE {at} > 0 AND substr({error}, {at} + 5, 5) GLOB '[0-9][0-9][0-9]: ';"
+        );
+    }
+    sql
 }
 
 /// Counts every destination's orders by state, from scratch.
