@@ -24,9 +24,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRo
 use sqlx::Row;
 
 use super::{
-    Batch, ClaimedDelivery, DeadLetter, DeliveredRecently, DeliveryState, DepthRow, Destination,
-    DestinationStatus, Imported, InitialState, InsertOutcome, MinuteActivity, NewCheckout,
-    OrderStatus, Outbox, Outcome, PrunedOrder, Recorded, StorageError,
+    stored, Batch, ClaimedDelivery, DeadLetter, DeliveredRecently, DeliveryState, DepthRow,
+    Destination, DestinationStatus, Imported, InitialState, InsertOutcome, MinuteActivity,
+    NewCheckout, OrderStatus, Outbox, Outcome, PrunedOrder, Recorded, StorageError,
 };
 
 /// Connections one relay instance opens at most. A relay's work is short transactions
@@ -267,17 +267,14 @@ fn destination_status(row: &PgRow) -> Result<DestinationStatus, StorageError> {
     })
 }
 
+/// A stored attempt count (an `INTEGER` column) as the domain's.
 fn count(value: i32) -> Result<u32, StorageError> {
-    u32::try_from(value).map_err(|_| StorageError::Corrupt(format!("negative count {value}")))
+    stored::attempts(i64::from(value))
 }
 
+/// A stored vendor status (an `INTEGER` column) as an HTTP status.
 fn vendor_status(value: Option<i32>) -> Result<Option<u16>, StorageError> {
-    value
-        .map(|status| {
-            u16::try_from(status)
-                .map_err(|_| StorageError::Corrupt(format!("vendor status {status}")))
-        })
-        .transpose()
+    stored::vendor_status(value.map(i64::from))
 }
 
 /// Records one outcome on `connection` (a pooled connection, or a transaction's). True when
@@ -632,7 +629,7 @@ impl Outbox for PostgresOutbox {
                 Ok(DepthRow {
                     destination: row.try_get::<String, _>("destination")?.parse()?,
                     state: row.try_get::<String, _>("state")?.parse()?,
-                    count: u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
+                    count: stored::row_count(row.try_get("n")?)?,
                 })
             })
             .collect()

@@ -13,7 +13,7 @@ use sqlx::Row;
 use super::super::console::{
     add_to_minute, Counted, DeliveredRecently, MinuteActivity, DAY_MS, HOUR_MS, MINUTE_MS,
 };
-use super::super::{Destination, OrderStatus, StorageError};
+use super::super::{stored, Destination, OrderStatus, StorageError};
 use super::destination_status;
 
 pub(super) async fn delivered_recently(
@@ -37,8 +37,8 @@ pub(super) async fn delivered_recently(
     for row in &rows {
         let destination: Destination = row.try_get::<String, _>("destination")?.parse()?;
         if let Some(count) = counts.iter_mut().find(|c| c.destination == destination) {
-            count.last_hour = u64::try_from(row.try_get::<i64, _>("last_hour")?).unwrap_or(0);
-            count.last_day = u64::try_from(row.try_get::<i64, _>("last_day")?).unwrap_or(0);
+            count.last_hour = stored::row_count(row.try_get("last_hour")?)?;
+            count.last_day = stored::row_count(row.try_get("last_day")?)?;
         }
     }
     Ok(counts)
@@ -115,5 +115,5 @@ pub(super) async fn activity(
 }
 
 fn count(row: &sqlx::postgres::PgRow) -> Result<u64, StorageError> {
-    Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
+    stored::row_count(row.try_get("n")?)
 }
