@@ -171,7 +171,10 @@ fn errors_without_answers() -> String {
         let at = format!("instr({error}, 'HTTP ')");
         let _ = writeln!(
             sql,
-            "UPDATE orders SET                {d}_vendor_response = COALESCE({d}_vendor_response, substr({error}, {at} + 10)),                {error} = substr({error}, 1, {at} + 7)              WHERE {at} > 0 AND substr({error}, {at} + 5, 5) GLOB '[0-9][0-9][0-9]: ';"
+            "UPDATE orders SET \
+               {d}_vendor_response = COALESCE({d}_vendor_response, substr({error}, {at} + 10)), \
+               {error} = substr({error}, 1, {at} + 7) \
+             WHERE {at} > 0 AND substr({error}, {at} + 5, 5) GLOB '[0-9][0-9][0-9]: ';"
         );
     }
     sql
