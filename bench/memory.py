@@ -21,7 +21,7 @@ import argparse
 import statistics
 import time
 
-from ordersync_bench import (Processes, RelaySettings, closed_port_url, copy_row_up_to, fill_by_wrk, log,
+from ordersync_bench import (Processes, RelaySettings, closed_port_url, copy_order_up_to, fill_by_wrk, log,
                              machine_facts, queue_depth, stored_orders, relay_metrics, save_result,
                              start_relay, work_dir, write_bodies)
 
@@ -54,15 +54,13 @@ def measure(relay, database, label, settle_s, sample_s) -> dict:
 
 def copy_rows_up_to(database, total_orders: int) -> float:
     """Tops the outbox up to `total_orders` orders by copying one the relay stored, each copy
-    waiting for its first attempt at every destination (`copy_row_up_to`). Returns seconds."""
+    waiting for its first attempt at every destination (`copy_order_up_to`). Returns seconds."""
     now_ms = int(time.time() * 1000)
-    waiting = {"accepted_at": now_ms}
-    for d in ("cibler", "citrusad"):
-        waiting.update({f"{d}_state": "pending", f"{d}_attempts": 0, f"{d}_next_attempt_at": now_ms,
-                        f"{d}_budget_started_at": now_ms, f"{d}_updated_at": now_ms,
-                        f"{d}_last_error": None, f"{d}_vendor_status": None,
-                        f"{d}_vendor_response": None, f"{d}_delivered_at": None})
-    return copy_row_up_to(database, total_orders, "pending", overrides=waiting)
+    waiting = {"state": "pending", "attempts": 0, "next_attempt_at": now_ms, "budget_started_at": now_ms,
+               "created_at": now_ms, "updated_at": now_ms, "last_error": None, "vendor_status": None,
+               "vendor_response": None, "delivered_at": None, "lease_owner": None, "lease_until": None}
+    return copy_order_up_to(database, total_orders, checkout_overrides={"accepted_at": now_ms},
+                            delivery_overrides=waiting)
 
 
 def main():

@@ -602,40 +602,48 @@ def wait_drained(relay_url: str, deadline: float, poll: float = 1.0,
         time.sleep(poll)
 
 
-def copy_row_up_to(database: Path, total_orders: int, counted_as: str, template_where: str = "1",
-                   overrides: dict | None = None) -> float:
-    """Tops the SQLite outbox up to `total_orders` orders by copying a row the relay stored (its
-    row in `orders`, crates/relay/src/outbox/sqlite/schema.rs; the first matching
-    `template_where`) under new order ids (its canonical checkout carrying the new id), with
-    `overrides` (column: value) applied, and adds the copies to the queue-depth counts as
-    `counted_as` at every destination, as the relay's writer does. One transaction. Returns
-    seconds."""
+def copy_order_up_to(database: Path, total_orders: int, template_where: str = "1",
+                     checkout_overrides: dict | None = None,
+                     delivery_overrides: dict | None = None) -> float:
+    """Tops the SQLite outbox up to `total_orders` orders by copying an order the relay stored
+    (its `ordersync_checkouts` row, the first matching `template_where`, and its
+    `ordersync_deliveries` rows; crates/relay/src/outbox/sqlite/schema.rs) under new order ids
+    (its canonical checkout carrying the new id), with `checkout_overrides` and
+    `delivery_overrides` (column: value) applied. One transaction. Returns seconds."""
     import sqlite3
     started = time.monotonic()
     db = sqlite3.connect(database, isolation_level=None)
     try:
         db.execute("PRAGMA journal_mode=WAL")
-        (have,) = db.execute("SELECT COUNT(*) FROM orders").fetchone()
-        columns = [row[1] for row in db.execute("PRAGMA table_info(orders)")]
-        found = db.execute(f"SELECT * FROM orders WHERE {template_where} LIMIT 1").fetchone()
+        (have,) = db.execute("SELECT COUNT(*) FROM ordersync_checkouts WHERE pruned_at IS NULL").fetchone()
+        checkout_columns = [row[1] for row in db.execute("PRAGMA table_info(ordersync_checkouts)")]
+        found = db.execute(f"SELECT * FROM ordersync_checkouts AS c WHERE pruned_at IS NULL AND ({template_where}) "
+                           "LIMIT 1").fetchone()
         if found is None:
             raise RuntimeError(f"no stored order where {template_where}")
-        template = dict(zip(columns, found)) | (overrides or {})
-        marker = f'"orderId":"{template["order_id"]}"'
-        if marker not in template["checkout_json"]:
-            raise RuntimeError(f"the stored checkout does not carry {marker}: {template['checkout_json'][:120]}")
-        insert = f"INSERT INTO orders ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        checkout = dict(zip(checkout_columns, found)) | (checkout_overrides or {})
+        delivery_columns = [row[1] for row in db.execute("PRAGMA table_info(ordersync_deliveries)")
+                            if row[1] != "id"]
+        deliveries = [dict(zip(delivery_columns, row)) | (delivery_overrides or {}) for row in db.execute(
+            f"SELECT {', '.join(delivery_columns)} FROM ordersync_deliveries WHERE order_id = ?",
+            (checkout["order_id"],))]
+        marker = f'"orderId":"{checkout["order_id"]}"'
+        if marker not in checkout["checkout_json"]:
+            raise RuntimeError(f"the stored checkout does not carry {marker}: {checkout['checkout_json'][:120]}")
+        insert_checkout = (f"INSERT INTO ordersync_checkouts ({', '.join(checkout_columns)}) "
+                           f"VALUES ({', '.join('?' * len(checkout_columns))})")
+        insert_delivery = (f"INSERT INTO ordersync_deliveries ({', '.join(delivery_columns)}) "
+                           f"VALUES ({', '.join('?' * len(delivery_columns))})")
         first = 900_000_000
         copies = total_orders - have
         db.execute("BEGIN")
         for n in range(copies):
             order_id = str(first + n)
-            row = dict(template, order_id=order_id,
-                       checkout_json=template["checkout_json"].replace(marker, f'"orderId":"{order_id}"'))
-            db.execute(insert, [row[c] for c in columns])
-        for d in ("cibler", "citrusad"):
-            db.execute("INSERT INTO delivery_counts (destination, state, n) VALUES (?, ?, ?) "
-                       "ON CONFLICT (destination, state) DO UPDATE SET n = n + excluded.n", (d, counted_as, copies))
+            row = dict(checkout, order_id=order_id,
+                       checkout_json=checkout["checkout_json"].replace(marker, f'"orderId":"{order_id}"'))
+            db.execute(insert_checkout, [row[c] for c in checkout_columns])
+            for delivery in deliveries:
+                db.execute(insert_delivery, [dict(delivery, order_id=order_id)[c] for c in delivery_columns])
         db.execute("COMMIT")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:

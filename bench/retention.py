@@ -15,7 +15,7 @@ Sizes, each after a full WAL checkpoint (`PRAGMA wal_checkpoint(TRUNCATE)`):
   kept them all, for ever);
 - with retention: a relay started on a copy of that file with `--retention 1s` prunes them all
   (its pruner, in steps); the file once the pass has given the space back: what the million
-  orders still cost, their remembered order ids (`pruned_orders`).
+  orders still cost, their remembered order ids (`ordersync_checkouts` rows without a checkout).
 
 Ingest while pruning. wrk sends signed hand-offs at a paced rate (`--connections` connections,
 each pausing about `--pace-ms` between requests) for `--seconds` to a relay on its own copy of
@@ -36,7 +36,7 @@ import sqlite3
 import statistics
 import time
 
-from ordersync_bench import (Processes, RelaySettings, VENDORS_DOWN_SETTINGS, closed_port_url, copy_row_up_to, fill_by_wrk,
+from ordersync_bench import (Processes, RelaySettings, VENDORS_DOWN_SETTINGS, closed_port_url, copy_order_up_to, fill_by_wrk,
                              log, machine_facts, metric_sum, relay_metrics, save_result, start_relay,
                              start_sandbox, stored_orders, wait_for, work_dir, wrk, write_bodies)
 
@@ -125,8 +125,9 @@ def main():
     full = workdir / "delivered.db"
     result = {"benchmark": "retention", "machine": machine_facts(), "args": vars(args)}
     result["fill"] = seed(workdir, full, args.seed_orders)
-    delivered_row = "cibler_state = 'delivered' AND citrusad_state = 'delivered'"
-    copy_seconds = copy_row_up_to(full, args.orders, "delivered", template_where=delivered_row)
+    delivered_order = ("NOT EXISTS (SELECT 1 FROM ordersync_deliveries AS d "
+                       "WHERE d.order_id = c.order_id AND d.state <> 'delivered')")
+    copy_seconds = copy_order_up_to(full, args.orders, template_where=delivered_order)
     result["fill"]["copy_seconds"] = round(copy_seconds, 1)
     result["fill"]["filled_by"] = "HTTP (wrk) and delivery to the sandbox, then copies of a delivered row"
     # Every relay below runs one prune pass, at its start: the orders must be finished longer
@@ -158,7 +159,7 @@ def main():
         pruner.terminate()
     with_retention = checkpointed_size(database)
     db = sqlite3.connect(database)
-    (remembered,) = db.execute("SELECT COUNT(*) FROM pruned_orders").fetchone()
+    (remembered,) = db.execute("SELECT COUNT(*) FROM ordersync_checkouts WHERE pruned_at IS NOT NULL").fetchone()
     db.close()
     remove_outbox(database)
     result["with_retention"] = {

@@ -131,19 +131,13 @@ class Outbox:
 
     def make_backlog_due(self) -> int:
         """Every undelivered row due now and unleased (the vendors are back)."""
+        # The same tables on both backends; no relay serves the outbox by now.
+        sql = ("UPDATE ordersync_deliveries SET next_attempt_at = 0, lease_owner = NULL, lease_until = NULL "
+               "WHERE state IN ('pending', 'retrying')")
         if self.backend == "sqlite":
-            # One row per order, each destination's delivery in columns of its own; leases live
-            # in the serving process (stopped by now), not in the file.
             with sqlite3.connect(self.path) as db:
-                return sum(db.execute(
-                    f"UPDATE orders SET {d}_next_attempt_at = 0 "
-                    f"WHERE {d}_state IN ('pending', 'retrying')").rowcount
-                    for d in ("cibler", "citrusad"))
-        return int(self.pg.psql(
-            self.name,
-            "WITH due AS (UPDATE ordersync_deliveries SET next_attempt_at = 0, "
-            "lease_owner = NULL, lease_until = NULL WHERE state IN ('pending', 'retrying') "
-            "RETURNING 1) SELECT COUNT(*) FROM due"))
+                return db.execute(sql).rowcount
+        return int(self.pg.psql(self.name, f"WITH due AS ({sql} RETURNING 1) SELECT COUNT(*) FROM due"))
 
 
 def start_relays(procs: Processes, workdir: Path, outbox: Outbox, count: int, vendor_url: str,

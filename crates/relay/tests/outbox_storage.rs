@@ -69,13 +69,6 @@ impl Fresh {
         }
         instances
     }
-
-    /// Whether a lease outlives the process that took it. PostgreSQL keeps leases in the rows
-    /// (other instances must respect them until they expire); SQLite keeps them in the one
-    /// serving process, so a new process starts with every row free.
-    fn leases_outlive_their_process(&self) -> bool {
-        matches!(self._keep, Keep::Database(_))
-    }
 }
 
 fn checkout(order_id: &str, citrus: InitialState) -> NewCheckout {
@@ -654,10 +647,9 @@ mod cases {
             .claim_due(Destination::Cibler, 1, "new", LEASE, 1)
             .await
             .unwrap();
-        if !fresh.leases_outlive_their_process() {
-            assert_eq!(at_once.len(), 1, "a new process starts with every row free");
-            return;
-        }
+        // The lease is in the row, on either backend: it binds every process until it runs out
+        // (a SQLite relay that starts serving the file frees it at once:
+        // `a_new_relay_starts_with_the_leases_of_a_crashed_one_free`).
         assert!(at_once.is_empty(), "the vanished process's lease holds");
         let claimed = outbox
             .claim_due(
@@ -1548,15 +1540,193 @@ mod errors_written_with_answers {
 mod sqlite_only {
     use super::*;
 
-    /// A file whose errors hold the vendor's answer (written before this version, which marks
-    /// its files with `user_version` 1): cut once, when the file is opened.
+    /// A file written by the previous version (one wide row per order, `delivery_counts`,
+    /// `pruned_orders`, `user_version` 1), made by its own code (`tests/fixtures/`): a relay
+    /// serving it finds every order, delivery, error, vendor answer, time and remembered id in
+    /// the shared tables, and delivers what was waiting.
+    #[tokio::test]
+    async fn a_file_of_the_previous_version_is_migrated_with_nothing_lost() {
+        use serde_json::Value;
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let expected: Value = serde_json::from_str(
+            &std::fs::read_to_string(fixtures.join("outbox-v1.expected.json")).unwrap(),
+        )
+        .unwrap();
+        let fresh = Fresh::sqlite();
+        let path = std::path::PathBuf::from(fresh.url.trim_start_matches("sqlite://"));
+        std::fs::copy(fixtures.join("outbox-v1.sqlite"), &path).unwrap();
+        assert_eq!(common::sqlite_pragma(&path, "user_version"), 1);
+        let outbox = outbox::open_for_delivery(&fresh.url).await.unwrap();
+        assert_eq!(common::sqlite_pragma(&path, "user_version"), 2);
+
+        // Every column of every order, where the shared tables keep it.
+        let migrated = rusqlite::Connection::open(&path).unwrap();
+        let orders = expected["orders"].as_array().unwrap();
+        for order in orders {
+            let id = order["order_id"].as_str().unwrap();
+            let checkout: (String, Option<String>, i64) = migrated
+                .query_row(
+                    "SELECT checkout_json, cookie_id, accepted_at FROM ordersync_checkouts \
+                     WHERE order_id = ?1 AND pruned_at IS NULL",
+                    [id],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .unwrap();
+            assert_eq!(Value::from(checkout.0), order["checkout_json"], "{id}");
+            assert_eq!(Value::from(checkout.1), order["cookie_id"], "{id}");
+            assert_eq!(Value::from(checkout.2), order["accepted_at"], "{id}");
+            for d in Destination::ALL {
+                let columns = [
+                    "state",
+                    "attempts",
+                    "next_attempt_at",
+                    "budget_started_at",
+                    "last_error",
+                    "vendor_status",
+                    "vendor_response",
+                    "updated_at",
+                    "delivered_at",
+                ];
+                let stored: Vec<Value> = migrated
+                    .query_row(
+                        &format!(
+                            "SELECT {}, created_at, lease_owner FROM ordersync_deliveries \
+                             WHERE destination = ?1 AND order_id = ?2",
+                            columns.join(", ")
+                        ),
+                        [d.as_str(), id],
+                        |row| {
+                            (0..columns.len() + 2)
+                                .map(|i| {
+                                    Ok(match row.get_ref(i)? {
+                                        rusqlite::types::ValueRef::Null => Value::Null,
+                                        rusqlite::types::ValueRef::Integer(n) => Value::from(n),
+                                        other => Value::from(other.as_str()?),
+                                    })
+                                })
+                                .collect()
+                        },
+                    )
+                    .unwrap();
+                for (column, value) in columns.iter().zip(&stored) {
+                    assert_eq!(value, &order[format!("{d}_{column}")], "{id} {d} {column}");
+                }
+                assert_eq!(
+                    stored[columns.len()],
+                    order["accepted_at"],
+                    "{id} {d} created"
+                );
+                assert_eq!(stored[columns.len() + 1], Value::Null, "{id} {d} lease");
+            }
+        }
+        let deliveries: i64 = migrated
+            .query_row("SELECT COUNT(*) FROM ordersync_deliveries", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(deliveries as usize, orders.len() * Destination::ALL.len());
+
+        // The remembered ids still answer as pruned, and a repeat of one is not stored again.
+        for remembered in expected["pruned_orders"].as_array().unwrap() {
+            let id = remembered["order_id"].as_str().unwrap();
+            let pruned = outbox.pruned(id).await.unwrap().expect("remembered");
+            assert_eq!(
+                Value::from(pruned.accepted_at_ms),
+                remembered["accepted_at"]
+            );
+            assert_eq!(
+                Value::from(pruned.delivered_at_ms),
+                remembered["delivered_at"]
+            );
+            assert_eq!(Value::from(pruned.pruned_at_ms), remembered["pruned_at"]);
+            assert!(matches!(
+                outbox
+                    .insert(checkout(id, InitialState::Pending), 1)
+                    .await
+                    .unwrap(),
+                InsertOutcome::Pruned(_)
+            ));
+        }
+
+        // The queue depth counted from the rows is the one the previous version kept.
+        let mut kept: Vec<(Destination, DeliveryState, u64)> = expected["delivery_counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|row| row["n"].as_u64().unwrap() > 0)
+            .map(|row| {
+                let destination = Destination::ALL
+                    .into_iter()
+                    .find(|d| d.as_str() == row["destination"])
+                    .unwrap();
+                let state = DeliveryState::ALL
+                    .into_iter()
+                    .find(|s| s.as_str() == row["state"])
+                    .unwrap();
+                (destination, state, row["n"].as_u64().unwrap())
+            })
+            .collect();
+        kept.sort_by_key(|(destination, state, _)| (*destination, state.as_str()));
+        assert_eq!(depth_of(&outbox).await, kept);
+
+        // What was waiting is claimed, first due first, with its checkout and its budget.
+        for d in Destination::ALL {
+            let mut waiting: Vec<&Value> = orders
+                .iter()
+                .filter(|o| {
+                    matches!(
+                        o[format!("{d}_state")].as_str(),
+                        Some("pending" | "retrying")
+                    )
+                })
+                .collect();
+            waiting.sort_by_key(|o| o[format!("{d}_next_attempt_at")].as_i64());
+            let claimed = outbox
+                .claim(d, 1_000, "after-migration", LEASE, 1, i64::MAX)
+                .await
+                .unwrap();
+            let claimed_ids: Vec<&str> = claimed.iter().map(|c| c.order_id.as_str()).collect();
+            let waiting_ids: Vec<&str> = waiting
+                .iter()
+                .map(|o| o["order_id"].as_str().unwrap())
+                .collect();
+            assert_eq!(claimed_ids, waiting_ids, "{d}");
+            for (claim, order) in claimed.iter().zip(&waiting) {
+                assert_eq!(
+                    Value::from(claim.checkout_json.clone()),
+                    order["checkout_json"]
+                );
+                assert_eq!(Value::from(claim.cookie_id.clone()), order["cookie_id"]);
+                assert_eq!(
+                    Value::from(claim.attempts),
+                    order[format!("{d}_attempts")],
+                    "{d}"
+                );
+                assert_eq!(
+                    Value::from(claim.budget_started_at),
+                    order[format!("{d}_budget_started_at")]
+                );
+            }
+        }
+        let dead = outbox.dead_letters(100).await.unwrap();
+        assert_eq!(
+            dead.len(),
+            kept.iter()
+                .filter(|(_, state, _)| *state == DeliveryState::Dead)
+                .map(|(_, _, n)| *n as usize)
+                .sum::<usize>()
+        );
+    }
+
+    /// A file whose errors hold the vendor's answer (written before structured errors, at
+    /// `user_version` 0; this version marks its files 2): cut once, when the file is opened.
     #[tokio::test]
     async fn errors_holding_the_vendors_answer_are_cut_when_the_file_opens() {
         let fresh = Fresh::sqlite();
         let path = std::path::PathBuf::from(fresh.url.trim_start_matches("sqlite://"));
         {
             let outbox = SqliteOutbox::open(&fresh.url).await.unwrap();
-            assert_eq!(common::sqlite_pragma(&path, "user_version"), 1);
+            assert_eq!(common::sqlite_pragma(&path, "user_version"), 2);
             errors_written_with_answers::write(&outbox).await;
             outbox.close().await;
         }
@@ -1565,7 +1735,7 @@ mod sqlite_only {
         connection.execute_batch("PRAGMA user_version = 0").unwrap();
         drop(connection);
         let outbox = SqliteOutbox::open(&fresh.url).await.unwrap();
-        assert_eq!(common::sqlite_pragma(&path, "user_version"), 1);
+        assert_eq!(common::sqlite_pragma(&path, "user_version"), 2);
         errors_written_with_answers::assert_cut(&outbox).await;
     }
 
@@ -1746,8 +1916,7 @@ mod sqlite_only {
     }
 
     /// Writes that queue while the writer is busy commit together; a claim queued among
-    /// hand-offs is answered beside their group, not in it, and sees only what was committed
-    /// before it. The writer is kept busy deterministically: its first write waits for a write
+    /// hand-offs takes its leases in their group and sees only the writes queued before it. The writer is kept busy deterministically: its first write waits for a write
     /// lock another connection holds, while the rest queue behind it.
     #[tokio::test]
     async fn a_claim_queued_among_hand_offs_sees_only_what_was_committed_before_it() {
@@ -1796,38 +1965,51 @@ mod sqlite_only {
             ["due", "waiting"],
             "the claim saw what was committed before it, not the hand-offs queued after it"
         );
-        // The waiting hand-off alone, then the 5 late hand-offs together; the claim took none.
+        // The waiting hand-off alone, then the claim and the 5 late hand-offs together.
         assert_eq!(outbox.group_commits() - before, 2);
     }
 
-    /// A claim changes no row (its lease lives in the writer's memory), so it is answered
-    /// without a transaction of its own: while another connection holds the write lock, and
-    /// without a commit (so without an fsync to wait for).
+    /// A claim's lease is written into the rows it takes, as on PostgreSQL: another process on
+    /// the same file (an operator's command, an import) sees the rows held and claims none of
+    /// them, and only the lease's owner records an outcome.
     #[tokio::test]
-    async fn a_claim_is_answered_without_the_write_lock_or_a_commit() {
+    async fn a_claims_lease_is_in_the_row_for_every_process_on_the_file() {
         let fresh = Fresh::sqlite();
-        let outbox = SqliteOutbox::open_with(&fresh.url, WIDE).await.unwrap();
-        outbox
-            .insert(checkout("due", InitialState::Pending), 0)
+        let serving = outbox::open_for_delivery(&fresh.url).await.unwrap();
+        serving
+            .insert(checkout("held", InitialState::Pending), 0)
             .await
             .unwrap();
-        let before = outbox.group_commits();
-        let blocker = hold_write_lock(&fresh.url);
-        let claiming = outbox.claim_due(Destination::Cibler, 10, "w", LEASE, i64::MAX / 2);
-        let claimed = tokio::time::timeout(Duration::from_secs(5), claiming)
+        let claimed = serving
+            .claim_due(Destination::Cibler, 10, "relay", LEASE, 10)
             .await
-            .expect("the claim waited for the write lock")
             .unwrap();
         assert_eq!(claimed.len(), 1);
-        assert_eq!(claimed[0].order_id, "due");
-        // Its lease holds: a second claim finds nothing.
-        let again = outbox
-            .claim_due(Destination::Cibler, 10, "v", LEASE, i64::MAX / 2)
-            .await
+        let path = fresh.url.trim_start_matches("sqlite://");
+        let lease: (String, i64) = rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row(
+                "SELECT lease_owner, lease_until FROM ordersync_deliveries \
+                 WHERE destination = 'cibler' AND order_id = 'held'",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
             .unwrap();
-        assert!(again.is_empty(), "{again:?}");
-        blocker.execute_batch("ROLLBACK").unwrap();
-        assert_eq!(outbox.group_commits(), before);
+        assert_eq!(lease, ("relay".to_owned(), 10 + LEASE.as_millis() as i64));
+        let other = fresh.open().await;
+        assert!(other
+            .claim_due(Destination::Cibler, 10, "other", LEASE, 20)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(!other
+            .record(Destination::Cibler, "held", "other", delivered(), 30)
+            .await
+            .unwrap());
+        assert!(serving
+            .record(Destination::Cibler, "held", "relay", delivered(), 30)
+            .await
+            .unwrap());
     }
 
     /// The writer only appends to the WAL; a thread of its own copies it into the database
@@ -1860,8 +2042,8 @@ mod sqlite_only {
 
     /// A file written by an early schema (two tables, leases in the rows, a full due index, an
     /// index by order id, depth counted by scanning) opens as the current one: its orders move
-    /// into one row each and keep their states, depth is counted once from them, and only the
-    /// current tables and indexes are left.
+    /// into the shared tables and keep their states, and only the current tables and indexes
+    /// are left.
     #[tokio::test]
     async fn a_file_of_the_previous_schema_is_brought_up_to_date() {
         let fresh = Fresh::sqlite();
@@ -1918,14 +2100,13 @@ mod sqlite_only {
         assert_eq!(
             schema,
             [
-                "index cibler_dead",
-                "index cibler_waiting",
-                "index citrusad_dead",
-                "index citrusad_waiting",
-                "index pruned_orders_by_acceptance",
-                "table delivery_counts",
-                "table orders",
-                "table pruned_orders"
+                "index ordersync_checkouts_held",
+                "index ordersync_checkouts_remembered",
+                "index ordersync_deliveries_by_order",
+                "index ordersync_deliveries_dead",
+                "index ordersync_deliveries_due",
+                "table ordersync_checkouts",
+                "table ordersync_deliveries",
             ]
         );
         // Counted once: opening again does not count the rows a second time.
@@ -1936,8 +2117,8 @@ mod sqlite_only {
     }
 
     /// A file of the schema before one row per order (two tables, depth counts kept by
-    /// triggers): its orders move into one row each, the counts carry on, and the triggers are
-    /// gone, so a change is counted once.
+    /// triggers): its orders move into the shared tables, the counts carry on, and the triggers
+    /// are gone, so a change is counted once.
     #[tokio::test]
     async fn counts_kept_by_triggers_carry_on_without_them() {
         let fresh = Fresh::sqlite();
@@ -2175,6 +2356,66 @@ mod sqlite_only {
             .unwrap();
         assert_eq!(resumed.len(), 1, "due at once, not after the lease");
     }
+}
+
+/// One outbox model: both backends keep the same tables with the same columns, in the same
+/// order, the same indexes and the same lease columns (the SQLite file and a PostgreSQL
+/// database, each as this relay creates it).
+#[tokio::test]
+async fn the_backends_keep_the_same_tables_and_columns() {
+    let sqlite = Fresh::sqlite();
+    drop(sqlite.open().await);
+    let file = rusqlite::Connection::open(sqlite.url.trim_start_matches("sqlite://")).unwrap();
+    let names = |sql: &str| -> Vec<String> {
+        file.prepare(sql)
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let tables = names(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'ordersync_%' \
+         ORDER BY name",
+    );
+    let mut in_sqlite = Vec::new();
+    for table in &tables {
+        for column in names(&format!(
+            "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+        )) {
+            in_sqlite.push(format!("{table}.{column}"));
+        }
+    }
+    let indexes_in_sqlite = names(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ordersync_%' \
+         ORDER BY name",
+    );
+
+    let postgres = Fresh::postgres();
+    drop(postgres.open().await);
+    let Keep::Database(database) = &postgres._keep else {
+        unreachable!()
+    };
+    let lines = |sql: &str| -> Vec<String> {
+        database
+            .psql(sql)
+            .lines()
+            .map(str::to_owned)
+            .filter(|line| !line.is_empty())
+            .collect()
+    };
+    let in_postgres = lines(
+        "SELECT table_name || '.' || column_name FROM information_schema.columns \
+         WHERE table_name LIKE 'ordersync_%' AND table_name <> 'ordersync_schema_migrations' \
+         ORDER BY table_name, ordinal_position",
+    );
+    let indexes_in_postgres = lines(
+        "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ordersync_%' \
+         AND indexname NOT LIKE '%_pkey' AND indexname NOT LIKE '%_id_key' ORDER BY indexname",
+    );
+    assert_eq!(in_sqlite, in_postgres);
+    assert!(in_sqlite.contains(&"ordersync_deliveries.lease_until".to_owned()));
+    assert_eq!(indexes_in_sqlite, indexes_in_postgres);
 }
 
 /// PostgreSQL only: migrations from several instances at once, a newer schema refused, and

@@ -25,10 +25,8 @@
 //! importer opens the outbox as the operator commands do (without the serve lock, which stays
 //! with the serving relay) and writes through the same store code, its own writer thread under
 //! SQLite's file lock. That keeps every invariant of the serving relay:
-//! - *queue depth*: the writer keeps `delivery_counts` by adding each transaction's changes to
-//!   the stored counts in that same transaction, whichever process commits it; the serving
-//!   relay holds no count in memory beyond the transaction it is writing;
-//! - *leases*: the serving relay's leases (in its memory) cover rows it claimed; the importer
+//! - *queue depth*: counted from the rows when asked, so whatever either process commits;
+//! - *leases*: the serving relay's leases (in the rows) cover rows it claimed; the importer
 //!   only adds new rows, never claims one and never changes a stored one, and the relay's
 //!   workers find the new rows at their next poll (`--poll-interval`);
 //! - *never twice*: the check of the remembered ids and the insert are one transaction, and

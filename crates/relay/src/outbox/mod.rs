@@ -6,7 +6,9 @@
 //! holder of a lease may record an outcome. A process that dies mid-delivery simply lets its
 //! leases run out, and the rows become due again. In PostgreSQL ([`PostgresOutbox`]) the claim
 //! is `SELECT ... FOR UPDATE SKIP LOCKED` feeding the lease's `UPDATE`, so several relay
-//! instances share one database without ever holding the same row.
+//! instances share one database without ever holding the same row. Both backends keep the same
+//! tables and columns (`ordersync_checkouts`, `ordersync_deliveries`) and the same lease rule,
+//! and read their rows back through one mapping ([`stored`]).
 
 pub mod console;
 pub mod postgres;
@@ -633,10 +635,11 @@ fn scheme_of(database_url: &str) -> String {
 
 /// Opens the outbox for the relay that will serve and deliver from it.
 ///
-/// A SQLite outbox is served by one relay process at a time ([`SqliteOutbox::open_to_serve`]
-/// refuses a second one); its delivery leases live in that process, so a restart after a crash
-/// resumes every delivery at once. A PostgreSQL outbox is shared by any number of instances;
-/// its leases are in the rows, and a crashed instance's leases simply expire.
+/// Both keep their leases in the rows. A SQLite outbox is served by one relay process at a
+/// time ([`SqliteOutbox::open_to_serve`] refuses a second one), so the relay that starts serving
+/// it frees every lease there (their process is gone) and a restart after a crash resumes every
+/// delivery at once. A PostgreSQL outbox is shared by any number of instances, whose leases
+/// are live: a crashed instance's leases simply expire.
 pub async fn open_for_delivery(
     database_url: &str,
 ) -> Result<std::sync::Arc<dyn Outbox>, StorageError> {

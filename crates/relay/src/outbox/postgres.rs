@@ -20,13 +20,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
-use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+
+use super::stored::StoredRow as _;
 
 use super::{
     stored, Batch, ClaimedDelivery, DeadLetter, DeliveredRecently, DeliveryState, DepthRow,
-    Destination, DestinationStatus, Imported, InitialState, InsertOutcome, MinuteActivity,
-    NewCheckout, OrderStatus, Outbox, Outcome, PrunedOrder, Recorded, StorageError,
+    Destination, Imported, InitialState, InsertOutcome, MinuteActivity, NewCheckout, OrderStatus,
+    Outbox, Outcome, PrunedOrder, Recorded, StorageError,
 };
 
 /// Connections one relay instance opens at most. A relay's work is short transactions
@@ -250,33 +251,6 @@ impl PostgresOutbox {
     }
 }
 
-fn destination_status(row: &PgRow) -> Result<DestinationStatus, StorageError> {
-    let state: DeliveryState = row.try_get::<String, _>("state")?.parse()?;
-    let waiting = matches!(state, DeliveryState::Pending | DeliveryState::Retrying);
-    Ok(DestinationStatus {
-        destination: row.try_get::<String, _>("destination")?.parse()?,
-        state,
-        attempts: count(row.try_get::<i32, _>("attempts")?)?,
-        last_error: row.try_get("last_error")?,
-        created_at_ms: row.try_get("created_at")?,
-        updated_at_ms: row.try_get("updated_at")?,
-        delivered_at_ms: row.try_get("delivered_at")?,
-        next_attempt_at_ms: waiting
-            .then(|| row.try_get("next_attempt_at"))
-            .transpose()?,
-    })
-}
-
-/// A stored attempt count (an `INTEGER` column) as the domain's.
-fn count(value: i32) -> Result<u32, StorageError> {
-    stored::attempts(i64::from(value))
-}
-
-/// A stored vendor status (an `INTEGER` column) as an HTTP status.
-fn vendor_status(value: Option<i32>) -> Result<Option<u16>, StorageError> {
-    stored::vendor_status(value.map(i64::from))
-}
-
 /// Records one outcome on `connection` (a pooled connection, or a transaction's). True when
 /// `lease_owner` still held the row.
 async fn record_one(
@@ -452,19 +426,8 @@ impl Outbox for PostgresOutbox {
         let mut claimed = rows
             .iter()
             .map(|row| {
-                let order = (
-                    row.try_get::<i64, _>("next_attempt_at")?,
-                    row.try_get::<i64, _>("id")?,
-                );
-                let delivery = ClaimedDelivery {
-                    order_id: row.try_get("order_id")?,
-                    destination,
-                    checkout_json: row.try_get("checkout_json")?,
-                    cookie_id: row.try_get("cookie_id")?,
-                    attempts: count(row.try_get("attempts")?)?,
-                    budget_started_at: row.try_get("budget_started_at")?,
-                };
-                Ok((order, delivery))
+                let order = (row.integer("next_attempt_at")?, row.integer("id")?);
+                Ok((order, stored::claimed(row, destination)?))
             })
             .collect::<Result<Vec<_>, StorageError>>()?;
         // RETURNING has no order of its own: restore first in, first out.
@@ -539,7 +502,7 @@ impl Outbox for PostgresOutbox {
     async fn status(&self, order_id: &str) -> Result<Option<OrderStatus>, StorageError> {
         // One statement, so the checkout and its destinations come from one snapshot.
         let rows = sqlx::query(
-            "SELECT c.accepted_at, d.destination, d.state, d.attempts, d.last_error, \
+            "SELECT c.order_id, c.accepted_at, d.destination, d.state, d.attempts, d.last_error, \
                d.created_at, d.updated_at, d.delivered_at, d.next_attempt_at \
              FROM ordersync_checkouts AS c \
              LEFT JOIN ordersync_deliveries AS d ON d.order_id = c.order_id \
@@ -548,21 +511,11 @@ impl Outbox for PostgresOutbox {
         .bind(order_id)
         .fetch_all(&self.pool)
         .await?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let accepted_at_ms: i64 = first.try_get("accepted_at")?;
-        let mut destinations = Vec::with_capacity(rows.len());
+        let mut orders = stored::Orders::default();
         for row in &rows {
-            if row.try_get::<Option<String>, _>("destination")?.is_some() {
-                destinations.push(destination_status(row)?);
-            }
+            orders.add(row)?;
         }
-        Ok(Some(OrderStatus {
-            order_id: order_id.to_owned(),
-            accepted_at_ms,
-            destinations,
-        }))
+        Ok(orders.into_vec().pop())
     }
 
     async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>, StorageError> {
@@ -574,19 +527,7 @@ impl Outbox for PostgresOutbox {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(DeadLetter {
-                    order_id: row.try_get("order_id")?,
-                    destination: row.try_get::<String, _>("destination")?.parse()?,
-                    attempts: count(row.try_get("attempts")?)?,
-                    error: row.try_get("last_error")?,
-                    vendor_status: vendor_status(row.try_get("vendor_status")?)?,
-                    vendor_response: row.try_get("vendor_response")?,
-                    updated_at_ms: row.try_get("updated_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(stored::dead_letter).collect()
     }
 
     async fn retry_dead(
@@ -624,15 +565,7 @@ impl Outbox for PostgresOutbox {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(DepthRow {
-                    destination: row.try_get::<String, _>("destination")?.parse()?,
-                    state: row.try_get::<String, _>("state")?.parse()?,
-                    count: stored::row_count(row.try_get("n")?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(stored::depth_row).collect()
     }
 
     async fn ping(&self) -> Result<(), StorageError> {
@@ -728,15 +661,8 @@ impl Outbox for PostgresOutbox {
         .bind(order_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| {
-            Ok(PrunedOrder {
-                order_id: order_id.to_owned(),
-                accepted_at_ms: row.try_get("accepted_at")?,
-                delivered_at_ms: row.try_get("delivered_at")?,
-                pruned_at_ms: row.try_get("pruned_at")?,
-            })
-        })
-        .transpose()
+        row.map(|row| stored::pruned_order(&row, order_id))
+            .transpose()
     }
 
     async fn insert_batch(

@@ -6,11 +6,12 @@
 //! (group commit); reads (status, dead letters, depth, readiness; SQL in [`reads`]) use a pool
 //! of read-only connections ([`Readers`]), which WAL lets run beside the writer without ever
 //! taking the write lock. Both are rusqlite: one driver for the whole SQLite outbox.
+//!
+//! The tables, their columns and the lease rule are PostgreSQL's ([`schema`]); rows are read
+//! back by the mapping both backends share ([`super::stored`]).
 
 mod checkpointer;
 mod console;
-mod counts;
-mod leases;
 mod pruning;
 mod reads;
 mod schema;
@@ -89,7 +90,9 @@ impl SqliteOutbox {
     }
 
     /// Opens the outbox for the one relay process that serves it: fails with
-    /// [`StorageError::AlreadyServed`] while another process does ([`serve_lock`]). A file
+    /// [`StorageError::AlreadyServed`] while another process does ([`serve_lock`]). Every lease
+    /// in the file was then taken by a relay process that is gone, so they are freed: its
+    /// deliveries resume at once rather than when their leases run out. A file
     /// written before the relay pruned (without incremental auto-vacuum) is rewritten once so
     /// that pruning can give its space back ([`SpaceReclaim::Enable`]).
     pub async fn open_to_serve(database_url: &str) -> Result<Self, StorageError> {
@@ -97,6 +100,13 @@ impl SqliteOutbox {
         let mut outbox =
             Self::open_as(database_url, GroupCommit::default(), SpaceReclaim::Enable).await?;
         outbox.serving = Some(Arc::new(lock));
+        let freed = outbox.changed(Write::FreeEveryLease).await?;
+        if freed > 0 {
+            tracing::info!(
+                leases = freed,
+                "freed the delivery leases of the relay that served this outbox before"
+            );
+        }
         Ok(outbox)
     }
 
@@ -457,7 +467,7 @@ impl Outbox for SqliteOutbox {
 
     async fn pruned(&self, order_id: &str) -> Result<Option<PrunedOrder>, StorageError> {
         let order_id = order_id.to_owned();
-        self.read(move |connection| reads::pruned(connection, &order_id))
+        self.read(move |connection| writes::pruned(connection, &order_id))
             .await
     }
 

@@ -645,10 +645,10 @@ pub fn checkout(order_id: u64) -> Value {
     })
 }
 
-/// Turns a SQLite outbox written by this relay into the file the relay before retention wrote
-/// (its tables and indexes were the same, without `pruned_orders`, and the file kept its free
-/// pages: no auto-vacuum), so tests can check that such a file is opened and migrated. Call it
-/// with no relay on the file.
+/// Turns a SQLite outbox written by this relay into a file as the relay before retention wrote
+/// it, as far as its space goes: without auto-vacuum, so the file kept its free pages (how the
+/// tables of earlier versions are brought up to date is tested with a file of theirs,
+/// `tests/fixtures/outbox-v1.sqlite`). Call it with no relay on the file.
 pub fn as_written_before_retention(database: &Path) {
     let connection = rusqlite::Connection::open(database).expect("open the outbox file");
     connection
@@ -656,7 +656,7 @@ pub fn as_written_before_retention(database: &Path) {
         .expect("busy timeout");
     connection
         .execute_batch(
-            "DROP TABLE pruned_orders; PRAGMA auto_vacuum = NONE; VACUUM; \
+            "PRAGMA auto_vacuum = NONE; VACUUM; \
              PRAGMA wal_checkpoint(TRUNCATE);",
         )
         .expect("rewrite the file as before retention");

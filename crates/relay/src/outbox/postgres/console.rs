@@ -8,13 +8,12 @@
 use std::collections::BTreeMap;
 
 use sqlx::postgres::PgPool;
-use sqlx::Row;
 
 use super::super::console::{
     add_to_minute, Counted, DeliveredRecently, MinuteActivity, DAY_MS, HOUR_MS, MINUTE_MS,
 };
+use super::super::stored::StoredRow as _;
 use super::super::{stored, Destination, OrderStatus, StorageError};
-use super::destination_status;
 
 pub(super) async fn delivered_recently(
     pool: &PgPool,
@@ -35,10 +34,10 @@ pub(super) async fn delivered_recently(
         .map(DeliveredRecently::none)
         .collect();
     for row in &rows {
-        let destination: Destination = row.try_get::<String, _>("destination")?.parse()?;
+        let destination: Destination = row.text("destination")?.parse()?;
         if let Some(count) = counts.iter_mut().find(|c| c.destination == destination) {
-            count.last_hour = stored::row_count(row.try_get("last_hour")?)?;
-            count.last_day = stored::row_count(row.try_get("last_day")?)?;
+            count.last_hour = stored::row_count(row.integer("last_hour")?)?;
+            count.last_day = stored::row_count(row.integer("last_day")?)?;
         }
     }
     Ok(counts)
@@ -64,22 +63,11 @@ pub(super) async fn latest_orders(
     .bind(order_id_prefix.filter(|prefix| !prefix.is_empty()))
     .fetch_all(pool)
     .await?;
-    let mut orders: Vec<OrderStatus> = Vec::new();
+    let mut orders = stored::Orders::default();
     for row in &rows {
-        let order_id: String = row.try_get("order_id")?;
-        if orders.last().is_none_or(|last| last.order_id != order_id) {
-            orders.push(OrderStatus {
-                order_id,
-                accepted_at_ms: row.try_get("accepted_at")?,
-                destinations: Vec::new(),
-            });
-        }
-        if row.try_get::<Option<String>, _>("destination")?.is_some() {
-            let order = orders.last_mut().expect("pushed above");
-            order.destinations.push(destination_status(row)?);
-        }
+        orders.add(row)?;
     }
-    Ok(orders)
+    Ok(orders.into_vec())
 }
 
 /// Orders accepted per minute since $1 ($2: a minute in milliseconds).
@@ -108,12 +96,9 @@ pub(super) async fn activity(
             .fetch_all(pool)
             .await?;
         for row in &rows {
-            add_to_minute(&mut buckets, row.try_get("minute")?, counted, count(row)?);
+            let n = stored::row_count(row.integer("n")?)?;
+            add_to_minute(&mut buckets, row.integer("minute")?, counted, n);
         }
     }
     Ok(buckets.into_values().collect())
-}
-
-fn count(row: &sqlx::postgres::PgRow) -> Result<u64, StorageError> {
-    stored::row_count(row.try_get("n")?)
 }

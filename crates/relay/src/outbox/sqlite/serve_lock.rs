@@ -1,12 +1,13 @@
 //! One serving relay per SQLite outbox file.
 //!
-//! The SQLite outbox keeps its delivery leases in the serving process's memory
-//! ([`super::leases`]), so a second relay serving the same file would claim the rows the first
-//! one is delivering, and both vendors would get every order twice. A relay that starts to
-//! serve a file therefore takes an exclusive lock on a file beside it, `<database>-serve.lock`,
-//! and holds it until it exits. The kernel drops the lock when the process dies, even by
-//! `kill -9`, so a restart after a crash never waits for it. Operator commands (`status`,
-//! `dead-letters`) do not take it: they only read, or write rows no lease covers.
+//! A relay that starts to serve a file frees every lease in it ([`super::SqliteOutbox::open_to_serve`]),
+//! so that a restart after a crash resumes its deliveries at once; a second relay serving the
+//! same file would so free the first one's leases, claim the rows it is delivering, and both
+//! vendors would get those orders twice. A serving relay therefore takes an exclusive lock on a
+//! file beside it, `<database>-serve.lock`, and holds it until it exits. The kernel drops the
+//! lock when the process dies, even by `kill -9`, so a restart after a crash never waits for
+//! it. Operator commands (`status`, `dead-letters`, `import`) do not take it: they free no
+//! lease, and write only rows no lease covers.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};

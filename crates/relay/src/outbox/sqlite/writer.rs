@@ -9,8 +9,7 @@
 //! [`GroupCommit::window`] is set, those arriving within it; up to [`GroupCommit::max_group`]),
 //! applies them in one transaction, commits once, and only then answers every caller. A 202
 //! therefore still means "on disk"; a failed commit fails every write of the group with the
-//! same error. Writes that change no row (a delivery worker's claim: its leases live in memory)
-//! are answered before the group's transaction, without waiting for its fsync.
+//! same error.
 //!
 //! Why a thread of its own rather than an async task: SQLite calls block, and an async driver
 //! (sqlx) runs each statement on a worker thread of the connection's, one channel round trip
@@ -27,10 +26,8 @@ use tokio::sync::oneshot;
 
 use super::super::{Batch, ClaimedDelivery, Destination, NewCheckout, Outcome, StorageError};
 use super::checkpointer::Nudge;
-use super::counts::CountChanges;
-use super::leases::Leases;
-use super::pruning::{self, PruneCursor};
-use super::writes::{self, Stored};
+use super::pruning;
+use super::writes::{self, DeadChange, DeadSelection, Stored};
 
 /// How writes are grouped into one transaction.
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +88,8 @@ pub(super) enum Write {
         order_id: String,
         lease_owner: String,
     },
+    /// Every lease in the file, when a relay starts serving it.
+    FreeEveryLease,
     RetryDead {
         order_id: Option<String>,
         destination: Option<Destination>,
@@ -218,16 +217,14 @@ fn run(
     commits: Commits,
 ) {
     let mut group = Vec::with_capacity(policy.max_group);
-    let mut memory = Memory::default();
     // Ends once every handle is gone: nothing can be queued any more.
     while let Ok(first) = requests.recv() {
         let deadline = first.queued_at + policy.window;
         group.push(first);
         gather(&requests, &mut group, deadline, policy.max_group);
-        answer_writes_changing_no_row(&connection, &mut memory, &mut group);
         reclaim_space_alone(&connection, &mut group, &commits);
         if !group.is_empty() {
-            commit_group(&mut connection, &mut memory, &mut group, &commits);
+            commit_group(&mut connection, &mut group, &commits);
         }
     }
     if let Err((_, error)) = connection.close() {
@@ -265,31 +262,6 @@ fn gather(
     }
 }
 
-/// Takes out of `group` the writes that change nothing in the file (claims, whose leases live
-/// in memory, lease releases and PRAGMA reads), applies them outside any transaction and
-/// answers them at once, before the group's transaction begins.
-///
-/// Why: in the group's transaction a claim was answered only after the group's fsync, which
-/// under load takes milliseconds, while everything it reads was committed (and synced) before:
-/// this writer commits one group at a time. A delivery worker now waits for the commit in
-/// progress when its claim arrived, not for its own group's as well. It also no longer takes
-/// the write lock: a claim is answered while an operator command holds it.
-fn answer_writes_changing_no_row(
-    connection: &Connection,
-    memory: &mut Memory,
-    group: &mut Vec<Request>,
-) {
-    for request in group.extract_if(.., |request| request.write.changes_no_row()) {
-        let result = apply(connection, memory, &request.write);
-        // Nothing to roll back in the file: the leases taken stand or fall with the answer.
-        match &result {
-            Ok(_) => memory.leases.commit(),
-            Err(_) => memory.leases.rollback(),
-        }
-        let _ = request.reply.send(result);
-    }
-}
-
 /// Takes the space reclaims (`PRAGMA incremental_vacuum`, which SQLite runs only outside a
 /// transaction) out of `group` and runs each as a transaction of its own, before the group's.
 fn reclaim_space_alone(connection: &Connection, group: &mut Vec<Request>, commits: &Commits) {
@@ -304,58 +276,9 @@ fn reclaim_space_alone(connection: &Connection, group: &mut Vec<Request>, commit
     }
 }
 
-impl Write {
-    /// Whether applying the write leaves every row of the file as it was.
-    fn changes_no_row(&self) -> bool {
-        matches!(
-            self,
-            Write::Claim { .. } | Write::Release { .. } | Write::Pragma(_)
-        )
-    }
-}
-
-/// What the writer keeps beside the file, changed by each write and settled with the
-/// transaction the write was part of.
-#[derive(Debug, Default)]
-struct Memory {
-    leases: Leases,
-    /// Written into the file just before each commit.
-    counts: CountChanges,
-    /// Where the pruning pass in progress stands.
-    prune_cursor: PruneCursor,
-}
-
-impl Memory {
-    /// Commits `transaction`, with the count changes its writes made.
-    fn commit(&mut self, transaction: rusqlite::Transaction<'_>) -> Result<(), rusqlite::Error> {
-        let committed = self
-            .counts
-            .write(&transaction)
-            .and_then(|()| transaction.commit());
-        match committed {
-            Ok(()) => self.leases.commit(),
-            Err(_) => self.forget(),
-        }
-        committed
-    }
-
-    /// The transaction of the changes since the last commit was rolled back.
-    fn forget(&mut self) {
-        self.leases.rollback();
-        self.counts.forget();
-        // The rows a rolled-back prune step read are read again by the next pass.
-        self.prune_cursor = PruneCursor::default();
-    }
-}
-
 /// Applies and commits `group` (emptying it), then answers every caller.
-fn commit_group(
-    connection: &mut Connection,
-    memory: &mut Memory,
-    group: &mut Vec<Request>,
-    commits: &Commits,
-) {
-    match apply_together(connection, memory, group) {
+fn commit_group(connection: &mut Connection, group: &mut Vec<Request>, commits: &Commits) {
+    match apply_together(connection, group) {
         Ok(results) => {
             // Counted before anyone is answered, so a caller sees its own commit counted.
             commits.one_more();
@@ -370,7 +293,7 @@ fn commit_group(
             // (in the same order, so the first of two repeats still wins). Rare: every write
             // here is an upsert or a guarded update.
             for request in group.drain(..) {
-                let result = apply_alone(connection, memory, &request.write, commits);
+                let result = apply_alone(connection, &request.write, commits);
                 let _ = request.reply.send(result);
             }
         }
@@ -404,7 +327,6 @@ impl From<rusqlite::Error> for GroupFailure {
 /// redoing the group write by write ([`GroupFailure::Write`]).
 fn apply_together(
     connection: &mut Connection,
-    memory: &mut Memory,
     group: &[Request],
 ) -> Result<Vec<Result<Written, StorageError>>, GroupFailure> {
     // IMMEDIATE: the write lock is taken once, for the whole group, before any write of it
@@ -412,60 +334,42 @@ fn apply_together(
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(group.len());
     for request in group {
-        match apply(&transaction, memory, &request.write) {
+        match apply(&transaction, &request.write) {
             Ok(written) => results.push(Ok(written)),
             Err(error) => {
                 tracing::warn!(%error, "an outbox write failed; its group is redone write by write");
-                memory.forget();
                 transaction.rollback()?;
                 return Err(GroupFailure::Write);
             }
         }
     }
-    memory.commit(transaction).map_err(GroupFailure::Commit)?;
+    transaction.commit().map_err(GroupFailure::Commit)?;
     Ok(results)
 }
 
 /// One write in its own transaction.
 fn apply_alone(
     connection: &mut Connection,
-    memory: &mut Memory,
     write: &Write,
     commits: &Commits,
 ) -> Result<Written, StorageError> {
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    match apply(&transaction, memory, write) {
-        Ok(written) => {
-            memory.commit(transaction)?;
-            commits.one_more();
-            Ok(written)
-        }
-        Err(error) => {
-            // Dropping the transaction rolls it back.
-            memory.forget();
-            Err(error)
-        }
-    }
+    // Dropping the transaction on an error rolls it back.
+    let written = apply(&transaction, write)?;
+    transaction.commit()?;
+    commits.one_more();
+    Ok(written)
 }
 
-fn apply(
-    connection: &Connection,
-    memory: &mut Memory,
-    write: &Write,
-) -> Result<Written, StorageError> {
-    let Memory {
-        leases,
-        counts,
-        prune_cursor,
-    } = memory;
+fn apply(connection: &Connection, write: &Write) -> Result<Written, StorageError> {
     Ok(match write {
         Write::Insert { checkout, now_ms } => {
-            Written::Inserted(writes::insert(connection, counts, checkout, *now_ms)?)
+            Written::Inserted(writes::insert(connection, checkout, *now_ms)?)
         }
         Write::InsertBatch { checkouts, now_ms } => Written::InsertedBatch(
             checkouts
                 .iter()
-                .map(|checkout| writes::insert(connection, counts, checkout, *now_ms))
+                .map(|checkout| writes::insert(connection, checkout, *now_ms))
                 .collect::<Result<_, _>>()?,
         ),
         Write::Claim {
@@ -475,9 +379,8 @@ fn apply(
             lease_until,
             now_ms,
             due_by,
-        } => Written::Claimed(writes::claim_due(
+        } => Written::Claimed(writes::claim(
             connection,
-            leases,
             *destination,
             *limit,
             lease_owner,
@@ -496,8 +399,6 @@ fn apply(
                 .map(|(order_id, outcome)| {
                     writes::record_one(
                         connection,
-                        leases,
-                        counts,
                         *destination,
                         order_id,
                         lease_owner,
@@ -512,40 +413,37 @@ fn apply(
             order_id,
             lease_owner,
         } => {
-            // The row stays in the state it was claimed in: nothing to count.
-            leases.end(*destination, order_id, lease_owner);
+            writes::release(connection, *destination, order_id, lease_owner)?;
             Written::Released
         }
+        Write::FreeEveryLease => Written::Changed(writes::free_every_lease(connection)?),
         Write::RetryDead {
             order_id,
             destination,
             now_ms,
-        } => Written::Changed(writes::retry_dead(
+        } => Written::Changed(DeadChange::Revive.apply(
             connection,
-            counts,
-            order_id.as_deref(),
-            *destination,
+            DeadSelection {
+                order_id: order_id.as_deref(),
+                destination: *destination,
+            },
             *now_ms,
         )?),
         Write::RetryNow {
             destination,
             now_ms,
-        } => Written::Changed(writes::retry_now(
-            connection,
-            leases,
-            *destination,
-            *now_ms,
-        )?),
+        } => Written::Changed(writes::retry_now(connection, *destination, *now_ms)?),
         Write::Pragma(query) => Written::Pragma(writes::pragma(connection, query)?),
         Write::DiscardDead {
             order_id,
             destination,
             now_ms,
-        } => Written::Changed(pruning::discard_dead(
+        } => Written::Changed(DeadChange::Discard.apply(
             connection,
-            counts,
-            order_id.as_deref(),
-            *destination,
+            DeadSelection {
+                order_id: order_id.as_deref(),
+                destination: *destination,
+            },
             *now_ms,
         )?),
         Write::Prune {
@@ -554,8 +452,6 @@ fn apply(
             now_ms,
         } => Written::Batch(pruning::prune(
             connection,
-            counts,
-            prune_cursor,
             *finished_before,
             *limit,
             *now_ms,

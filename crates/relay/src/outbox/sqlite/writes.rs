@@ -4,22 +4,16 @@
 //! threads (with sqlx, each statement was a round trip to the connection's worker thread, and
 //! those wake-ups were most of the relay's ingest cost).
 //!
-//! A destination's delivery lives in its own columns of the order's row ([`super::schema`]), so
-//! each statement about one destination exists once per destination ([`PER_DESTINATION`]).
+//! The statements are PostgreSQL's ([`super::super::postgres`]) on the same tables, with the
+//! same lease rule: a claim stamps `lease_owner` and `lease_until` on the rows it takes, a row
+//! is free once its lease has run out, and only the lease's owner records an outcome.
 
-use std::fmt::Write as _;
-use std::sync::{Arc, LazyLock};
-
-use rusqlite::types::Null;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::super::{
-    ClaimedDelivery, DeliveryState, Destination, InitialState, NewCheckout, Outcome, PrunedOrder,
-    Recorded, StorageError,
+    stored, ClaimedDelivery, DeliveryState, Destination, InitialState, NewCheckout, Outcome,
+    PrunedOrder, Recorded, StorageError,
 };
-use super::counts::CountChanges;
-use super::leases::{Lease, Leases};
-use super::pruning;
 
 /// Whether [`insert`] stored the checkout or found its order id already stored (or pruned
 /// and still remembered).
@@ -30,146 +24,83 @@ pub(super) enum Stored {
     Pruned(PrunedOrder),
 }
 
-/// An order, every destination's delivery with it: `?1` order id, `?2` checkout, `?3` cookie,
-/// `?4` now; then per destination, in [`Destination::ALL`]'s order, its state and the reason
-/// it is skipped (or NULL).
-static INSERT_ORDER: LazyLock<String> = LazyLock::new(|| {
-    let mut columns = String::from("order_id, checkout_json, cookie_id, accepted_at");
-    let mut values = String::from("?1, ?2, ?3, ?4");
-    for (i, d) in Destination::ALL.into_iter().enumerate() {
-        let (state, reason) = (5 + 2 * i, 6 + 2 * i);
-        let _ = write!(
-            columns,
-            ", {d}_state, {d}_next_attempt_at, {d}_budget_started_at, {d}_last_error, {d}_updated_at"
-        );
-        let _ = write!(values, ", ?{state}, ?4, ?4, ?{reason}, ?4");
-    }
-    format!("INSERT INTO orders ({columns}) VALUES ({values}) ON CONFLICT (order_id) DO NOTHING")
-});
-
 /// Stores a checkout and its destinations once. A repeat (stored earlier, or earlier in the
 /// same group transaction, or pruned since and still remembered) changes nothing.
 pub(super) fn insert(
     connection: &Connection,
-    counts: &mut CountChanges,
     checkout: &NewCheckout,
     now_ms: i64,
 ) -> Result<Stored, StorageError> {
-    let initial = initial_states(checkout)?;
-    if let Some(pruned) = pruning::pruned(connection, &checkout.order_id)? {
-        return Ok(Stored::Pruned(pruned));
+    let stored = connection
+        .prepare_cached(
+            "INSERT INTO ordersync_checkouts (order_id, checkout_json, cookie_id, accepted_at) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (order_id) DO NOTHING",
+        )?
+        .execute(params![
+            checkout.order_id,
+            checkout.checkout_json,
+            checkout.cookie_id,
+            now_ms
+        ])?;
+    if stored == 0 {
+        return Ok(match pruned(connection, &checkout.order_id)? {
+            Some(pruned) => Stored::Pruned(pruned),
+            None => Stored::Repeat,
+        });
     }
-    let mut insert = connection.prepare_cached(&INSERT_ORDER)?;
-    insert.raw_bind_parameter(1, &checkout.order_id)?;
-    insert.raw_bind_parameter(2, &checkout.checkout_json)?;
-    insert.raw_bind_parameter(3, &checkout.cookie_id)?;
-    insert.raw_bind_parameter(4, now_ms)?;
-    for (i, (state, reason)) in initial.iter().enumerate() {
-        insert.raw_bind_parameter(5 + 2 * i, state.as_str())?;
-        match reason {
-            Some(reason) => insert.raw_bind_parameter(6 + 2 * i, reason)?,
-            None => insert.raw_bind_parameter(6 + 2 * i, Null)?,
-        }
-    }
-    if insert.raw_execute()? == 0 {
-        return Ok(Stored::Repeat);
-    }
-    for (destination, (state, _)) in Destination::ALL.into_iter().zip(&initial) {
-        counts.moved(destination, None, *state);
+    let mut plan = connection.prepare_cached(
+        "INSERT INTO ordersync_deliveries (destination, order_id, state, next_attempt_at, \
+         budget_started_at, last_error, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?4, ?4)",
+    )?;
+    for (destination, initial) in &checkout.destinations {
+        let (state, reason) = match initial {
+            InitialState::Pending => (DeliveryState::Pending, None),
+            InitialState::Skipped { reason } => (DeliveryState::Skipped, Some(reason)),
+        };
+        plan.execute(params![
+            destination.as_str(),
+            checkout.order_id,
+            state.as_str(),
+            now_ms,
+            reason
+        ])?;
     }
     Ok(Stored::New)
 }
 
-/// Each destination's first state and skip reason, in [`Destination::ALL`]'s order. Every
-/// destination must be planned exactly once (the acceptance plans each; anything else is a bug).
-fn initial_states(
-    checkout: &NewCheckout,
-) -> Result<Vec<(DeliveryState, Option<&str>)>, StorageError> {
-    Destination::ALL
-        .into_iter()
-        .map(|destination| {
-            let mut planned = checkout
-                .destinations
-                .iter()
-                .filter(|(d, _)| *d == destination);
-            match (planned.next(), planned.next()) {
-                (Some((_, InitialState::Pending)), None) => Ok((DeliveryState::Pending, None)),
-                (Some((_, InitialState::Skipped { reason })), None) => {
-                    Ok((DeliveryState::Skipped, Some(reason.as_str())))
-                }
-                _ => Err(StorageError::Corrupt(format!(
-                    "order {} does not plan {destination} exactly once",
-                    checkout.order_id
-                ))),
-            }
-        })
-        .collect()
-}
-
-/// The statements about one destination's delivery, with its column names in them.
-struct DestinationSql {
-    /// The waiting orders due by `?1`, oldest due first (the waiting index's order: no sort).
-    due_in_order: String,
-    /// The waiting orders not due yet at `?1`.
-    waiting_later: String,
-    /// Makes the order of rowid `?1` due at `?2`.
-    due_now: String,
-    /// An outcome, for the order `?8` still in the state `?9` it was claimed in.
-    record: String,
-    /// Dead letters (of order `?2`, when not NULL) back to pending at `?1`.
-    revive: String,
-}
-
-impl DestinationSql {
-    fn new(d: Destination) -> Self {
-        DestinationSql {
-            due_in_order: format!(
-                "SELECT order_id, {d}_attempts, {d}_budget_started_at, checkout_json, cookie_id, \
-                 {d}_state FROM orders \
-                 WHERE {d}_state IN ('pending', 'retrying') AND {d}_next_attempt_at <= ?1 \
-                 ORDER BY {d}_next_attempt_at, rowid"
-            ),
-            waiting_later: format!(
-                "SELECT rowid, order_id FROM orders \
-                 WHERE {d}_state IN ('pending', 'retrying') AND {d}_next_attempt_at > ?1"
-            ),
-            due_now: format!(
-                "UPDATE orders SET {d}_next_attempt_at = ?2, {d}_updated_at = ?2 WHERE rowid = ?1"
-            ),
-            record: format!(
-                "UPDATE orders SET {d}_state = ?1, {d}_attempts = {d}_attempts + 1, \
-                 {d}_next_attempt_at = ?2, {d}_last_error = COALESCE(?3, {d}_last_error), \
-                 {d}_vendor_status = ?4, {d}_vendor_response = COALESCE(?5, {d}_vendor_response), \
-                 {d}_delivered_at = ?6, {d}_updated_at = ?7 \
-                 WHERE order_id = ?8 AND {d}_state = ?9"
-            ),
-            revive: format!(
-                "UPDATE orders SET {d}_state = 'pending', {d}_next_attempt_at = ?1, \
-                 {d}_budget_started_at = ?1, {d}_updated_at = ?1 \
-                 WHERE {d}_state = 'dead' AND (?2 IS NULL OR order_id = ?2)"
-            ),
-        }
-    }
-}
-
-/// Every destination's statements, by `destination as usize`.
-static PER_DESTINATION: LazyLock<[DestinationSql; Destination::ALL.len()]> =
-    LazyLock::new(|| Destination::ALL.map(DestinationSql::new));
-
-fn sql(destination: Destination) -> &'static DestinationSql {
-    &PER_DESTINATION[destination as usize]
-}
-
-/// Leases up to `limit` orders waiting at `destination`, due by `due_by` and free at `now_ms`,
-/// to `lease_owner` until `lease_until`, oldest due first, each with its checkout.
-///
-/// A read: the lease is kept in [`Leases`], not written into the row. The rows come in the
-/// order of the destination's waiting index, so the scan stops after `limit` free rows (plus
-/// the few held ones it steps over) instead of sorting every due row.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn claim_due(
+/// What is remembered of a pruned order, on any connection of the file (the writer's, when a
+/// hand-off repeats one; a reader's, for a status).
+pub(super) fn pruned(
     connection: &Connection,
-    leases: &mut Leases,
+    order_id: &str,
+) -> Result<Option<PrunedOrder>, StorageError> {
+    connection
+        .prepare_cached(
+            "SELECT accepted_at, delivered_at, pruned_at FROM ordersync_checkouts \
+             WHERE order_id = ?1 AND pruned_at IS NOT NULL",
+        )?
+        .query_row(params![order_id], |row| {
+            Ok(stored::pruned_order(row, order_id))
+        })
+        .optional()?
+        .transpose()
+}
+
+/// The rows of `?1` waiting, due by `?2` and free at `?3`, first due first (the due index's
+/// order: no sort), at most `?4`, with their checkouts.
+const DUE: &str = "SELECT d.id, d.order_id, d.attempts, d.budget_started_at, c.checkout_json, \
+       c.cookie_id \
+     FROM ordersync_deliveries AS d JOIN ordersync_checkouts AS c ON c.order_id = d.order_id \
+     WHERE d.destination = ?1 AND d.state IN ('pending', 'retrying') \
+       AND d.next_attempt_at <= ?2 AND (d.lease_until IS NULL OR d.lease_until <= ?3) \
+     ORDER BY d.next_attempt_at, d.id LIMIT ?4";
+
+/// Leases up to `limit` rows of `destination` waiting, due by `due_by` and free at `now_ms`, to
+/// `lease_owner` until `lease_until`, first due first, each with its checkout.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn claim(
+    connection: &Connection,
     destination: Destination,
     limit: u32,
     lease_owner: &str,
@@ -177,56 +108,39 @@ pub(super) fn claim_due(
     now_ms: i64,
     due_by: i64,
 ) -> Result<Vec<ClaimedDelivery>, StorageError> {
-    let mut due = connection.prepare_cached(&sql(destination).due_in_order)?;
-    let mut rows = due.query(params![due_by])?;
-    let owner: Arc<str> = Arc::from(lease_owner);
+    let mut due = connection.prepare_cached(DUE)?;
+    let mut rows = due.query(params![destination.as_str(), due_by, now_ms, limit])?;
+    let mut lease = connection.prepare_cached(
+        "UPDATE ordersync_deliveries SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1",
+    )?;
     let mut claimed = Vec::new();
-    while claimed.len() < limit as usize {
-        let Some(row) = rows.next()? else { break };
-        let order_id: String = row.get(0)?;
-        if leases.is_held(destination, &order_id, now_ms) {
-            continue;
-        }
-        // Taken at once: a claim that fails later is undone with its transaction.
-        let state: DeliveryState = row.get::<_, String>(5)?.parse()?;
-        leases.take(
-            destination,
-            order_id.clone(),
-            Lease::new(&owner, lease_until, state),
-        );
-        claimed.push(ClaimedDelivery {
-            destination,
-            attempts: row.get::<_, i64>(1)? as u32,
-            budget_started_at: row.get(2)?,
-            checkout_json: row.get(3)?,
-            cookie_id: row.get(4)?,
-            order_id,
-        });
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get("id")?;
+        lease.execute(params![id, lease_owner, lease_until])?;
+        claimed.push(stored::claimed(row, destination)?);
     }
     Ok(claimed)
 }
 
 /// Records one outcome and ends the lease. True when `lease_owner` still held the row; if
 /// not, the row is left as it is.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn record_one(
     connection: &Connection,
-    leases: &mut Leases,
-    counts: &mut CountChanges,
     destination: Destination,
     order_id: &str,
     lease_owner: &str,
     outcome: Outcome,
     now_ms: i64,
 ) -> Result<bool, StorageError> {
-    let Some(claimed_in) = leases.end(destination, order_id, lease_owner) else {
-        return Ok(false);
-    };
     let recorded = Recorded::from_outcome(outcome, now_ms);
-    // Only a row still in the state it was claimed in (nothing else changes a leased row's
-    // state), so the counts move from the state the row really left.
     let changed = connection
-        .prepare_cached(&sql(destination).record)?
+        .prepare_cached(
+            "UPDATE ordersync_deliveries SET state = ?1, attempts = attempts + 1, \
+             next_attempt_at = ?2, last_error = COALESCE(?3, last_error), vendor_status = ?4, \
+             vendor_response = COALESCE(?5, vendor_response), delivered_at = ?6, \
+             updated_at = ?7, lease_owner = NULL, lease_until = NULL \
+             WHERE destination = ?8 AND order_id = ?9 AND lease_owner = ?10",
+        )?
         .execute(params![
             recorded.state.as_str(),
             recorded.next_attempt_at,
@@ -235,37 +149,38 @@ pub(super) fn record_one(
             recorded.vendor_response,
             recorded.delivered_at,
             now_ms,
+            destination.as_str(),
             order_id,
-            claimed_in.as_str(),
+            lease_owner,
         ])?;
-    if changed == 1 {
-        counts.moved(destination, Some(claimed_in), recorded.state);
-    }
     Ok(changed == 1)
 }
 
-/// Dead letters back to pending, due at `now_ms` with a fresh retry budget: every one, or
-/// those of one order and/or one destination.
-pub(super) fn retry_dead(
+/// Frees `lease_owner`'s lease on a row without counting an attempt.
+pub(super) fn release(
     connection: &Connection,
-    counts: &mut CountChanges,
-    order_id: Option<&str>,
-    destination: Option<Destination>,
-    now_ms: i64,
-) -> Result<u64, StorageError> {
-    let revive = |d| sql(d).revive.as_str();
-    let selected = DeadSelection {
-        order_id,
-        destination,
-    };
-    change_dead(
-        connection,
-        counts,
-        selected,
-        revive,
-        DeliveryState::Pending,
-        now_ms,
-    )
+    destination: Destination,
+    order_id: &str,
+    lease_owner: &str,
+) -> Result<(), StorageError> {
+    connection
+        .prepare_cached(
+            "UPDATE ordersync_deliveries SET lease_owner = NULL, lease_until = NULL \
+             WHERE destination = ?1 AND order_id = ?2 AND lease_owner = ?3",
+        )?
+        .execute(params![destination.as_str(), order_id, lease_owner])?;
+    Ok(())
+}
+
+/// Frees every lease in the file: the relay that now serves it knows that any lease there was
+/// taken by a relay process that is gone (a SQLite file is served by one process at a time),
+/// so its deliveries resume at once instead of after their leases.
+pub(super) fn free_every_lease(connection: &Connection) -> Result<u64, StorageError> {
+    Ok(connection.execute(
+        "UPDATE ordersync_deliveries SET lease_owner = NULL, lease_until = NULL \
+         WHERE lease_owner IS NOT NULL",
+        [],
+    )? as u64)
 }
 
 /// Which dead letters an operator's command takes: every one, or those of one order and/or
@@ -276,58 +191,66 @@ pub(super) struct DeadSelection<'a> {
     pub destination: Option<Destination>,
 }
 
-/// Moves the selected dead letters to `to` by each destination's `statement` (parameters:
-/// `?1` now, `?2` the order id or NULL), counting each row moved.
-pub(super) fn change_dead(
-    connection: &Connection,
-    counts: &mut CountChanges,
-    selected: DeadSelection<'_>,
-    statement: impl Fn(Destination) -> &'static str,
-    to: DeliveryState,
-    now_ms: i64,
-) -> Result<u64, StorageError> {
-    let mut moved = 0;
-    for d in Destination::ALL {
-        if selected.destination.is_some_and(|only| only != d) {
-            continue;
-        }
-        let changed = connection
-            .prepare_cached(statement(d))?
-            .execute(params![now_ms, selected.order_id])?;
-        for _ in 0..changed {
-            counts.moved(d, Some(DeliveryState::Dead), to);
-        }
-        moved += changed as u64;
-    }
-    Ok(moved)
+/// What an operator's command does to the dead letters it selects.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum DeadChange {
+    /// Back to pending, due now, with a fresh retry budget.
+    Revive,
+    /// Given up: skipped, with the reason.
+    Discard,
 }
 
-/// Makes every order waiting at `destination` due at `now_ms`, except those in flight (their
-/// outcome is about to set their next attempt anyway). Only retrying orders wait past their
-/// time (a pending one is due from the start); `state IN (...)` lets the query read the
-/// waiting index.
+impl DeadChange {
+    /// The statement: `?1` now, `?2` the order id and `?3` the destination (either NULL: any).
+    const fn statement(self) -> &'static str {
+        match self {
+            DeadChange::Revive => {
+                "UPDATE ordersync_deliveries SET state = 'pending', next_attempt_at = ?1, \
+                 budget_started_at = ?1, updated_at = ?1, lease_owner = NULL, lease_until = NULL \
+                 WHERE state = 'dead' AND (?2 IS NULL OR order_id = ?2) \
+                   AND (?3 IS NULL OR destination = ?3)"
+            }
+            DeadChange::Discard => {
+                "UPDATE ordersync_deliveries SET state = 'skipped', updated_at = ?1, \
+                 last_error = 'discarded by an operator' || COALESCE(' after: ' || last_error, ''), \
+                 lease_owner = NULL, lease_until = NULL \
+                 WHERE state = 'dead' AND (?2 IS NULL OR order_id = ?2) \
+                   AND (?3 IS NULL OR destination = ?3)"
+            }
+        }
+    }
+
+    /// Applies the change to the selected dead letters; how many changed.
+    pub fn apply(
+        self,
+        connection: &Connection,
+        selected: DeadSelection<'_>,
+        now_ms: i64,
+    ) -> Result<u64, StorageError> {
+        Ok(connection
+            .prepare_cached(self.statement())?
+            .execute(params![
+                now_ms,
+                selected.order_id,
+                selected.destination.map(Destination::as_str)
+            ])? as u64)
+    }
+}
+
+/// Makes every retrying row of `destination` due at `now_ms`, except those in flight (their
+/// outcome is about to set their next attempt anyway).
 pub(super) fn retry_now(
     connection: &Connection,
-    leases: &Leases,
     destination: Destination,
     now_ms: i64,
 ) -> Result<u64, StorageError> {
-    let mut waiting = connection.prepare_cached(&sql(destination).waiting_later)?;
-    let free: Vec<i64> = waiting
-        .query_map(params![now_ms], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
-        })?
-        .filter_map(|row| match row {
-            Ok((_, order_id)) if leases.is_held(destination, &order_id, now_ms) => None,
-            Ok((rowid, _)) => Some(Ok(rowid)),
-            Err(error) => Some(Err(error)),
-        })
-        .collect::<Result<_, _>>()?;
-    let mut due_now = connection.prepare_cached(&sql(destination).due_now)?;
-    for rowid in &free {
-        due_now.execute(params![rowid, now_ms])?;
-    }
-    Ok(free.len() as u64)
+    Ok(connection
+        .prepare_cached(
+            "UPDATE ordersync_deliveries SET next_attempt_at = ?2, updated_at = ?2 \
+             WHERE destination = ?1 AND state = 'retrying' AND next_attempt_at > ?2 \
+               AND (lease_until IS NULL OR lease_until <= ?2)",
+        )?
+        .execute(params![destination.as_str(), now_ms])? as u64)
 }
 
 /// A PRAGMA's value as text (journal_mode answers text, synchronous a number).
@@ -364,35 +287,21 @@ pub(super) mod tests {
             .join("\n")
     }
 
-    /// A claim must stream the waiting rows in due order and stop at its limit: a sort would
-    /// read every due row first, for each claim of a long backlog.
+    /// A claim must stream the due rows in order and stop at its limit: a sort would read
+    /// every due row first, for each claim of a long backlog.
     #[test]
-    fn claims_read_the_waiting_rows_in_due_order_without_sorting() {
-        for d in Destination::ALL {
-            let plan = plan(&sql(d).due_in_order);
-            assert!(plan.contains(&format!("USING INDEX {d}_waiting")), "{plan}");
-            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
-        }
+    fn claims_read_the_due_rows_in_order_without_sorting() {
+        let plan = plan(DUE);
+        assert!(
+            plan.contains("USING INDEX ordersync_deliveries_due"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 
     #[test]
-    fn rows_waiting_later_are_found_through_the_waiting_rows_index() {
-        for d in Destination::ALL {
-            let plan = plan(&sql(d).waiting_later);
-            assert!(plan.contains(&format!("USING INDEX {d}_waiting")), "{plan}");
-        }
-    }
-
-    #[test]
-    fn dead_letters_of_a_destination_are_found_through_its_dead_index() {
-        for d in Destination::ALL {
-            let plan = plan(&sql(d).revive);
-            assert!(
-                plan.contains(&format!("{d}_dead"))
-                    || plan.contains("PRIMARY KEY")
-                    || plan.contains("sqlite_autoindex_orders"),
-                "{plan}"
-            );
-        }
+    fn dead_letters_are_found_through_their_index() {
+        let plan = plan(DeadChange::Revive.statement());
+        assert!(plan.contains("ordersync_deliveries_dead"), "{plan}");
     }
 }
