@@ -85,7 +85,7 @@ fn an_order_that_cannot_be_sent_goes_dead_with_its_reason_and_no_vendor_answer()
     let connection = rusqlite::Connection::open(relay.database_path()).expect("the outbox");
     let damaged = connection
         .execute(
-            "UPDATE orders SET checkout_json = '{\"orderId\": \"985101\"' WHERE order_id = '985101'",
+            "UPDATE ordersync_checkouts SET checkout_json = '{\"orderId\": \"985101\"' WHERE order_id = '985101'",
             [],
         )
         .expect("damage the stored checkout");
