@@ -664,12 +664,20 @@ def fill_by_wrk(relay_url: str, bodies: Path, target_stored: int, deadline: floa
     the last stopped, until the outbox holds `target_stored` checkouts or `deadline` seconds
     pass. Returns the number stored."""
     start = time.monotonic()
+    with open(bodies, "rb") as lines:
+        body_count = sum(1 for _ in lines)
     sent = 0
     while True:
         stored = stored_orders(relay_metrics(relay_url))
         if stored >= target_stored or time.monotonic() - start > deadline:
             return stored
         left = target_stored - stored
+        if sent >= body_count:
+            # Every body went out, yet some were not stored: those a run's end cut in flight
+            # (wrk drops them unanswered). Send them all again; the stored ones are repeats.
+            sent = 0
+        # Each run starts `connections` lines back: the requests in flight when the previous
+        # run ended were dropped unanswered, and their lines are not in its count.
         run = wrk(f"{relay_url}/v1/checkouts", bodies, min(10, max(1, left / 500)), connections,
-                  start_line=sent)
-        sent += run["requests"]
+                  start_line=max(sent - connections, 0))
+        sent = max(sent - connections, 0) + run["requests"]

@@ -23,10 +23,12 @@ use crate::metrics::Metrics;
 use crate::outbox::{Batch, Outbox, StorageError};
 
 /// Orders removed (or order ids forgotten) per step. A step is one short transaction; on
-/// SQLite it runs on the writer thread between two groups of hand-offs, which wait for it. With
-/// a million orders to prune and hand-offs arriving at 1,950/s, steps of 64 kept their p99 at
-/// 7.0 ms (3.8 without pruning); steps of 200 raised it to 12.1 ms (BENCHMARKS.md, "Retention").
-pub const STEP_ROWS: u32 = 64;
+/// SQLite it runs on the writer thread between two groups of hand-offs, which wait for it. On
+/// the shared tables a pruned order is four row changes (its two deliveries deleted, its
+/// checkout replaced by its memory): with a million orders to prune and hand-offs arriving at
+/// 1,950/s, steps of 64 raised their p99 to 14.2 ms (3.4 without pruning), so steps are of 32
+/// (BENCHMARKS.md, "Retention").
+pub const STEP_ROWS: u32 = 32;
 
 /// Free pages handed back to the filesystem per step (SQLite): 1 MB with 4 KB pages.
 pub const STEP_PAGES: u32 = 256;
