@@ -114,6 +114,8 @@ pub(super) fn claim(
         "UPDATE ordersync_deliveries SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1",
     )?;
     let mut claimed = Vec::new();
+    // Each row is leased as the scan reaches it. The update changes only the lease columns,
+    // which no index holds, so the scan of the due index goes on over rows it has not changed.
     while let Some(row) = rows.next()? {
         let id: i64 = row.get("id")?;
         lease.execute(params![id, lease_owner, lease_until])?;
