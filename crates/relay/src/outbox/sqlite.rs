@@ -33,9 +33,9 @@ use writer::{Write, Writer, Written};
 use writes::Stored;
 
 use super::{
-    Batch, ClaimedDelivery, DeadLetter, DeliveredRecently, DepthRow, Destination, Imported,
-    InsertOutcome, MinuteActivity, NewCheckout, OrderStatus, Outbox, Outcome, PrunedOrder,
-    StorageError,
+    Batch, ClaimedDelivery, DeadLetter, DeadLetterAction, DeliveredRecently, DepthRow, Destination,
+    Imported, InsertOutcome, MinuteActivity, NewCheckout, OrderStatus, Outbox, Outcome,
+    PrunedOrder, StorageError,
 };
 
 /// The outbox in one SQLite file.
@@ -398,7 +398,8 @@ impl Outbox for SqliteOutbox {
         destination: Option<Destination>,
         now_ms: i64,
     ) -> Result<u64, StorageError> {
-        self.changed(Write::RetryDead {
+        self.changed(Write::ChangeDead {
+            action: DeadLetterAction::Retry,
             order_id: order_id.map(str::to_owned),
             destination,
             now_ms,
@@ -429,7 +430,8 @@ impl Outbox for SqliteOutbox {
         destination: Option<Destination>,
         now_ms: i64,
     ) -> Result<u64, StorageError> {
-        self.changed(Write::DiscardDead {
+        self.changed(Write::ChangeDead {
+            action: DeadLetterAction::Discard,
             order_id: order_id.map(str::to_owned),
             destination,
             now_ms,
@@ -467,7 +469,7 @@ impl Outbox for SqliteOutbox {
 
     async fn pruned(&self, order_id: &str) -> Result<Option<PrunedOrder>, StorageError> {
         let order_id = order_id.to_owned();
-        self.read(move |connection| writes::pruned(connection, &order_id))
+        self.read(move |connection| reads::pruned(connection, &order_id))
             .await
     }
 

@@ -3,9 +3,9 @@
 //! ([`super::writer`]) without taking the write lock. Rows are read into the domain's types by
 //! the mapping both backends share ([`stored`]).
 
-use rusqlite::{params, Connection, Params};
+use rusqlite::{params, Connection, OptionalExtension, Params};
 
-use super::super::{stored, DeadLetter, DepthRow, OrderStatus, StorageError};
+use super::super::{stored, DeadLetter, DepthRow, OrderStatus, PrunedOrder, StorageError};
 
 /// The columns of an order's status, for [`stored::Orders`]: the checkout `c`, each of its
 /// deliveries `d`.
@@ -37,6 +37,24 @@ pub(super) fn orders(
         orders.add(row)?;
     }
     Ok(orders.into_vec())
+}
+
+/// What is remembered of a pruned order, on any connection of the file (a reader's, for a
+/// status; the writer's, when a hand-off repeats one).
+pub(super) fn pruned(
+    connection: &Connection,
+    order_id: &str,
+) -> Result<Option<PrunedOrder>, StorageError> {
+    connection
+        .prepare_cached(
+            "SELECT accepted_at, delivered_at, pruned_at FROM ordersync_checkouts \
+             WHERE order_id = ?1 AND pruned_at IS NOT NULL",
+        )?
+        .query_row(params![order_id], |row| {
+            Ok(stored::pruned_order(row, order_id))
+        })
+        .optional()?
+        .transpose()
 }
 
 pub(super) fn dead_letters(

@@ -24,10 +24,12 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::super::{Batch, ClaimedDelivery, Destination, NewCheckout, Outcome, StorageError};
+use super::super::{
+    Batch, ClaimedDelivery, DeadLetterAction, Destination, NewCheckout, Outcome, StorageError,
+};
 use super::checkpointer::Nudge;
 use super::pruning;
-use super::writes::{self, DeadChange, DeadSelection, Stored};
+use super::writes::{self, Stored};
 
 /// How writes are grouped into one transaction.
 #[derive(Debug, Clone, Copy)]
@@ -90,7 +92,9 @@ pub(super) enum Write {
     },
     /// Every lease in the file, when a relay starts serving it.
     FreeEveryLease,
-    RetryDead {
+    /// An operator's retry or discard of dead letters (`dead-letters`, the console).
+    ChangeDead {
+        action: DeadLetterAction,
         order_id: Option<String>,
         destination: Option<Destination>,
         now_ms: i64,
@@ -103,11 +107,6 @@ pub(super) enum Write {
     /// that matter).
     Pragma(&'static str),
     // Retention ([`pruning`]).
-    DiscardDead {
-        order_id: Option<String>,
-        destination: Option<Destination>,
-        now_ms: i64,
-    },
     Prune {
         finished_before: i64,
         limit: u32,
@@ -417,16 +416,16 @@ fn apply(connection: &Connection, write: &Write) -> Result<Written, StorageError
             Written::Released
         }
         Write::FreeEveryLease => Written::Changed(writes::free_every_lease(connection)?),
-        Write::RetryDead {
+        Write::ChangeDead {
+            action,
             order_id,
             destination,
             now_ms,
-        } => Written::Changed(DeadChange::Revive.apply(
+        } => Written::Changed(writes::change_dead(
             connection,
-            DeadSelection {
-                order_id: order_id.as_deref(),
-                destination: *destination,
-            },
+            *action,
+            order_id.as_deref(),
+            *destination,
             *now_ms,
         )?),
         Write::RetryNow {
@@ -434,18 +433,6 @@ fn apply(connection: &Connection, write: &Write) -> Result<Written, StorageError
             now_ms,
         } => Written::Changed(writes::retry_now(connection, *destination, *now_ms)?),
         Write::Pragma(query) => Written::Pragma(writes::pragma(connection, query)?),
-        Write::DiscardDead {
-            order_id,
-            destination,
-            now_ms,
-        } => Written::Changed(DeadChange::Discard.apply(
-            connection,
-            DeadSelection {
-                order_id: order_id.as_deref(),
-                destination: *destination,
-            },
-            *now_ms,
-        )?),
         Write::Prune {
             finished_before,
             limit,

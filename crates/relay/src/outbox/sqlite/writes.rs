@@ -8,12 +8,13 @@
 //! same lease rule: a claim stamps `lease_owner` and `lease_until` on the rows it takes, a row
 //! is free once its lease has run out, and only the lease's owner records an outcome.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use super::super::{
-    stored, ClaimedDelivery, DeliveryState, Destination, InitialState, NewCheckout, Outcome,
-    PrunedOrder, Recorded, StorageError,
+    stored, ClaimedDelivery, DeadLetterAction, DeliveryState, Destination, InitialState,
+    NewCheckout, Outcome, PrunedOrder, Recorded, StorageError,
 };
+use super::reads;
 
 /// Whether [`insert`] stored the checkout or found its order id already stored (or pruned
 /// and still remembered).
@@ -43,7 +44,7 @@ pub(super) fn insert(
             now_ms
         ])?;
     if stored == 0 {
-        return Ok(match pruned(connection, &checkout.order_id)? {
+        return Ok(match reads::pruned(connection, &checkout.order_id)? {
             Some(pruned) => Stored::Pruned(pruned),
             None => Stored::Repeat,
         });
@@ -67,24 +68,6 @@ pub(super) fn insert(
         ])?;
     }
     Ok(Stored::New)
-}
-
-/// What is remembered of a pruned order, on any connection of the file (the writer's, when a
-/// hand-off repeats one; a reader's, for a status).
-pub(super) fn pruned(
-    connection: &Connection,
-    order_id: &str,
-) -> Result<Option<PrunedOrder>, StorageError> {
-    connection
-        .prepare_cached(
-            "SELECT accepted_at, delivered_at, pruned_at FROM ordersync_checkouts \
-             WHERE order_id = ?1 AND pruned_at IS NOT NULL",
-        )?
-        .query_row(params![order_id], |row| {
-            Ok(stored::pruned_order(row, order_id))
-        })
-        .optional()?
-        .transpose()
 }
 
 /// The rows of `?1` waiting, due by `?2` and free at `?3`, first due first (the due index's
@@ -185,58 +168,42 @@ pub(super) fn free_every_lease(connection: &Connection) -> Result<u64, StorageEr
     )? as u64)
 }
 
-/// Which dead letters an operator's command takes: every one, or those of one order and/or
-/// one destination.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct DeadSelection<'a> {
-    pub order_id: Option<&'a str>,
-    pub destination: Option<Destination>,
-}
-
-/// What an operator's command does to the dead letters it selects.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum DeadChange {
-    /// Back to pending, due now, with a fresh retry budget.
-    Revive,
-    /// Given up: skipped, with the reason.
-    Discard,
-}
-
-impl DeadChange {
-    /// The statement: `?1` now, `?2` the order id and `?3` the destination (either NULL: any).
-    const fn statement(self) -> &'static str {
-        match self {
-            DeadChange::Revive => {
-                "UPDATE ordersync_deliveries SET state = 'pending', next_attempt_at = ?1, \
-                 budget_started_at = ?1, updated_at = ?1, lease_owner = NULL, lease_until = NULL \
-                 WHERE state = 'dead' AND (?2 IS NULL OR order_id = ?2) \
-                   AND (?3 IS NULL OR destination = ?3)"
-            }
-            DeadChange::Discard => {
-                "UPDATE ordersync_deliveries SET state = 'skipped', updated_at = ?1, \
-                 last_error = 'discarded by an operator' || COALESCE(' after: ' || last_error, ''), \
-                 lease_owner = NULL, lease_until = NULL \
-                 WHERE state = 'dead' AND (?2 IS NULL OR order_id = ?2) \
-                   AND (?3 IS NULL OR destination = ?3)"
-            }
+/// The statement of an operator's action on dead letters: `?1` now, `?2` the order id and `?3`
+/// the destination (either NULL: any).
+const fn dead_letter_statement(action: DeadLetterAction) -> &'static str {
+    match action {
+        DeadLetterAction::Retry => {
+            "UPDATE ordersync_deliveries SET state = 'pending', next_attempt_at = ?1, \
+             budget_started_at = ?1, updated_at = ?1, lease_owner = NULL, lease_until = NULL \
+             WHERE state = 'dead' AND (?2 IS NULL OR order_id = ?2) \
+               AND (?3 IS NULL OR destination = ?3)"
+        }
+        DeadLetterAction::Discard => {
+            "UPDATE ordersync_deliveries SET state = 'skipped', updated_at = ?1, \
+             last_error = 'discarded by an operator' || COALESCE(' after: ' || last_error, ''), \
+             lease_owner = NULL, lease_until = NULL \
+             WHERE state = 'dead' AND (?2 IS NULL OR order_id = ?2) \
+               AND (?3 IS NULL OR destination = ?3)"
         }
     }
+}
 
-    /// Applies the change to the selected dead letters; how many changed.
-    pub fn apply(
-        self,
-        connection: &Connection,
-        selected: DeadSelection<'_>,
-        now_ms: i64,
-    ) -> Result<u64, StorageError> {
-        Ok(connection
-            .prepare_cached(self.statement())?
-            .execute(params![
-                now_ms,
-                selected.order_id,
-                selected.destination.map(Destination::as_str)
-            ])? as u64)
-    }
+/// Applies `action` to the dead letters selected (every one when neither an order nor a
+/// destination narrows it); how many changed.
+pub(super) fn change_dead(
+    connection: &Connection,
+    action: DeadLetterAction,
+    order_id: Option<&str>,
+    destination: Option<Destination>,
+    now_ms: i64,
+) -> Result<u64, StorageError> {
+    Ok(connection
+        .prepare_cached(dead_letter_statement(action))?
+        .execute(params![
+            now_ms,
+            order_id,
+            destination.map(Destination::as_str)
+        ])? as u64)
 }
 
 /// Makes every retrying row of `destination` due at `now_ms`, except those in flight (their
@@ -303,7 +270,7 @@ pub(super) mod tests {
 
     #[test]
     fn dead_letters_are_found_through_their_index() {
-        let plan = plan(DeadChange::Revive.statement());
+        let plan = plan(dead_letter_statement(DeadLetterAction::Retry));
         assert!(plan.contains("ordersync_deliveries_dead"), "{plan}");
     }
 }
